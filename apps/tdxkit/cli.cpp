@@ -1,0 +1,118 @@
+#include "cli.hpp"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include "tdxkit/version.hpp"
+
+namespace tdxkit::cli {
+
+int exit_code_for(Errc code) noexcept {
+    switch (code) {
+    case Errc::malformed:
+    case Errc::unsupported: return kMalformed;
+    case Errc::invalid_argument: return kUsage;
+    case Errc::collateral_unavailable: return kCollateralUnavailable;
+    case Errc::io: return kIo;
+    case Errc::crypto:
+    case Errc::internal: return kInternal;
+    }
+    return kInternal;
+}
+
+void warn(std::string_view message) { fmt::print(stderr, "tdxkit: WARNING: {}\n", message); }
+
+Bytes read_input(const std::string& path, std::size_t max_size) {
+    Bytes out;
+    if (path == "-") {
+        std::array<char, 65536> buf{};
+        while (true) {
+            const auto n = std::fread(buf.data(), 1, buf.size(), stdin);
+            out.insert(out.end(), buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(n));
+            if (out.size() > max_size) {
+                throw Error(Errc::malformed, fmt::format("standard input exceeds the limit of {} bytes", max_size));
+            }
+            if (n < buf.size()) break;
+        }
+        if (std::ferror(stdin)) throw Error(Errc::io, "cannot read standard input");
+        return out;
+    }
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(path, ec);
+    if (ec) throw Error(Errc::io, fmt::format("cannot read {}: {}", path, ec.message()));
+    if (size > max_size) {
+        throw Error(Errc::malformed, fmt::format("{} is {} bytes, over the limit of {} bytes", path, size, max_size));
+    }
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error(Errc::io, fmt::format("cannot open {}: {}", path, std::strerror(errno)));
+    out.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    if (in.bad()) throw Error(Errc::io, fmt::format("cannot read {}", path));
+    return out;
+}
+
+void write_output(const std::string& path, ByteSpan data) {
+    if (path == "-") {
+        if (std::fwrite(data.data(), 1, data.size(), stdout) != data.size() || std::fflush(stdout) != 0) {
+            throw Error(Errc::io, "cannot write to standard output");
+        }
+        return;
+    }
+    const std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
+    {
+        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+        out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
+        out.flush();
+        if (!out) {
+            std::filesystem::remove(tmp);
+            throw Error(Errc::io, fmt::format("cannot write {}", path));
+        }
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp, path, ec);
+    if (ec) {
+        std::filesystem::remove(tmp);
+        throw Error(Errc::io, fmt::format("cannot write {}: {}", path, ec.message()));
+    }
+}
+
+int run(int argc, char** argv) {
+    CLI::App app{"tdxkit: generate, decode, replay and verify Intel TDX quotes and event logs", "tdxkit"};
+    app.set_version_flag("--version", fmt::format("tdxkit {}", kVersion));
+    app.require_subcommand(1);
+    app.fallthrough();
+    app.footer(
+        "Exit status: 0 ok, 1 rejected, 2 usage, 3 malformed input, 4 collateral unavailable, 5 I/O error, "
+        "70 internal error.\nSee tdxkit(1) and tdxkit-<command>(1).");
+    GlobalOptions global;
+    app.add_flag("--json", global.json, "Machine-readable JSON on stdout");
+    app.add_flag("-q,--quiet", global.quiet, "No progress or informational messages on stderr");
+
+    int rc = kOk;
+    for (const Registrar reg : {register_quote}) reg(app, global, rc);
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e) == 0 ? kOk : kUsage;
+    } catch (const Error& e) {
+        fmt::print(stderr, "tdxkit: error: {}\n", e.what());
+        return exit_code_for(e.code());
+    } catch (const std::bad_alloc&) {
+        fmt::print(stderr, "tdxkit: internal error: out of memory\n");
+        return kInternal;
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "tdxkit: internal error: {}\n", e.what());
+        return kInternal;
+    }
+    return rc;
+}
+
+}  // namespace tdxkit::cli

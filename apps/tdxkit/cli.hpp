@@ -1,0 +1,46 @@
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include <CLI/CLI.hpp>
+
+#include "tdxkit/bytes.hpp"
+#include "tdxkit/error.hpp"
+
+namespace tdxkit::cli {
+
+// Documented in tdxkit(1), EXIT STATUS.
+enum ExitCode : int {
+    kOk = 0,
+    kRejected = 1,
+    kUsage = 2,
+    kMalformed = 3,
+    kCollateralUnavailable = 4,
+    kIo = 5,
+    kInternal = 70,
+};
+
+struct GlobalOptions {
+    bool json = false;
+    bool quiet = false;
+};
+
+// A subcommand registers its options and sets `rc` from its callback.
+using Registrar = void (*)(CLI::App& root, const GlobalOptions& global, int& rc);
+
+void register_quote(CLI::App& root, const GlobalOptions& global, int& rc);
+
+int run(int argc, char** argv);
+int exit_code_for(Errc code) noexcept;
+
+// Reads a whole file ("-" is stdin), refusing anything larger than max_size.
+Bytes read_input(const std::string& path, std::size_t max_size);
+// Writes atomically (temporary file + rename); "-" is stdout.
+void write_output(const std::string& path, ByteSpan data);
+
+// One stderr line, prefixed, for warnings that must not be missed.
+void warn(std::string_view message);
+
+}  // namespace tdxkit::cli

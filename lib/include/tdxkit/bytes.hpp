@@ -1,0 +1,43 @@
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tdxkit/export.hpp"
+
+namespace tdxkit {
+
+using Bytes = std::vector<std::uint8_t>;
+using ByteSpan = std::span<const std::uint8_t>;
+
+// Lowercase hex, no separators.
+[[nodiscard]] TDXKIT_EXPORT std::string to_hex(ByteSpan bytes);
+
+// Accepts upper or lower case, an optional 0x prefix and ASCII whitespace anywhere. Throws
+// Error(malformed) naming `what` and the offending character offset.
+[[nodiscard]] TDXKIT_EXPORT Bytes from_hex(std::string_view text, std::string_view what = "hex input");
+
+// Standard or URL-safe alphabet, padding optional, whitespace ignored.
+[[nodiscard]] TDXKIT_EXPORT Bytes from_base64(std::string_view text, std::string_view what = "base64 input");
+[[nodiscard]] TDXKIT_EXPORT std::string to_base64(ByteSpan bytes);
+
+// Constant-time equality for digests, MACs and other values an attacker may probe. Different
+// lengths compare unequal (the length itself is not secret).
+[[nodiscard]] TDXKIT_EXPORT bool equal_ct(ByteSpan a, ByteSpan b) noexcept;
+
+[[nodiscard]] TDXKIT_EXPORT bool all_zero(ByteSpan bytes) noexcept;
+
+[[nodiscard]] TDXKIT_EXPORT std::array<std::uint8_t, 32> sha256(ByteSpan data);
+[[nodiscard]] TDXKIT_EXPORT std::array<std::uint8_t, 48> sha384(ByteSpan data);
+[[nodiscard]] TDXKIT_EXPORT std::array<std::uint8_t, 64> sha512(ByteSpan data);
+
+inline ByteSpan as_bytes(std::string_view s) noexcept {
+    return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+
+}  // namespace tdxkit

@@ -1,0 +1,23 @@
+#pragma once
+
+// Human and JSON renderings of a decoded quote (`tdxkit quote decode`). The JSON schema is
+// "tdxkit.quote/v1", documented in docs/json-schemas.md.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tdxkit/export.hpp"
+#include "tdxkit/input.hpp"
+#include "tdxkit/pck.hpp"
+#include "tdxkit/quote.hpp"
+
+namespace tdxkit {
+
+// The PCK chain of a quote whose certification data is type 5; empty for other types.
+[[nodiscard]] TDXKIT_EXPORT std::vector<CertificateInfo> quote_pck_chain(const Quote& quote);
+
+[[nodiscard]] TDXKIT_EXPORT std::string describe_quote_json(const Quote& quote, const QuoteInput& input);
+[[nodiscard]] TDXKIT_EXPORT std::string describe_quote_text(const Quote& quote, const QuoteInput& input);
+
+}  // namespace tdxkit

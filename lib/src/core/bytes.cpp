@@ -1,0 +1,139 @@
+#include "tdxkit/bytes.hpp"
+
+#include <fmt/format.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "tdxkit/error.hpp"
+
+namespace tdxkit {
+namespace {
+
+constexpr std::string_view kHexDigits = "0123456789abcdef";
+constexpr std::string_view kBase64Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+bool is_space(char c) noexcept { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+
+int hex_value(char c) noexcept {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+int base64_value(char c) noexcept {
+    if (c == '-') return 62;  // URL-safe alphabet
+    if (c == '_') return 63;
+    const auto pos = kBase64Alphabet.find(c);
+    return pos == std::string_view::npos ? -1 : static_cast<int>(pos);
+}
+
+template <std::size_t N>
+std::array<std::uint8_t, N> digest(const EVP_MD* md, ByteSpan data) {
+    std::array<std::uint8_t, N> out{};
+    unsigned int len = 0;
+    if (EVP_Digest(data.data(), data.size(), out.data(), &len, md, nullptr) != 1 || len != N) {
+        throw Error(Errc::crypto, "EVP_Digest failed");
+    }
+    return out;
+}
+
+}  // namespace
+
+std::string to_hex(ByteSpan bytes) {
+    std::string out;
+    out.reserve(bytes.size() * 2);
+    for (const auto b : bytes) {
+        out.push_back(kHexDigits[b >> 4U]);
+        out.push_back(kHexDigits[b & 0xFU]);
+    }
+    return out;
+}
+
+Bytes from_hex(std::string_view text, std::string_view what) {
+    std::size_t start = 0;
+    while (start < text.size() && is_space(text[start])) ++start;
+    if (text.size() - start >= 2 && text[start] == '0' && (text[start + 1] == 'x' || text[start + 1] == 'X')) {
+        start += 2;
+    }
+    Bytes out;
+    out.reserve((text.size() - start) / 2);
+    int high = -1;
+    for (std::size_t i = start; i < text.size(); ++i) {
+        const char c = text[i];
+        if (is_space(c)) continue;
+        const int v = hex_value(c);
+        if (v < 0) throw Error(Errc::malformed, fmt::format("{}: invalid hex character at offset {}", what, i));
+        if (high < 0) {
+            high = v;
+        } else {
+            out.push_back(static_cast<std::uint8_t>((high << 4) | v));
+            high = -1;
+        }
+    }
+    if (high >= 0) throw Error(Errc::malformed, fmt::format("{}: odd number of hex digits", what));
+    return out;
+}
+
+Bytes from_base64(std::string_view text, std::string_view what) {
+    Bytes out;
+    out.reserve(text.size() * 3 / 4);
+    std::uint32_t acc = 0;
+    int bits = 0;
+    bool padding = false;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (is_space(c)) continue;
+        if (c == '=') {
+            padding = true;
+            continue;
+        }
+        const int v = base64_value(c);
+        if (v < 0 || padding) {
+            throw Error(Errc::malformed, fmt::format("{}: invalid base64 character at offset {}", what, i));
+        }
+        acc = (acc << 6U) | static_cast<std::uint32_t>(v);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out.push_back(static_cast<std::uint8_t>(acc >> static_cast<unsigned>(bits)));
+            acc &= (1U << static_cast<unsigned>(bits)) - 1U;
+        }
+    }
+    if (bits >= 6 || acc != 0) throw Error(Errc::malformed, fmt::format("{}: truncated base64", what));
+    return out;
+}
+
+std::string to_base64(ByteSpan bytes) {
+    std::string out;
+    out.reserve((bytes.size() + 2) / 3 * 4);
+    for (std::size_t i = 0; i < bytes.size(); i += 3) {
+        const std::size_t n = std::min<std::size_t>(3, bytes.size() - i);
+        std::uint32_t v = static_cast<std::uint32_t>(bytes[i]) << 16U;
+        if (n > 1) v |= static_cast<std::uint32_t>(bytes[i + 1]) << 8U;
+        if (n > 2) v |= bytes[i + 2];
+        out.push_back(kBase64Alphabet[(v >> 18U) & 63U]);
+        out.push_back(kBase64Alphabet[(v >> 12U) & 63U]);
+        out.push_back(n > 1 ? kBase64Alphabet[(v >> 6U) & 63U] : '=');
+        out.push_back(n > 2 ? kBase64Alphabet[v & 63U] : '=');
+    }
+    return out;
+}
+
+bool equal_ct(ByteSpan a, ByteSpan b) noexcept {
+    if (a.size() != b.size()) return false;
+    if (a.empty()) return true;
+    return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+bool all_zero(ByteSpan bytes) noexcept {
+    std::uint8_t acc = 0;
+    for (const auto b : bytes) acc |= b;
+    return acc == 0;
+}
+
+std::array<std::uint8_t, 32> sha256(ByteSpan data) { return digest<32>(EVP_sha256(), data); }
+std::array<std::uint8_t, 48> sha384(ByteSpan data) { return digest<48>(EVP_sha384(), data); }
+std::array<std::uint8_t, 64> sha512(ByteSpan data) { return digest<64>(EVP_sha512(), data); }
+
+}  // namespace tdxkit

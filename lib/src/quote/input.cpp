@@ -1,0 +1,143 @@
+#include "tdxkit/input.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "tdxkit/error.hpp"
+
+namespace tdxkit {
+namespace {
+
+using nlohmann::json;
+
+bool is_space(std::uint8_t c) noexcept { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+bool is_hex(std::uint8_t c) noexcept {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+bool is_base64(std::uint8_t c) noexcept {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/' ||
+           c == '=' || c == '-' || c == '_';
+}
+
+std::string_view as_text(ByteSpan data) { return {reinterpret_cast<const char*>(data.data()), data.size()}; }
+
+InputFormat detect(ByteSpan data) {
+    const auto first = std::find_if_not(data.begin(), data.end(), is_space);
+    if (first == data.end()) throw Error(Errc::malformed, "input is empty");
+    if (*first == '{' || *first == '[') return InputFormat::json;
+    const auto text = as_text(data);
+    std::string_view trimmed = text.substr(static_cast<std::size_t>(first - data.begin()));
+    if (trimmed.starts_with("0x") || trimmed.starts_with("0X")) trimmed.remove_prefix(2);
+    const auto t = as_bytes(trimmed);
+    if (std::all_of(t.begin(), t.end(), [](auto c) { return is_hex(c) || is_space(c); })) return InputFormat::hex;
+    if (std::all_of(t.begin(), t.end(), [](auto c) { return is_base64(c) || is_space(c); })) return InputFormat::base64;
+    return InputFormat::raw;
+}
+
+// A quote given as a JSON string: hex (the dstack and aTLS convention) or base64.
+Bytes quote_from_string(const std::string& s, std::string_view where) {
+    std::string_view body{s};
+    if (body.starts_with("0x")) body.remove_prefix(2);
+    if (std::all_of(body.begin(), body.end(), [](char c) { return is_hex(static_cast<std::uint8_t>(c)); })) {
+        return from_hex(s, where);
+    }
+    return from_base64(s, where);
+}
+
+std::optional<std::string> event_log_text(const json& obj) {
+    const auto it = obj.find("event_log");
+    if (it == obj.end() || it->is_null()) return std::nullopt;
+    return it->is_string() ? it->get<std::string>() : it->dump();
+}
+
+QuoteInput from_json(ByteSpan data) {
+    json doc;
+    try {
+        doc = json::parse(as_text(data));
+    } catch (const json::parse_error& e) {
+        throw Error(Errc::malformed, fmt::format("JSON input: {}", e.what()));
+    }
+    QuoteInput in;
+    in.format = InputFormat::json;
+    if (doc.is_array()) {
+        in.container = "JSON byte array";
+        in.quote.reserve(doc.size());
+        for (std::size_t i = 0; i < doc.size(); ++i) {
+            const auto& v = doc[i];
+            if (!v.is_number_unsigned() || v.get<std::uint64_t>() > 255) {
+                throw Error(Errc::malformed, fmt::format("JSON byte array: element {} is not a byte", i));
+            }
+            in.quote.push_back(static_cast<std::uint8_t>(v.get<std::uint64_t>()));
+        }
+        return in;
+    }
+    if (!doc.is_object()) throw Error(Errc::malformed, "JSON input: expected an object or a byte array");
+    const auto q = doc.find("quote");
+    if (q == doc.end()) throw Error(Errc::malformed, "JSON input: no \"quote\" field");
+    if (q->is_string()) {
+        in.container = "dstack GetQuote response";
+        in.quote = quote_from_string(q->get<std::string>(), "JSON field quote");
+        in.event_log = event_log_text(doc);
+        return in;
+    }
+    if (q->is_object()) {
+        const auto inner = q->find("quote");
+        if (inner == q->end() || !inner->is_string()) {
+            throw Error(Errc::malformed, "JSON input: \"quote\" object has no string field \"quote\"");
+        }
+        in.container = "aTLS /tdx_quote response";
+        in.quote = quote_from_string(inner->get<std::string>(), "JSON field quote.quote");
+        in.event_log = event_log_text(*q);
+        return in;
+    }
+    throw Error(Errc::malformed, "JSON input: \"quote\" must be a hex string or an object");
+}
+
+}  // namespace
+
+InputFormat parse_input_format(std::string_view name) {
+    if (name == "auto") return InputFormat::automatic;
+    if (name == "raw" || name == "bin" || name == "binary") return InputFormat::raw;
+    if (name == "hex") return InputFormat::hex;
+    if (name == "base64") return InputFormat::base64;
+    if (name == "json") return InputFormat::json;
+    throw Error(Errc::invalid_argument, fmt::format("unknown input format '{}' (auto, raw, hex, base64, json)", name));
+}
+
+const char* input_format_name(InputFormat f) noexcept {
+    switch (f) {
+    case InputFormat::automatic: return "auto";
+    case InputFormat::raw: return "raw";
+    case InputFormat::hex: return "hex";
+    case InputFormat::base64: return "base64";
+    case InputFormat::json: return "json";
+    }
+    return "auto";
+}
+
+QuoteInput decode_quote_input(ByteSpan data, InputFormat format) {
+    if (format == InputFormat::automatic) format = detect(data);
+    QuoteInput in;
+    in.format = format;
+    switch (format) {
+    case InputFormat::raw:
+        in.container = "raw";
+        in.quote.assign(data.begin(), data.end());
+        return in;
+    case InputFormat::hex:
+        in.container = "hex";
+        in.quote = from_hex(as_text(data), "hex quote");
+        return in;
+    case InputFormat::base64:
+        in.container = "base64";
+        in.quote = from_base64(as_text(data), "base64 quote");
+        return in;
+    case InputFormat::json: return from_json(data);
+    case InputFormat::automatic: break;
+    }
+    throw Error(Errc::internal, "unreachable input format");
+}
+
+}  // namespace tdxkit

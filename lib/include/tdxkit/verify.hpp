@@ -1,0 +1,112 @@
+#pragma once
+
+// DCAP quote verification: a pure function of (quote, collateral, trust root, time). No I/O.
+// Follows Intel's current QVL where the public verifiers differ (see docs/verification.md).
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tdxkit/bytes.hpp"
+#include "tdxkit/collateral.hpp"
+#include "tdxkit/export.hpp"
+#include "tdxkit/quote.hpp"
+#include "tdxkit/time.hpp"
+
+namespace tdxkit {
+
+// The trust anchor: Intel's SGX Root CA unless the caller explicitly substitutes a test root.
+struct TrustRoot {
+    Bytes certificate_der;
+    bool is_intel_production = false;
+};
+[[nodiscard]] TDXKIT_EXPORT TrustRoot intel_sgx_root_ca();
+// A substitute root for tests and development (PEM or DER). Never the default.
+[[nodiscard]] TDXKIT_EXPORT TrustRoot custom_trust_root(ByteSpan pem_or_der);
+
+enum class TcbStatus {
+    up_to_date,
+    sw_hardening_needed,
+    configuration_needed,
+    configuration_and_sw_hardening_needed,
+    out_of_date,
+    out_of_date_configuration_needed,
+    td_relaunch_advised,
+    td_relaunch_advised_configuration_needed,
+    revoked,
+};
+// Intel's spelling: "UpToDate", "OutOfDate", ...
+[[nodiscard]] TDXKIT_EXPORT const char* tcb_status_name(TcbStatus s) noexcept;
+[[nodiscard]] TDXKIT_EXPORT std::optional<TcbStatus> parse_tcb_status(std::string_view name) noexcept;
+
+struct VerifyOptions {
+    UnixTime now = 0;
+    TrustRoot trust_root;
+};
+
+// One verification step, in the order performed. `id` is stable (documented in
+// docs/verification.md) so scripts and tests can match on it.
+struct Check {
+    std::string id;
+    bool passed = false;
+    std::string detail;  // what was compared; on failure expected vs actual and what to do
+};
+
+struct TcbLevelResult {
+    std::string status;  // as written in the collateral
+    std::string tcb_date;  // RFC 3339 as written
+    std::vector<std::string> advisory_ids;
+    std::optional<std::uint32_t> isvsvn;  // QE and TDX module levels
+    std::string module_id;               // TDX module levels ("TDX_01")
+};
+
+// What a component lacks to reach the next better TCB level: the operator's to-do list.
+struct Shortfall {
+    std::string component;  // "SGX TCB component 8", "PCESVN", "TDX TCB component 3", "QE ISVSVN", ...
+    std::uint32_t actual = 0;
+    std::uint32_t required = 0;
+    std::string next_level_status;
+    std::string next_level_tcb_date;
+};
+
+struct VerificationReport {
+    // True when every cryptographic, chain, revocation, freshness and identity check passed and a
+    // TCB status was determined. Whether that status is acceptable is the policy's decision.
+    bool authentic = false;
+    std::string failure;  // the first failed check's detail, empty when authentic
+    std::string failed_check;  // its id
+    std::vector<Check> checks;
+
+    std::optional<TcbStatus> tcb_status;  // converged
+    std::optional<TcbStatus> platform_status;
+    std::optional<TcbStatus> tdx_module_status;
+    std::optional<TcbStatus> qe_status;
+    std::optional<TcbStatus> td_launch_status;   // TD 1.5: with TEE_TCB_SVN
+    std::optional<TcbStatus> td_current_status;  // TD 1.5: with TEE_TCB_SVN2
+    std::vector<std::string> advisory_ids;
+    std::string tcb_date;  // earliest of the matched levels' tcbDate
+    std::optional<TcbLevelResult> platform_level;
+    std::optional<TcbLevelResult> tdx_module_level;
+    std::optional<TcbLevelResult> qe_level;
+    std::vector<Shortfall> shortfall;
+
+    // Collateral facts for policy (freshness, evaluation number) and for reports.
+    std::optional<std::uint32_t> tcb_evaluation_data_number;
+    std::optional<std::uint32_t> qe_tcb_evaluation_data_number;
+    std::optional<UnixTime> tcb_info_issue_date;
+    std::optional<UnixTime> qe_identity_issue_date;
+    std::optional<UnixTime> collateral_earliest_issue;     // latest start of every item's validity
+    std::optional<UnixTime> collateral_earliest_expiry;    // earliest end of every item's validity
+    std::string fmspc;   // hex
+    std::string pce_id;  // hex
+    std::string pck_ca_type;
+    std::string collateral_source;
+    bool trust_root_is_intel = false;
+    UnixTime verified_at = 0;
+};
+
+[[nodiscard]] TDXKIT_EXPORT VerificationReport verify_quote(const Quote& quote, const Collateral& collateral,
+                                                           const VerifyOptions& options);
+
+}  // namespace tdxkit

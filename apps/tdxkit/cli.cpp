@@ -96,7 +96,7 @@ int run(int argc, char** argv) {
     app.add_flag("-q,--quiet", global.quiet, "No progress or informational messages on stderr");
 
     int rc = kOk;
-    for (const Registrar reg : {register_quote}) reg(app, global, rc);
+    for (const Registrar reg : {register_quote, register_verify}) reg(app, global, rc);
 
     try {
         app.parse(argc, argv);

@@ -31,6 +31,7 @@ struct GlobalOptions {
 using Registrar = void (*)(CLI::App& root, const GlobalOptions& global, int& rc);
 
 void register_quote(CLI::App& root, const GlobalOptions& global, int& rc);
+void register_verify(CLI::App& root, const GlobalOptions& global, int& rc);
 
 int run(int argc, char** argv);
 int exit_code_for(Errc code) noexcept;

@@ -90,6 +90,9 @@ struct VerificationReport {
     std::optional<TcbLevelResult> tdx_module_level;
     std::optional<TcbLevelResult> qe_level;
     std::vector<Shortfall> shortfall;
+    // For an out-of-date platform or module: the tcbDate of the nearest newer TCB level, i.e. when
+    // this TCB fell behind. Policies use it for an OutOfDate grace period.
+    std::optional<UnixTime> outdated_since;
 
     // Collateral facts for policy (freshness, evaluation number) and for reports.
     std::optional<std::uint32_t> tcb_evaluation_data_number;

@@ -1,0 +1,260 @@
+// `tdxkit verify`: DCAP verification with offline collateral, then a policy.
+
+#include <optional>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
+
+#include "cli.hpp"
+#include "tdxkit/collateral.hpp"
+#include "tdxkit/input.hpp"
+#include "tdxkit/policy.hpp"
+#include "tdxkit/quote.hpp"
+#include "tdxkit/verify.hpp"
+
+namespace tdxkit::cli {
+namespace {
+
+using nlohmann::json;
+
+struct VerifyCommand {
+    std::string quote_path;
+    std::string format = "auto";
+    std::string collateral;
+    std::string policy;
+    std::string at;
+    std::string trust_root;
+};
+
+constexpr std::size_t kMaxQuoteInput = 8 * kMaxQuoteSize;
+constexpr std::size_t kMaxSmallFile = 1024 * 1024;
+
+struct Outcome {
+    std::optional<Quote> quote;
+    std::optional<VerificationReport> report;
+    std::optional<PolicyResult> policy_result;
+    std::optional<Policy> policy;
+    std::string reason;
+    int exit_code = kOk;
+};
+
+std::string opt_status(const std::optional<TcbStatus>& s) { return s ? tcb_status_name(*s) : ""; }
+json opt_status_json(const std::optional<TcbStatus>& s) { return s ? json(tcb_status_name(*s)) : json(nullptr); }
+json opt_time_json(const std::optional<UnixTime>& t) { return t ? json(format_rfc3339(*t)) : json(nullptr); }
+
+json level_json(const std::optional<TcbLevelResult>& l) {
+    if (!l) return nullptr;
+    json j{{"status", l->status}, {"tcb_date", l->tcb_date}, {"advisory_ids", l->advisory_ids}};
+    if (l->isvsvn) j["isvsvn"] = *l->isvsvn;
+    if (!l->module_id.empty()) j["id"] = l->module_id;
+    return j;
+}
+
+json quote_summary_json(const Quote& q, const VerificationReport* r) {
+    json j{{"version", q.header.version},
+           {"tee_type", q.is_tdx() ? "TDX" : "SGX"},
+           {"body_type", body_type_name(q.body_type)},
+           {"fmspc", r ? r->fmspc : ""},
+           {"pce_id", r ? r->pce_id : ""},
+           {"ca_type", r ? r->pck_ca_type : ""}};
+    if (const auto* td = q.td_body()) {
+        j["mr_td"] = to_hex(td->mr_td);
+        for (std::size_t i = 0; i < 4; ++i) j[fmt::format("rtmr{}", i)] = to_hex(td->rtmr[i]);
+        j["mr_config_id"] = to_hex(td->mr_config_id);
+        j["report_data"] = to_hex(td->report_data);
+        j["tee_tcb_svn"] = to_hex(td->tee_tcb_svn);
+        j["td_attributes"] = to_hex(td->td_attributes);
+    } else if (const auto* sgx = q.sgx_body()) {
+        j["mr_enclave"] = to_hex(sgx->mr_enclave);
+        j["mr_signer"] = to_hex(sgx->mr_signer);
+        j["report_data"] = to_hex(sgx->report_data);
+    }
+    return j;
+}
+
+std::string render_json(const Outcome& o, const TrustRoot& root) {
+    json doc{{"schema", "tdxkit.verify/v1"},
+             {"result", o.exit_code == kOk ? "ok" : o.exit_code == kRejected ? "rejected" : "error"},
+             {"reason", o.reason}};
+    doc["trust_root"] = {{"intel", root.is_intel_production}, {"sha256", to_hex(sha256(root.certificate_der))}};
+    if (o.quote) doc["quote"] = quote_summary_json(*o.quote, o.report ? &*o.report : nullptr);
+    if (o.report) {
+        const auto& r = *o.report;
+        doc["verified_at"] = format_rfc3339(r.verified_at);
+        doc["collateral"] = {{"source", r.collateral_source},
+                             {"tcb_evaluation_data_number", r.tcb_evaluation_data_number
+                                                                ? json(*r.tcb_evaluation_data_number)
+                                                                : json(nullptr)},
+                             {"valid_from", opt_time_json(r.collateral_earliest_issue)},
+                             {"valid_until", opt_time_json(r.collateral_earliest_expiry)}};
+        json checks = json::array();
+        for (const auto& c : r.checks) checks.push_back({{"id", c.id}, {"passed", c.passed}, {"detail", c.detail}});
+        doc["checks"] = checks;
+        json shortfall = json::array();
+        for (const auto& s : r.shortfall) {
+            shortfall.push_back({{"component", s.component},
+                                 {"actual", s.actual},
+                                 {"required", s.required},
+                                 {"next_level_status", s.next_level_status},
+                                 {"next_level_tcb_date", s.next_level_tcb_date}});
+        }
+        doc["tcb"] = {{"status", opt_status_json(r.tcb_status)},
+                      {"platform_status", opt_status_json(r.platform_status)},
+                      {"tdx_module_status", opt_status_json(r.tdx_module_status)},
+                      {"qe_status", opt_status_json(r.qe_status)},
+                      {"td_launch_status", opt_status_json(r.td_launch_status)},
+                      {"td_current_status", opt_status_json(r.td_current_status)},
+                      {"advisory_ids", r.advisory_ids},
+                      {"tcb_date", r.tcb_date.empty() ? json(nullptr) : json(r.tcb_date)},
+                      {"outdated_since", opt_time_json(r.outdated_since)},
+                      {"platform_level", level_json(r.platform_level)},
+                      {"tdx_module_level", level_json(r.tdx_module_level)},
+                      {"qe_level", level_json(r.qe_level)},
+                      {"shortfall", shortfall}};
+    }
+    if (o.policy_result && o.policy) {
+        json violations = json::array();
+        for (const auto& v : o.policy_result->violations) {
+            violations.push_back(
+                {{"path", v.path}, {"expected", v.expected}, {"actual", v.actual}, {"message", v.message}});
+        }
+        doc["policy"] = {{"source", o.policy->source},
+                         {"satisfied", o.policy_result->satisfied},
+                         {"rules_checked", o.policy_result->rules_checked},
+                         {"violations", violations}};
+    }
+    return doc.dump(2) + "\n";
+}
+
+std::string render_text(const Outcome& o) {
+    std::string out = o.exit_code == kOk ? "OK\n" : fmt::format("REJECTED: {}\n", o.reason);
+    const auto line = [&](std::string_view key, const std::string& value) { out += fmt::format("{:<14}{}\n", key, value); };
+    if (!o.report) return out;
+    const auto& r = *o.report;
+    if (o.quote) {
+        line("Quote:", fmt::format("v{} {} ({}), FMSPC {}, PCE-ID {}, {} CA", o.quote->header.version,
+                                   o.quote->is_tdx() ? "TDX" : "SGX", body_type_name(o.quote->body_type),
+                                   r.fmspc.empty() ? "?" : r.fmspc, r.pce_id.empty() ? "?" : r.pce_id,
+                                   r.pck_ca_type.empty() ? "?" : r.pck_ca_type));
+    }
+    line("Verified at:", format_rfc3339(r.verified_at));
+    line("Trust root:", r.trust_root_is_intel ? "Intel SGX Root CA (pinned)" : "CUSTOM (test/development only)");
+    line("Collateral:", fmt::format("{}{}", r.collateral_source,
+                                    r.tcb_evaluation_data_number
+                                        ? fmt::format(", TCB evaluation data number {}", *r.tcb_evaluation_data_number)
+                                        : ""));
+    if (r.collateral_earliest_issue && r.collateral_earliest_expiry) {
+        line("Valid:", fmt::format("{} .. {}", format_rfc3339(*r.collateral_earliest_issue),
+                                   format_rfc3339(*r.collateral_earliest_expiry)));
+    }
+    if (r.tcb_status) {
+        std::string parts = fmt::format("platform {}", opt_status(r.platform_status));
+        if (r.tdx_module_status) parts += fmt::format(", TDX module {}", opt_status(r.tdx_module_status));
+        parts += fmt::format(", QE {}", opt_status(r.qe_status));
+        if (r.td_current_status) {
+            parts += fmt::format(", TD launch {} / current {}", opt_status(r.td_launch_status),
+                                 opt_status(r.td_current_status));
+        }
+        line("TCB status:", fmt::format("{} ({}), tcbDate {}", tcb_status_name(*r.tcb_status), parts, r.tcb_date));
+        line("Advisories:", r.advisory_ids.empty() ? "none" : fmt::format("{}", fmt::join(r.advisory_ids, ", ")));
+    }
+    for (const auto& s : r.shortfall) {
+        line("Shortfall:", fmt::format("{} is {}, the next level ({} from {}) needs {}", s.component, s.actual,
+                                       s.next_level_status, s.next_level_tcb_date, s.required));
+    }
+    if (o.policy_result && o.policy) {
+        const auto& p = *o.policy_result;
+        line("Policy:", fmt::format("{}: {} of {} rules satisfied", o.policy->source,
+                                    p.rules_checked - p.violations.size(), p.rules_checked));
+        for (const auto& v : p.violations) out += fmt::format("  violation: {}\n", v.message);
+    }
+    out += "Checks:\n";
+    for (const auto& c : r.checks) out += fmt::format("  [{}] {:<24} {}\n", c.passed ? " ok " : "FAIL", c.id, c.detail);
+    return out;
+}
+
+Outcome evaluate(const VerifyCommand& cmd, const TrustRoot& root, UnixTime now, const Policy& policy) {
+    Outcome o;
+    const auto input = decode_quote_input(read_input(cmd.quote_path, kMaxQuoteInput), parse_input_format(cmd.format));
+    o.quote = parse_quote(input.quote);
+    if (cmd.collateral.empty()) {
+        throw Error(Errc::collateral_unavailable,
+                    "no collateral: pass --collateral DIR|FILE (a PCS/PCCS download, e.g. from `tdxkit collateral "
+                    "fetch` or dcap-qvl); online fetching is not available in this version");
+    }
+    const auto collateral = load_collateral(cmd.collateral);
+    o.report = verify_quote(*o.quote, collateral, VerifyOptions{now, root});
+    o.policy = policy;
+    o.policy_result = evaluate_policy(policy, *o.quote, *o.report, now);
+    const auto& r = *o.report;
+    if (!r.authentic) {
+        o.reason = fmt::format("{}: {}", r.failed_check, r.failure);
+        o.exit_code = kRejected;
+    } else if (r.tcb_status == TcbStatus::revoked) {
+        o.reason = "TCB status is Revoked: a component of this platform has been revoked by Intel";
+        o.exit_code = kRejected;
+    } else if (!o.policy_result->satisfied) {
+        o.reason = o.policy_result->violations.front().message;
+        o.exit_code = kRejected;
+    }
+    return o;
+}
+
+int run_verify(const VerifyCommand& cmd, const GlobalOptions& global) {
+    TrustRoot root;
+    if (cmd.trust_root.empty()) {
+        root = intel_sgx_root_ca();
+    } else {
+        root = custom_trust_root(read_input(cmd.trust_root, kMaxSmallFile));
+        if (!root.is_intel_production) {
+            warn(fmt::format("--trust-root {} replaces Intel's SGX Root CA: a pass proves nothing about genuine "
+                             "Intel hardware. Use only for tests and development.",
+                             cmd.trust_root));
+        }
+    }
+    const UnixTime now = cmd.at.empty() ? now_utc() : parse_time(cmd.at);
+    const Policy policy = cmd.policy.empty() ? default_policy()
+                                             : [&] {
+                                                   const auto text = read_input(cmd.policy, kMaxSmallFile);
+                                                   return parse_policy(std::string_view(reinterpret_cast<const char*>(text.data()), text.size()),
+                                                                       cmd.policy);
+                                               }();
+    Outcome o;
+    try {
+        o = evaluate(cmd, root, now, policy);
+    } catch (const Error& e) {
+        if (!global.json) throw;
+        o.reason = e.what();
+        o.exit_code = exit_code_for(e.code());
+        auto doc = json::parse(render_json(o, root));
+        doc["error"] = {{"code", errc_name(e.code())}, {"message", e.what()}};
+        write_output("-", as_bytes(doc.dump(2) + "\n"));
+        fmt::print(stderr, "tdxkit: error: {}\n", e.what());
+        return o.exit_code;
+    }
+    const auto text = global.json ? render_json(o, root) : render_text(o);
+    write_output("-", as_bytes(text));
+    return o.exit_code;
+}
+
+}  // namespace
+
+void register_verify(CLI::App& root, const GlobalOptions& global, int& rc) {
+    auto cmd = std::make_shared<VerifyCommand>();
+    auto* sub = root.add_subcommand("verify", "Verify a quote (Intel DCAP) and check it against a policy");
+    sub->add_option("quote", cmd->quote_path, "Quote file (raw, hex, base64 or JSON container), '-' for stdin")
+        ->required();
+    sub->add_option("--format", cmd->format, "Quote input format")
+        ->check(CLI::IsMember({"auto", "raw", "hex", "base64", "json"}))
+        ->capture_default_str();
+    sub->add_option("--collateral", cmd->collateral,
+                    "Collateral directory or QuoteCollateralV3 JSON file");
+    sub->add_option("--policy", cmd->policy, "Policy file (JSON, docs/policy.md); default: UpToDate TCB, no debug");
+    sub->add_option("--at", cmd->at, "Verification time, RFC 3339 or unix seconds (default: now)");
+    sub->add_option("--trust-root", cmd->trust_root,
+                    "TEST ONLY: use this root certificate (PEM/DER) instead of Intel's pinned SGX Root CA");
+    sub->callback([cmd, &global, &rc] { rc = run_verify(*cmd, global); });
+}
+
+}  // namespace tdxkit::cli

@@ -78,7 +78,7 @@ struct Td15ExFields {
     Octets<8> cur_serv_td_attributes{};
 };
 
-struct TdReportBody {
+struct TDXKIT_EXPORT TdReportBody {
     Octets<16> tee_tcb_svn{};
     Measurement mr_seam{};
     Measurement mr_signer_seam{};
@@ -142,7 +142,7 @@ struct QuoteSignatureData {
     CertificationData certification;  // inner: normally type 5, the PCK chain as PEM
 };
 
-struct Quote {
+struct TDXKIT_EXPORT Quote {
     QuoteHeader header;
     BodyType body_type = BodyType::td10;
     std::uint32_t body_size = 0;  // v5 descriptor value; body length otherwise

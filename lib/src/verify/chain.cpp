@@ -6,8 +6,35 @@
 
 namespace tdxkit::verify {
 
+namespace {
+
+// Validity is inclusive at both ends (notBefore <= now <= notAfter), as for TCB Info and CRLs.
+// OpenSSL treats notAfter == now as expired, so tdxkit checks times itself.
+std::optional<std::string> check_cert_time(X509* cert, UnixTime now) {
+    const auto from = ossl::asn1_time_to_unix(X509_get0_notBefore(cert));
+    const auto until = ossl::asn1_time_to_unix(X509_get0_notAfter(cert));
+    const auto name = ossl::common_name(X509_get_subject_name(cert));
+    if (now < from) {
+        return fmt::format("certificate \"{}\" is not yet valid: notBefore {} is after the verification time {}", name,
+                           format_rfc3339(from), format_rfc3339(now));
+    }
+    if (now > until) {
+        return fmt::format("certificate \"{}\" has expired: notAfter {} is before the verification time {}", name,
+                           format_rfc3339(until), format_rfc3339(now));
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
 std::optional<std::string> validate_chain(X509* leaf, const std::vector<X509*>& intermediates, X509* root,
                                           const std::vector<X509_CRL*>& crls, UnixTime now) {
+    for (X509* cert : {leaf, root}) {
+        if (auto why = check_cert_time(cert, now)) return why;
+    }
+    for (X509* cert : intermediates) {
+        if (auto why = check_cert_time(cert, now)) return why;
+    }
     ossl::X509StorePtr store{X509_STORE_new()};
     if (!store || X509_STORE_add_cert(store.get(), root) != 1) ossl::fail("X509_STORE_add_cert");
     for (auto* crl : crls) {
@@ -24,8 +51,8 @@ std::optional<std::string> validate_chain(X509* leaf, const std::vector<X509*>& 
         ossl::fail("X509_STORE_CTX_init");
     }
     X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx.get());
-    X509_VERIFY_PARAM_set_time(param, static_cast<time_t>(now));
-    unsigned long flags = X509_V_FLAG_X509_STRICT;
+    // Times are checked above (certificates) and by check_crl (CRLs), inclusively.
+    unsigned long flags = X509_V_FLAG_X509_STRICT | X509_V_FLAG_NO_CHECK_TIME;
     if (!crls.empty()) flags |= X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL;
     X509_VERIFY_PARAM_set_flags(param, flags);
     // Only the given root anchors the chain, never a self-signed certificate supplied with it.

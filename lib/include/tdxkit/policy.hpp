@@ -1,0 +1,114 @@
+#pragma once
+
+// Acceptance policy: the operator's statement of which authentic quotes are acceptable. Verification
+// (verify.hpp) establishes what a quote is; the policy decides whether that is good enough. The file
+// format is documented in docs/policy.md and docs/policy.schema.json.
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tdxkit/bytes.hpp"
+#include "tdxkit/export.hpp"
+#include "tdxkit/quote.hpp"
+#include "tdxkit/time.hpp"
+#include "tdxkit/verify.hpp"
+
+namespace tdxkit {
+
+inline constexpr int kPolicyVersion = 1;
+
+// Any-of list: the quote's value must equal one entry. Each entry has the register's exact size.
+using DigestList = std::vector<Bytes>;
+
+// Matches when (actual & mask) == (value & mask), byte by byte over the register as it appears in
+// the quote (little-endian), i.e. the hex `tdxkit quote decode` prints.
+struct MaskedBits {
+    Octets<8> value{};
+    Octets<8> mask{};
+    friend bool operator==(const MaskedBits&, const MaskedBits&) = default;
+};
+
+struct TcbPolicy {
+    // Never contains TcbStatus::revoked: parse_policy refuses it.
+    std::vector<TcbStatus> accepted_statuses{TcbStatus::up_to_date};
+    // Allow-list: when set, every advisory of the result must be listed. Upper case.
+    std::optional<std::vector<std::string>> accepted_advisory_ids;
+    // Deny-list. Upper case.
+    std::vector<std::string> rejected_advisory_ids;
+    std::optional<UnixTime> min_tcb_date;
+    std::optional<std::uint32_t> min_tcb_evaluation_data_number;
+    std::optional<std::int64_t> max_collateral_age;        // seconds
+    std::optional<std::int64_t> out_of_date_grace_period;  // seconds
+    friend bool operator==(const TcbPolicy&, const TcbPolicy&) = default;
+};
+
+// Unset optionals are not checked.
+struct TdPolicy {
+    std::optional<DigestList> mrtd;
+    std::optional<DigestList> rtmr0;
+    std::optional<DigestList> rtmr1;
+    std::optional<DigestList> rtmr2;
+    std::optional<DigestList> rtmr3;
+    std::optional<DigestList> mrconfigid;
+    std::optional<DigestList> mrowner;
+    std::optional<DigestList> mrownerconfig;
+    std::optional<DigestList> reportdata;
+    std::optional<DigestList> mrseam;
+    std::optional<DigestList> mrsignerseam;
+    std::optional<DigestList> mrservicetd;  // TD 1.5 bodies only: absent in a TD 1.0 quote is a violation
+    std::optional<MaskedBits> xfam;
+    std::optional<MaskedBits> td_attributes;
+    bool allow_debug = false;                   // always checked: a debug TD's memory is readable by the host
+    std::optional<Octets<16>> min_tee_tcb_svn;  // component-wise minimum of TEE_TCB_SVN
+    friend bool operator==(const TdPolicy&, const TdPolicy&) = default;
+};
+
+struct QePolicy {
+    std::optional<std::uint16_t> min_isvsvn;
+    friend bool operator==(const QePolicy&, const QePolicy&) = default;
+};
+
+struct Policy {
+    TcbPolicy tcb;
+    TdPolicy td;
+    QePolicy qe;
+    std::string source;  // file name, or "<default>"; names the policy in messages and reports
+    friend bool operator==(const Policy&, const Policy&) = default;
+};
+
+// Parses a version-1 policy. Unknown or duplicate keys, wrong types, hex of the wrong length, an
+// empty any-of list and an accepted "Revoked" status are all refused, because each would silently
+// weaken or break the policy. Throws Error(invalid_argument) whose message starts with
+// "<source_name>: <JSON path>: ".
+[[nodiscard]] TDXKIT_EXPORT Policy parse_policy(std::string_view json_text, std::string_view source_name);
+
+// What verify applies without --policy: TCB status UpToDate, no debug TD.
+[[nodiscard]] TDXKIT_EXPORT Policy default_policy();
+
+struct PolicyViolation {
+    std::string path;      // the rule: "td.rtmr0", "tcb.accepted_statuses"
+    std::string expected;  // what the policy asks for, as written in a policy file
+    std::string actual;    // what the quote or report has
+    std::string message;   // one line, starting with `path`, including what the operator can do
+};
+
+struct PolicyResult {
+    bool satisfied = false;
+    std::vector<PolicyViolation> violations;  // in rule order (docs/policy.md "Evaluation order")
+    std::size_t rules_checked = 0;
+};
+
+// Evaluates every rule (no early exit). The tcb rules need a TCB status: when the report is not
+// authentic or has none, they produce a single "tcb" violation instead. Pure: `now` is the time.
+[[nodiscard]] TDXKIT_EXPORT PolicyResult evaluate_policy(const Policy& policy, const Quote& quote,
+                                                         const VerificationReport& report, UnixTime now);
+
+// The effective policy (defaults filled in) as a version-1 policy document that parse_policy accepts
+// back; `source` is not part of it. Durations in seconds, hex in lower case, dates in RFC 3339.
+[[nodiscard]] TDXKIT_EXPORT std::string policy_to_json(const Policy& policy);
+
+}  // namespace tdxkit

@@ -7,6 +7,7 @@
 
 #include "core/der.hpp"
 #include "crypto/ossl.hpp"
+#include "pcs/pck_internal.hpp"
 #include "tdxkit/error.hpp"
 
 namespace tdxkit {
@@ -138,37 +139,48 @@ const char* pck_ca_type_name(PckCaType t) noexcept {
     return "none";
 }
 
-CertificateInfo describe_certificate(ByteSpan pem_or_der) {
-    const std::string_view text{reinterpret_cast<const char*>(pem_or_der.data()), pem_or_der.size()};
-    auto cert = text.find("-----BEGIN") != std::string_view::npos ? ossl::parse_pem_cert(text, "certificate")
-                                                                    : ossl::parse_der_cert(pem_or_der, "certificate");
-    CertificateInfo info;
-    info.subject = ossl::name_oneline(X509_get_subject_name(cert.get()));
-    info.issuer = ossl::name_oneline(X509_get_issuer_name(cert.get()));
-    info.subject_cn = ossl::common_name(X509_get_subject_name(cert.get()));
-    info.issuer_cn = ossl::common_name(X509_get_issuer_name(cert.get()));
-    {
-        const ASN1_INTEGER* serial = X509_get0_serialNumber(cert.get());
-        info.serial_hex = to_hex(ByteSpan(ASN1_STRING_get0_data(serial), static_cast<std::size_t>(ASN1_STRING_length(serial))));
-    }
-    info.not_before = ossl::asn1_time_to_unix(X509_get0_notBefore(cert.get()));
-    info.not_after = ossl::asn1_time_to_unix(X509_get0_notAfter(cert.get()));
-    info.der = ossl::cert_der(cert.get());
-    info.sha256_fingerprint_hex = to_hex(sha256(info.der));
-    info.is_ca = X509_check_ca(cert.get()) != 0;
+namespace detail {
 
-    ossl::Ptr<ASN1_OBJECT, ASN1_OBJECT_free> oid{OBJ_txt2obj("1.2.840.113741.1.13.1", 1)};
-    if (!oid) ossl::fail("OBJ_txt2obj");
-    const int idx = X509_get_ext_by_OBJ(cert.get(), oid.get(), -1);
+CertificateInfo describe_x509(X509* cert) {
+    CertificateInfo info;
+    info.subject = ossl::name_oneline(X509_get_subject_name(cert));
+    info.issuer = ossl::name_oneline(X509_get_issuer_name(cert));
+    info.subject_cn = ossl::common_name(X509_get_subject_name(cert));
+    info.issuer_cn = ossl::common_name(X509_get_issuer_name(cert));
+    {
+        const ASN1_INTEGER* serial = X509_get0_serialNumber(cert);
+        info.serial_hex =
+            to_hex(ByteSpan(ASN1_STRING_get0_data(serial), static_cast<std::size_t>(ASN1_STRING_length(serial))));
+    }
+    info.not_before = ossl::asn1_time_to_unix(X509_get0_notBefore(cert));
+    info.not_after = ossl::asn1_time_to_unix(X509_get0_notAfter(cert));
+    info.der = ossl::cert_der(cert);
+    info.sha256_fingerprint_hex = to_hex(sha256(info.der));
+    info.is_ca = X509_check_ca(cert) != 0;
+
+    // Created once and never freed: OID objects are immutable and shared by every caller.
+    static const ASN1_OBJECT* const sgx_oid = OBJ_txt2obj("1.2.840.113741.1.13.1", 1);
+    if (sgx_oid == nullptr) ossl::fail("OBJ_txt2obj");
+    const int idx = X509_get_ext_by_OBJ(cert, sgx_oid, -1);
     if (idx >= 0) {
-        if (X509_get_ext_by_OBJ(cert.get(), oid.get(), idx) >= 0) {
+        if (X509_get_ext_by_OBJ(cert, sgx_oid, idx) >= 0) {
             throw Error(Errc::malformed, "certificate carries the SGX extension twice");
         }
-        const ASN1_OCTET_STRING* value = X509_EXTENSION_get_data(X509_get_ext(cert.get(), idx));
-        info.sgx_extension =
-            parse_pck_extension(ByteSpan(ASN1_STRING_get0_data(value), static_cast<std::size_t>(ASN1_STRING_length(value))));
+        const ASN1_OCTET_STRING* value = X509_EXTENSION_get_data(X509_get_ext(cert, idx));
+        info.sgx_extension = parse_pck_extension(
+            ByteSpan(ASN1_STRING_get0_data(value), static_cast<std::size_t>(ASN1_STRING_length(value))));
     }
     return info;
+}
+
+}  // namespace detail
+
+CertificateInfo describe_certificate(ByteSpan pem_or_der) {
+    const std::string_view text{reinterpret_cast<const char*>(pem_or_der.data()), pem_or_der.size()};
+    const auto cert = text.find("-----BEGIN") != std::string_view::npos
+                          ? ossl::parse_pem_cert(text, "certificate")
+                          : ossl::parse_der_cert(pem_or_der, "certificate");
+    return detail::describe_x509(cert.get());
 }
 
 std::vector<CertificateInfo> describe_pem_chain(ByteSpan pem) {

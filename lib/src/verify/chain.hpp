@@ -9,9 +9,11 @@
 
 namespace tdxkit::verify {
 
-// Validates `leaf` through `intermediates` to `root` (the only trusted certificate) at time `now`,
-// checking every listed CRL (each certificate below the root must be covered by a CRL from its
-// issuer). Returns nullopt when valid, otherwise the reason naming the failing certificate.
+// Validates `leaf` through `intermediates` to `root` (the only trusted certificate) at time `now`:
+// form (v3, ECDSA-SHA256, no unknown critical extension), validity, issuer names and key usage,
+// signatures, CA flags, and revocation (each certificate below the root must be covered by one of
+// `crls`, whose own signatures and validity the caller has checked with check_crl). Returns
+// nullopt when valid, otherwise the reason naming the failing certificate.
 std::optional<std::string> validate_chain(X509* leaf, const std::vector<X509*>& intermediates, X509* root,
                                           const std::vector<X509_CRL*>& crls, UnixTime now);
 

@@ -9,7 +9,9 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "crypto/cert_cache.hpp"
 #include "crypto/ossl.hpp"
+#include "pcs/pck_internal.hpp"
 #include "pcs/tcb_info.hpp"
 #include "tdxkit/error.hpp"
 #include "tdxkit/pck.hpp"
@@ -26,7 +28,7 @@ struct StepFailed {};
 
 std::vector<X509Ptr> parse_chain(std::string_view pem, std::string_view what) {
     std::vector<X509Ptr> out;
-    for (const auto& one : split_pem_chain(as_bytes(pem))) out.push_back(ossl::parse_pem_cert(one, what));
+    for (const auto& one : split_pem_chain(as_bytes(pem))) out.push_back(ossl::cached_pem_cert(one, what));
     return out;
 }
 
@@ -152,7 +154,7 @@ private:
     }
 
     void load_trust_root() {
-        root_ = ossl::parse_der_cert(trust_root_.certificate_der, "trust root");
+        root_ = ossl::cached_der_cert(trust_root_.certificate_der, "trust root");
         window(root_.get());
         pass("trust_root", fmt::format("trust anchor \"{}\" (SHA-256 {}){}",
                                        ossl::common_name(X509_get_subject_name(root_.get())),
@@ -162,7 +164,8 @@ private:
     }
 
     void check_root_crl() {
-        root_crl_ = guarded("root_ca_crl", [&] { return ossl::parse_der_crl(collateral_.root_ca_crl, "root CA CRL"); });
+        root_crl_ =
+            guarded("root_ca_crl", [&] { return ossl::cached_der_crl(collateral_.root_ca_crl, "root CA CRL"); });
         if (const auto why = verify::check_crl(root_crl_.get(), root_.get(), now_, "root CA CRL")) {
             fail("root_ca_crl", *why);
         }
@@ -188,8 +191,7 @@ private:
             fail("pck_chain_present",
                  fmt::format("PCK chain has {} certificates, expected 3 (PCK leaf, PCK CA, root)", pck_chain_.size()));
         }
-        const auto leaf_der = ossl::cert_der(pck_chain_[0].get());
-        leaf_info_ = guarded("pck_chain_present", [&] { return describe_certificate(leaf_der); });
+        leaf_info_ = guarded("pck_chain_present", [&] { return detail::describe_x509(pck_chain_[0].get()); });
         if (!leaf_info_.sgx_extension) {
             fail("pck_chain_present", "PCK leaf certificate has no Intel SGX extension (OID 1.2.840.113741.1.13.1)");
         }
@@ -212,7 +214,7 @@ private:
     }
 
     void check_pck_crl() {
-        pck_crl_ = guarded("pck_crl", [&] { return ossl::parse_der_crl(collateral_.pck_crl, "PCK CRL"); });
+        pck_crl_ = guarded("pck_crl", [&] { return ossl::cached_der_crl(collateral_.pck_crl, "PCK CRL"); });
         if (const auto why = verify::check_crl(pck_crl_.get(), pck_chain_[1].get(), now_, "PCK CRL")) {
             fail("pck_crl", *why);
         }
@@ -246,10 +248,14 @@ private:
         std::vector<X509*> intermediates;
         for (std::size_t i = 1; i + 1 < chain.size(); ++i) intermediates.push_back(chain[i].get());
         window(chain.front().get());
-        if (const auto why =
-                verify::validate_chain(chain.front().get(), intermediates, root_.get(), {root_crl_.get()}, now_)) {
-            fail(item + "_chain", fmt::format("{} signing certificate does not validate at {}: {}", item,
-                                              format_rfc3339(now_), *why));
+        // TCB Info and QE Identity normally share one issuer chain: validate it once.
+        if (chain_pem != validated_signing_chain_) {
+            if (const auto why =
+                    verify::validate_chain(chain.front().get(), intermediates, root_.get(), {root_crl_.get()}, now_)) {
+                fail(item + "_chain", fmt::format("{} signing certificate does not validate at {}: {}", item,
+                                                  format_rfc3339(now_), *why));
+            }
+            validated_signing_chain_ = chain_pem;
         }
         const auto signer = ossl::common_name(X509_get_subject_name(chain.front().get()));
         pass(item + "_chain", fmt::format("signer \"{}\" chains to the trust root, valid and not revoked", signer));
@@ -631,6 +637,7 @@ private:
     CertificateInfo leaf_info_;
     pcs::TcbInfo tcb_info_;
     pcs::QeIdentity qe_identity_;
+    std::string validated_signing_chain_;
 };
 
 }  // namespace

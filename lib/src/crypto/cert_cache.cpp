@@ -1,0 +1,72 @@
+#include "crypto/cert_cache.hpp"
+
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+namespace tdxkit::ossl {
+namespace {
+
+// Bounded so that a long-running process fed hostile inputs cannot grow without limit; when full
+// the cache starts over (collateral working sets are a handful of entries).
+constexpr std::size_t kMaxEntries = 512;
+
+template <class Object, auto UpRef, auto Free>
+class Cache {
+public:
+    template <class Parse>
+    Ptr<Object, Free> get(std::string_view key, Parse&& parse) {
+        {
+            const std::lock_guard lock(mutex_);
+            if (const auto it = entries_.find(std::string(key)); it != entries_.end()) {
+                UpRef(it->second);
+                return Ptr<Object, Free>{it->second};
+            }
+        }
+        auto parsed = parse();  // outside the lock: parsing is the slow part
+        const std::lock_guard lock(mutex_);
+        if (entries_.size() >= kMaxEntries) clear();
+        if (entries_.emplace(std::string(key), parsed.get()).second) UpRef(parsed.get());
+        return parsed;
+    }
+
+private:
+    void clear() {
+        for (auto& [key, object] : entries_) Free(object);
+        entries_.clear();
+    }
+
+    std::mutex mutex_;
+    std::unordered_map<std::string, Object*> entries_;
+};
+
+// Never destroyed: OpenSSL may already be shut down by its own atexit handler when static
+// destructors run.
+Cache<X509, X509_up_ref, X509_free>& cert_cache() {
+    static auto* cache = new Cache<X509, X509_up_ref, X509_free>;
+    return *cache;
+}
+
+Cache<X509_CRL, X509_CRL_up_ref, X509_CRL_free>& crl_cache() {
+    static auto* cache = new Cache<X509_CRL, X509_CRL_up_ref, X509_CRL_free>;
+    return *cache;
+}
+
+}  // namespace
+
+X509Ptr cached_pem_cert(std::string_view pem, std::string_view what) {
+    return cert_cache().get(pem, [&] { return parse_pem_cert(pem, what); });
+}
+
+X509Ptr cached_der_cert(ByteSpan der, std::string_view what) {
+    // DER and PEM keys cannot collide: PEM text never starts with the SEQUENCE tag 0x30.
+    const std::string_view key{reinterpret_cast<const char*>(der.data()), der.size()};
+    return cert_cache().get(key, [&] { return parse_der_cert(der, what); });
+}
+
+X509CrlPtr cached_der_crl(ByteSpan der, std::string_view what) {
+    const std::string_view key{reinterpret_cast<const char*>(der.data()), der.size()};
+    return crl_cache().get(key, [&] { return parse_der_crl(der, what); });
+}
+
+}  // namespace tdxkit::ossl

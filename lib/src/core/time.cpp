@@ -11,7 +11,9 @@
 namespace tdxkit {
 namespace {
 
+// Digits only: from_chars would also take a leading '-' ("T-1:16:31Z", "+-1:00").
 bool parse_int(std::string_view s, int& out) {
+    if (s.empty() || s.find_first_not_of("0123456789") != std::string_view::npos) return false;
     const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
     return ec == std::errc{} && ptr == s.data() + s.size();
 }
@@ -53,8 +55,9 @@ UnixTime parse_time(std::string_view text) {
     if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60) bad_time(text);
     std::size_t pos = 19;
     if (pos < text.size() && text[pos] == '.') {
-        ++pos;
+        const std::size_t digits = ++pos;
         while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') ++pos;
+        if (pos == digits) bad_time(text);  // RFC 3339 time-secfrac needs at least one digit
     }
     long offset = 0;
     const auto zone = text.substr(pos);
@@ -62,7 +65,9 @@ UnixTime parse_time(std::string_view text) {
         offset = 0;
     } else if (zone.size() == 6 && (zone[0] == '+' || zone[0] == '-') && zone[3] == ':') {
         int oh = 0, om = 0;
-        if (!parse_int(zone.substr(1, 2), oh) || !parse_int(zone.substr(4, 2), om)) bad_time(text);
+        if (!parse_int(zone.substr(1, 2), oh) || !parse_int(zone.substr(4, 2), om) || oh > 23 || om > 59) {
+            bad_time(text);
+        }
         offset = (oh * 3600L + om * 60L) * (zone[0] == '-' ? -1 : 1);
     } else {
         bad_time(text);

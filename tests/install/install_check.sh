@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the build into a temporary prefix, then builds a consumer with find_package(tdxkit) and
+# another with pkg-config, and runs both.
+set -euo pipefail
+build_dir=$1
+source_dir=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+cmake --install "$build_dir" --prefix "$work/prefix" >/dev/null
+test -x "$work/prefix/bin/tdxkit"
+test -f "$work/prefix/share/man/man1/tdxkit.1"
+test -f "$work/prefix/share/bash-completion/completions/tdxkit"
+"$work/prefix/bin/tdxkit" --version
+
+cmake -S "$source_dir/tests/install/consumer" -B "$work/consumer" -G Ninja \
+  -DCMAKE_PREFIX_PATH="$work/prefix" -DCMAKE_BUILD_RPATH="$work/prefix/lib" >/dev/null
+cmake --build "$work/consumer" >/dev/null
+"$work/consumer/consumer"
+
+export PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig"
+# shellcheck disable=SC2046
+c++ -std=c++20 "$source_dir/tests/install/consumer/main.cpp" -o "$work/pc-consumer" \
+  $(pkg-config --cflags --libs tdxkit) -Wl,-rpath,"$work/prefix/lib"
+"$work/pc-consumer"
+echo "install, find_package and pkg-config consumers OK"

@@ -125,6 +125,24 @@ TEST_CASE("every MANIFEST pairing gives its listed status, advisories or failure
     }
 }
 
+TEST_CASE("a verification cache shared by all pairings gives the same reports") {
+    const auto all = pairings();
+    VerificationCache cache;
+    for (int round = 0; round < 2; ++round) {
+        for (const auto& p : all) {
+            CAPTURE(p.entry.at("quote").get<std::string>());
+            const auto plain = run(p, p.at);
+            const auto cached = verify_quote(p.quote, p.collateral, {p.at, intel_sgx_root_ca(), &cache});
+            CHECK(cached.authentic == plain.authentic);
+            CHECK(cached.failed_check == plain.failed_check);
+            CHECK(cached.failure == plain.failure);
+            CHECK(cached.tcb_status == plain.tcb_status);
+            CHECK(cached.advisory_ids == plain.advisory_ids);
+            CHECK(cached.checks.size() == plain.checks.size());
+        }
+    }
+}
+
 TEST_CASE("collateral is enforced to the second at both ends of its validity window") {
     const auto all = pairings();
     for (const auto& p : all) {

@@ -181,6 +181,29 @@ TEST_CASE("negative corpus: each forged case fails its own check") {
     CHECK(count >= 40);
 }
 
+TEST_CASE("a shared verification cache never carries a pass over to a forged case") {
+    VerificationCache cache;
+    const auto verify_cached = [&](const ScenarioOutput& out) {
+        return verify_quote(parse_quote(out.quote), out.collateral, {kReferenceTime, custom_trust_root(out.root_der), &cache});
+    };
+    const auto good = Scenario().build();
+    REQUIRE(verify_cached(good).authentic);
+    for (const auto& c : reject_cases()) {
+        if (!c.tweak && !c.tamper) continue;
+        const std::string name = c.name;
+        CAPTURE(name);
+        Scenario s;
+        if (c.tweak) c.tweak(s);
+        auto out = s.build();
+        if (c.tamper) c.tamper(out);
+        const auto r = verify_cached(out);
+        CHECK_FALSE(r.authentic);
+        CHECK(r.failed_check == c.failed_check);
+        // And the good quote still passes afterwards: failures are not cached as passes either way.
+        CHECK(verify_cached(good).authentic);
+    }
+}
+
 TEST_CASE("TCB statuses are results, converged as Intel's QVL does") {
     struct StatusCase {
         const char* name;

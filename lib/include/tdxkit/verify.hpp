@@ -4,6 +4,7 @@
 // Follows Intel's current QVL where the public verifiers differ (see docs/verification.md).
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -40,9 +41,28 @@ enum class TcbStatus {
 [[nodiscard]] TDXKIT_EXPORT const char* tcb_status_name(TcbStatus s) noexcept;
 [[nodiscard]] TDXKIT_EXPORT std::optional<TcbStatus> parse_tcb_status(std::string_view name) noexcept;
 
+// Memoizes verification steps whose result depends only on their exact inputs: certificate
+// chains and CRLs (with the time), signed TCB Info / QE Identity, the QE report signature. A batch
+// of quotes from the same platforms then verifies its collateral once. The quote signature itself
+// is checked for every quote. Safe to share between threads; bounded in size.
+class TDXKIT_EXPORT VerificationCache {
+public:
+    VerificationCache();
+    ~VerificationCache();
+    VerificationCache(const VerificationCache&) = delete;
+    VerificationCache& operator=(const VerificationCache&) = delete;
+
+    struct Impl;
+    [[nodiscard]] Impl& impl() noexcept { return *impl_; }
+
+private:
+    std::unique_ptr<Impl> impl_;
+};
+
 struct VerifyOptions {
     UnixTime now = 0;
     TrustRoot trust_root;
+    VerificationCache* cache = nullptr;  // optional, for batches
 };
 
 // One verification step, in the order performed. `id` is stable (documented in

@@ -3,6 +3,8 @@
 // verifiers disagree, Intel's current QVL is followed (docs/verification.md explains each choice).
 
 #include <algorithm>
+#include <mutex>
+#include <unordered_map>
 #include <cctype>
 #include <type_traits>
 
@@ -19,6 +21,34 @@
 #include "verify/chain.hpp"
 
 namespace tdxkit {
+
+struct VerificationCache::Impl {
+    // A long batch of distinct platforms must not grow memory without bound: start over when full.
+    static constexpr std::size_t kMaxEntries = 4096;
+
+    std::mutex mutex;
+    std::unordered_map<std::string, std::optional<std::string>> outcomes;
+    std::unordered_map<std::string, std::shared_ptr<const pcs::TcbInfo>> tcb_infos;
+    std::unordered_map<std::string, std::shared_ptr<const pcs::QeIdentity>> qe_identities;
+    std::unordered_map<std::string, std::shared_ptr<const CertificateInfo>> leaf_infos;
+
+    template <class Map, class Compute>
+    typename Map::mapped_type lookup(Map& map, const std::string& key, Compute&& compute) {
+        {
+            const std::lock_guard lock(mutex);
+            if (const auto it = map.find(key); it != map.end()) return it->second;
+        }
+        auto value = compute();  // outside the lock: this is the expensive part
+        const std::lock_guard lock(mutex);
+        if (map.size() >= kMaxEntries) map.clear();
+        map.emplace(key, value);
+        return value;
+    }
+};
+
+VerificationCache::VerificationCache() : impl_(std::make_unique<Impl>()) {}
+VerificationCache::~VerificationCache() = default;
+
 namespace {
 
 using ossl::X509CrlPtr;
@@ -67,7 +97,11 @@ TcbLevelResult level_result(const pcs::IsvsvnLevel& l, std::string module_id = {
 class Verification {
 public:
     Verification(const Quote& quote, const Collateral& collateral, const VerifyOptions& options)
-        : quote_(quote), collateral_(collateral), now_(options.now), trust_root_(options.trust_root) {
+        : quote_(quote),
+          collateral_(collateral),
+          now_(options.now),
+          trust_root_(options.trust_root),
+          cache_(options.cache != nullptr ? &options.cache->impl() : nullptr) {
         report_.verified_at = now_;
         report_.collateral_source = collateral.source;
         report_.trust_root_is_intel = trust_root_.is_intel_production;
@@ -83,12 +117,18 @@ public:
             check_pck_chain();
             tcb_info_ = verify_signed_item("tcb_info", collateral_.tcb_info_issuer_chain, collateral_.tcb_info,
                                            collateral_.tcb_info_signature,
-                                           [](std::string_view body) { return pcs::parse_tcb_info(body); });
+                                           [&](std::string_view body) {
+                                               return parse_cached(cache_ ? &cache_->tcb_infos : nullptr, body,
+                                                                   pcs::parse_tcb_info);
+                                           });
             check_tcb_info();
             qe_identity_ =
                 verify_signed_item("qe_identity", collateral_.qe_identity_issuer_chain, collateral_.qe_identity,
                                    collateral_.qe_identity_signature,
-                                   [](std::string_view body) { return pcs::parse_qe_identity(body); });
+                                   [&](std::string_view body) {
+                                       return parse_cached(cache_ ? &cache_->qe_identities : nullptr, body,
+                                                           pcs::parse_qe_identity);
+                                   });
             check_qe_identity();
             check_platform_matches_collateral();
             check_qe_report();
@@ -114,6 +154,32 @@ private:
     void require(bool ok, std::string id, std::string pass_detail, std::string fail_detail) {
         if (!ok) fail(std::move(id), std::move(fail_detail));
         pass(std::move(id), std::move(pass_detail));
+    }
+
+    // A step's outcome (nullopt = passed, otherwise the reason), computed once per distinct `key`
+    // when a cache is in use. Keys hold the exact input bytes and the time, never a digest of them.
+    template <class Compute>
+    std::optional<std::string> memo(const std::string& key, Compute&& compute) {
+        if (cache_ == nullptr) return compute();
+        return cache_->lookup(cache_->outcomes, key, std::forward<Compute>(compute));
+    }
+
+    std::string key(std::string_view step, std::initializer_list<ByteSpan> parts, bool timed) const {
+        std::string k{step};
+        for (const auto part : parts) {
+            k += fmt::format("|{}|", part.size());
+            k.append(reinterpret_cast<const char*>(part.data()), part.size());
+        }
+        if (timed) k += fmt::format("|now={}", now_);
+        k.append(reinterpret_cast<const char*>(trust_root_.certificate_der.data()), trust_root_.certificate_der.size());
+        return k;
+    }
+
+    template <class T, class Parse>
+    T parse_cached(std::unordered_map<std::string, std::shared_ptr<const T>>* parsed, std::string_view body,
+                   Parse&& parse) {
+        if (parsed == nullptr) return parse(body);
+        return *cache_->lookup(*parsed, std::string(body), [&] { return std::make_shared<const T>(parse(body)); });
     }
 
     // Runs a step whose inputs may be malformed: a parse error in collateral is a failed check, so
@@ -166,7 +232,8 @@ private:
     void check_root_crl() {
         root_crl_ =
             guarded("root_ca_crl", [&] { return ossl::cached_der_crl(collateral_.root_ca_crl, "root CA CRL"); });
-        if (const auto why = verify::check_crl(root_crl_.get(), root_.get(), now_, "root CA CRL")) {
+        if (const auto why = memo(key("root_crl", {collateral_.root_ca_crl}, true),
+                                  [&] { return verify::check_crl(root_crl_.get(), root_.get(), now_, "root CA CRL"); })) {
             fail("root_ca_crl", *why);
         }
         window(root_crl_.get());
@@ -187,11 +254,15 @@ private:
                              cert.type, cert_data_type_name(cert.type)));
         }
         pck_chain_ = guarded("pck_chain_present", [&] { return parse_chain(pem, "PCK certificate chain"); });
+        pck_chain_pem_ = pem;
         if (pck_chain_.size() != 3) {
             fail("pck_chain_present",
                  fmt::format("PCK chain has {} certificates, expected 3 (PCK leaf, PCK CA, root)", pck_chain_.size()));
         }
-        leaf_info_ = guarded("pck_chain_present", [&] { return detail::describe_x509(pck_chain_[0].get()); });
+        leaf_info_ = guarded("pck_chain_present", [&] {
+            return parse_cached(cache_ ? &cache_->leaf_infos : nullptr, pem,
+                                [&](std::string_view) { return detail::describe_x509(pck_chain_[0].get()); });
+        });
         if (!leaf_info_.sgx_extension) {
             fail("pck_chain_present", "PCK leaf certificate has no Intel SGX extension (OID 1.2.840.113741.1.13.1)");
         }
@@ -215,7 +286,9 @@ private:
 
     void check_pck_crl() {
         pck_crl_ = guarded("pck_crl", [&] { return ossl::cached_der_crl(collateral_.pck_crl, "PCK CRL"); });
-        if (const auto why = verify::check_crl(pck_crl_.get(), pck_chain_[1].get(), now_, "PCK CRL")) {
+        if (const auto why = memo(key("pck_crl", {collateral_.pck_crl, as_bytes(pck_chain_pem_)}, true), [&] {
+                return verify::check_crl(pck_crl_.get(), pck_chain_[1].get(), now_, "PCK CRL");
+            })) {
             fail("pck_crl", *why);
         }
         window(pck_crl_.get());
@@ -225,8 +298,11 @@ private:
 
     void check_pck_chain() {
         for (const auto& c : pck_chain_) window(c.get());
-        const auto why = verify::validate_chain(pck_chain_[0].get(), {pck_chain_[1].get()}, root_.get(),
-                                                {root_crl_.get(), pck_crl_.get()}, now_);
+        const auto why = memo(
+            key("pck_chain", {as_bytes(pck_chain_pem_), collateral_.root_ca_crl, collateral_.pck_crl}, true), [&] {
+                return verify::validate_chain(pck_chain_[0].get(), {pck_chain_[1].get()}, root_.get(),
+                                              {root_crl_.get(), pck_crl_.get()}, now_);
+            });
         if (why) fail("pck_chain", fmt::format("PCK certificate chain does not validate at {}: {}",
                                                format_rfc3339(now_), *why));
         pass("pck_chain", "PCK leaf and CA certificates chain to the trust root, are valid now and not revoked");
@@ -250,8 +326,10 @@ private:
         window(chain.front().get());
         // TCB Info and QE Identity normally share one issuer chain: validate it once.
         if (chain_pem != validated_signing_chain_) {
-            if (const auto why =
-                    verify::validate_chain(chain.front().get(), intermediates, root_.get(), {root_crl_.get()}, now_)) {
+            if (const auto why = memo(key("signing_chain", {as_bytes(chain_pem), collateral_.root_ca_crl}, true), [&] {
+                    return verify::validate_chain(chain.front().get(), intermediates, root_.get(), {root_crl_.get()},
+                                                  now_);
+                })) {
                 fail(item + "_chain", fmt::format("{} signing certificate does not validate at {}: {}", item,
                                                   format_rfc3339(now_), *why));
             }
@@ -259,7 +337,11 @@ private:
         }
         const auto signer = ossl::common_name(X509_get_subject_name(chain.front().get()));
         pass(item + "_chain", fmt::format("signer \"{}\" chains to the trust root, valid and not revoked", signer));
-        const bool signed_ok = verify_p256(chain.front().get(), as_bytes(body), signature);
+        const bool signed_ok = !memo(key("signed_body", {as_bytes(chain_pem), as_bytes(body), signature}, false), [&] {
+                                    return verify_p256(chain.front().get(), as_bytes(body), signature)
+                                               ? std::nullopt
+                                               : std::optional<std::string>("bad signature");
+                                }).has_value();
         require(signed_ok, item + "_signature", fmt::format("signature by \"{}\" over the exact body bytes", signer),
                 fmt::format("{} signature does not verify with \"{}\": the item was modified or signed by another key",
                             item, signer));
@@ -321,7 +403,12 @@ private:
 
     void check_qe_report() {
         const auto& sig = quote_.signature_data;
-        require(verify_p256(pck_chain_[0].get(), sig.qe_report_raw, sig.qe_report_signature), "qe_report_signature",
+        const bool qe_signed = !memo(key("qe_report", {as_bytes(pck_chain_pem_), sig.qe_report_raw, sig.qe_report_signature}, false), [&] {
+                                    return verify_p256(pck_chain_[0].get(), sig.qe_report_raw, sig.qe_report_signature)
+                                               ? std::nullopt
+                                               : std::optional<std::string>("bad signature");
+                                }).has_value();
+        require(qe_signed, "qe_report_signature",
                 "QE report signed by the PCK leaf key",
                 "QE report signature does not verify with the PCK certificate's key");
 
@@ -638,6 +725,8 @@ private:
     pcs::TcbInfo tcb_info_;
     pcs::QeIdentity qe_identity_;
     std::string validated_signing_chain_;
+    std::string pck_chain_pem_;
+    VerificationCache::Impl* cache_;
 };
 
 }  // namespace

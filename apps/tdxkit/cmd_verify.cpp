@@ -8,6 +8,7 @@
 
 #include "cli.hpp"
 #include "tdxkit/collateral.hpp"
+#include "tdxkit/eventlog.hpp"
 #include "tdxkit/input.hpp"
 #include "tdxkit/policy.hpp"
 #include "tdxkit/quote.hpp"
@@ -25,6 +26,7 @@ struct VerifyCommand {
     std::string policy;
     std::string at;
     std::string trust_root;
+    std::string event_log;
 };
 
 constexpr std::size_t kMaxQuoteInput = 8 * kMaxQuoteSize;
@@ -35,6 +37,8 @@ struct Outcome {
     std::optional<VerificationReport> report;
     std::optional<PolicyResult> policy_result;
     std::optional<Policy> policy;
+    std::optional<EventLog> event_log;
+    std::string event_log_source;
     std::string reason;
     int exit_code = kOk;
 };
@@ -119,6 +123,10 @@ std::string render_json(const Outcome& o, const TrustRoot& root) {
             violations.push_back(
                 {{"path", v.path}, {"expected", v.expected}, {"actual", v.actual}, {"message", v.message}});
         }
+        doc["event_log"] = o.event_log ? json{{"source", o.event_log_source},
+                                              {"container", o.event_log->container},
+                                              {"events", o.event_log->events.size()}}
+                                        : json(nullptr);
         doc["policy"] = {{"source", o.policy->source},
                          {"satisfied", o.policy_result->satisfied},
                          {"rules_checked", o.policy_result->rules_checked},
@@ -163,6 +171,10 @@ std::string render_text(const Outcome& o) {
         line("Shortfall:", fmt::format("{} is {}, the next level ({} from {}) needs {}", s.component, s.actual,
                                        s.next_level_status, s.next_level_tcb_date, s.required));
     }
+    if (o.event_log) {
+        line("Event log:", fmt::format("{} ({}, {} events)", o.event_log_source, o.event_log->container,
+                                       o.event_log->events.size()));
+    }
     if (o.policy_result && o.policy) {
         const auto& p = *o.policy_result;
         line("Policy:", fmt::format("{}: {} of {} rules satisfied", o.policy->source,
@@ -185,8 +197,15 @@ Outcome evaluate(const VerifyCommand& cmd, const TrustRoot& root, UnixTime now, 
     }
     const auto collateral = load_collateral(cmd.collateral);
     o.report = verify_quote(*o.quote, collateral, VerifyOptions{now, root});
+    if (!cmd.event_log.empty()) {
+        o.event_log = parse_event_log(read_input(cmd.event_log, kMaxEventLogSize));
+        o.event_log_source = cmd.event_log;
+    } else if (input.event_log) {
+        o.event_log = parse_dstack_event_log(*input.event_log);
+        o.event_log_source = input.container;
+    }
     o.policy = policy;
-    o.policy_result = evaluate_policy(policy, *o.quote, *o.report, now);
+    o.policy_result = evaluate_policy(policy, *o.quote, *o.report, now, o.event_log ? &*o.event_log : nullptr);
     const auto& r = *o.report;
     if (!r.authentic) {
         o.reason = fmt::format("{}: {}", r.failed_check, r.failure);
@@ -254,6 +273,8 @@ void register_verify(CLI::App& root, const GlobalOptions& global, int& rc) {
     sub->add_option("--at", cmd->at, "Verification time, RFC 3339 or unix seconds (default: now)");
     sub->add_option("--trust-root", cmd->trust_root,
                     "TEST ONLY: use this root certificate (PEM/DER) instead of Intel's pinned SGX Root CA");
+    sub->add_option("--event-log", cmd->event_log,
+                    "Event log for the policy's dstack rules (default: the one carried by a GetQuote or /tdx_quote input)");
     sub->callback([cmd, &global, &rc] { rc = run_verify(*cmd, global); });
 }
 

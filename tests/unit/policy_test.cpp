@@ -11,7 +11,9 @@
 
 #include "support/test_support.hpp"
 #include "tdxkit/error.hpp"
+#include "tdxkit/eventlog.hpp"
 #include "tdxkit/policy.hpp"
+#include "tdxkit/quote.hpp"
 
 using namespace tdxkit;
 using nlohmann::json;
@@ -474,7 +476,7 @@ TEST_CASE("malformed policies are refused") {
     CHECK(contains(parse_error(R"({"version": 1, "td": []})"), "td: expected an object, got array"));
     CHECK(contains(parse_error(R"({"version": 1, "td": {"allow_debug": "no"}})"),
                    "td.allow_debug: expected true or false, got string"));
-    CHECK(contains(parse_error(R"({"version": 1, "dstack": {}})"), "dstack: dstack policies are not supported yet"));
+    CHECK(contains(parse_error(R"({"version": 1, "dstack": {"os_image": "00"}})"), "dstack.os_image: unknown key"));
     // Exact lengths, per register.
     CHECK(contains(
         parse_error(fmt::format(R"({{"version": 1, "td": {{"mrtd": ["{}", "{}"]}}}})", hex_of(1, 48), hex_of(1, 47))),
@@ -560,10 +562,7 @@ TEST_CASE("docs/policy.schema.json matches the parser") {
                                               dotted.empty() ? "made_up_key" : dotted + ".made_up_key")));
             std::set<std::string> schema_keys;
             for (const auto& [key, sub] : obj.at("properties").items()) schema_keys.insert(key);
-            // dstack is reserved by the parser and deliberately absent from the schema.
-            auto parser_keys = allowed_keys(error);
-            parser_keys.erase("dstack");
-            CHECK(parser_keys == schema_keys);
+            CHECK(allowed_keys(error) == schema_keys);
 
             for (const auto& [key, sub] : obj.at("properties").items()) {
                 CAPTURE(key);
@@ -581,5 +580,166 @@ TEST_CASE("docs/policy.schema.json matches the parser") {
             }
         };
     walk(schema, json{{"version", 1}}, json::json_pointer(""));
-    CHECK(properties_checked == 1 + 7 + 16 + 1 + 2 + 2);  // version, tcb, td, qe, xfam and td_attributes members
+    // version, tcb, td, qe, xfam and td_attributes members, dstack and dstack.key_provider members
+    CHECK(properties_checked == 1 + 7 + 16 + 1 + 2 + 2 + 5 + 2);
+}
+
+// ---- dstack section: RTMR3 identity events of a replayed event log ----
+
+namespace {
+
+const std::string kNearCompose = "2911e1f733466216dedb862d6d669e11256ee7a34ce4dbc66c4b807ba7a9c895";
+
+json near_events() {
+    return json::parse(test::read_text(test::shared_testdata() / "eventlogs/nearmpc-head.event_log.json"));
+}
+
+Quote near_quote() { return parse_quote(test::read_file(test::shared_testdata() / "quotes/nearmpc-head-quote.bin")); }
+
+// A TD quote whose RTMRs are the log's replay, so the rules after the replay check can be reached
+// with edited logs; MRCONFIGID from the real quote unless given.
+Quote quote_replaying(const EventLog& log) {
+    auto q = near_quote();
+    auto body = *q.td_body();
+    body.rtmr = replay_rtmrs(log);
+    q.body = body;
+    return q;
+}
+
+std::vector<PolicyViolation> dstack_violations(const std::string& section, const Quote& q, const EventLog* log) {
+    const auto p = parse_policy(fmt::format(R"({{"version":1,"dstack":{}}})", section), "p.json");
+    const auto r = evaluate_policy(p, q, VerificationReport{}, kNow, log);
+    std::vector<PolicyViolation> out;
+    std::copy_if(r.violations.begin(), r.violations.end(), std::back_inserter(out),
+                 [](const PolicyViolation& v) { return v.path.starts_with("dstack"); });
+    return out;
+}
+
+void insert_before(json& log, const std::string& before, const json& event) {
+    for (std::size_t i = 0; i < log.size(); ++i) {
+        if (log[i]["event"] == before) {
+            log.insert(log.begin() + static_cast<std::ptrdiff_t>(i), event);
+            return;
+        }
+    }
+    FAIL("no " << before);
+}
+
+json runtime_event(const std::string& name, const std::string& payload_hex) {
+    return {{"imr", 3}, {"event_type", kDstackRuntimeEventType}, {"digest", ""}, {"event", name}, {"event_payload", payload_hex}};
+}
+
+}  // namespace
+
+TEST_CASE("dstack: parsing, refusals and round trip") {
+    const auto p = parse_policy(fmt::format(R"({{"version":1,"dstack":{{"compose_hashes":"{}","app_ids":["{}"],
+        "key_provider":{{"name":"kms","id":"ABCD"}},"require_event_log":false}}}})",
+                                            kNearCompose, kNearCompose.substr(0, 40)),
+                                "p.json");
+    REQUIRE(p.dstack);
+    CHECK(p.dstack->compose_hashes->size() == 1);
+    CHECK(p.dstack->key_provider->id == Bytes{0xab, 0xcd});
+    CHECK_FALSE(p.dstack->require_event_log);
+    CHECK(parse_policy(policy_to_json(p), "again") == [&] { auto q = p; q.source = "again"; return q; }());
+    CHECK(parse_policy(R"({"version":1,"dstack":{}})", "p").dstack->require_event_log);
+    const auto refused = [](const std::string& section) {
+        try {
+            (void)parse_policy(R"({"version":1,"dstack":)" + section + "}", "p.json");
+        } catch (const Error& e) {
+            return std::string(e.what());
+        }
+        return std::string("accepted");
+    };
+    CHECK(refused(R"({"compose_hash":[]})").find("p.json: dstack.compose_hash: unknown key") == 0);
+    CHECK(refused(R"({"app_ids":"abcd"})").find("dstack.app_ids: expected 20 bytes") != std::string::npos);
+    CHECK(refused(R"({"compose_hashes":[]})").find("an empty list") != std::string::npos);
+    CHECK(refused(R"({"key_provider":{}})").find("dstack.key_provider: name it") != std::string::npos);
+    CHECK(refused(R"({"key_provider":{"nam":"kms"}})").find("dstack.key_provider.nam: unknown key") != std::string::npos);
+}
+
+TEST_CASE("dstack: the real near/mpc quote and event log satisfy a policy naming them") {
+    const auto log = parse_dstack_event_log(near_events().dump());
+    const auto section = fmt::format(
+        R"({{"compose_hashes":["{}"],"app_ids":["{}"],"key_provider":{{"name":"local-sgx","id":"{}"}}}})", kNearCompose,
+        kNearCompose.substr(0, 40), "6b5ed02e549a1c30aaa8e3171a045f1f449b0017353ef595e78e39c348c98d01");
+    CHECK(dstack_violations(section, near_quote(), &log).empty());
+
+    const auto other = dstack_violations(R"({"compose_hashes":[")" + std::string(64, 'a') + R"("]})", near_quote(), &log);
+    REQUIRE(other.size() == 1);
+    CHECK(other[0].path == "dstack.compose_hashes");
+    CHECK(other[0].actual == kNearCompose);
+    CHECK(other[0].message.find("event 22 (compose-hash)") != std::string::npos);
+
+    const auto kp = dstack_violations(R"({"key_provider":{"name":"kms"}})", near_quote(), &log);
+    REQUIRE(kp.size() == 1);
+    CHECK(kp[0].path == "dstack.key_provider");
+    CHECK(kp[0].message.find("names key provider local-sgx") != std::string::npos);
+}
+
+TEST_CASE("dstack: without an event log") {
+    const auto none = dstack_violations("{}", near_quote(), nullptr);
+    REQUIRE(none.size() == 1);
+    CHECK(none[0].path == "dstack.require_event_log");
+    // A V1 MRCONFIGID vouches for the compose hash when the policy does not require the log.
+    CHECK(dstack_violations(R"({"require_event_log":false,"compose_hashes":[")" + kNearCompose + R"("]})",
+                            near_quote(), nullptr)
+              .empty());
+    const auto wrong = dstack_violations(
+        R"({"require_event_log":false,"compose_hashes":[")" + std::string(64, 'b') + R"("]})", near_quote(), nullptr);
+    REQUIRE(wrong.size() == 1);
+    CHECK(wrong[0].actual == kNearCompose);
+    const auto app = dstack_violations(R"({"require_event_log":false,"app_ids":[")" + kNearCompose.substr(0, 40) + R"("]})",
+                                       near_quote(), nullptr);
+    REQUIRE(app.size() == 1);
+    CHECK(app[0].actual == "no event log");
+}
+
+TEST_CASE("dstack: a log that does not replay to the quote is refused before any identity rule") {
+    auto events = near_events();
+    events[0]["digest"] = std::string(96, '1');
+    const auto log = parse_dstack_event_log(events.dump());
+    const auto v = dstack_violations(R"({"compose_hashes":[")" + kNearCompose + R"("]})", near_quote(), &log);
+    REQUIRE(v.size() == 1);
+    CHECK(v[0].path == "dstack.event_log");
+    CHECK(v[0].message.find("RTMR0 replayed from the event log") == std::string("dstack.event_log: ").size());
+}
+
+TEST_CASE("dstack: compose-hash must occur once, before boot-mr-done") {
+    auto twice = near_events();
+    insert_before(twice, "boot-mr-done", runtime_event("compose-hash", std::string(64, 'a')));
+    const auto twice_log = parse_dstack_event_log(twice.dump());
+    auto v = dstack_violations("{}", quote_replaying(twice_log), &twice_log);
+    REQUIRE(v.size() == 1);
+    CHECK(v[0].path == "dstack.compose_hashes");
+    CHECK(v[0].actual == "2 compose-hash events (events 22, 24)");
+
+    auto late = near_events();
+    const auto original = std::find_if(late.begin(), late.end(), [](const json& e) { return e["event"] == "compose-hash"; });
+    const auto moved = *original;
+    late.erase(original);
+    insert_before(late, "system-ready", moved);
+    const auto late_log = parse_dstack_event_log(late.dump());
+    v = dstack_violations("{}", quote_replaying(late_log), &late_log);
+    REQUIRE(v.size() == 1);
+    CHECK(v[0].path == "dstack.compose_hashes");
+    CHECK(v[0].message.find("comes after boot-mr-done") != std::string::npos);
+
+    auto missing = near_events();
+    missing.erase(std::find_if(missing.begin(), missing.end(), [](const json& e) { return e["event"] == "compose-hash"; }));
+    const auto missing_log = parse_dstack_event_log(missing.dump());
+    v = dstack_violations("{}", quote_replaying(missing_log), &missing_log);
+    REQUIRE(v.size() == 1);
+    CHECK(v[0].actual == "0 compose-hash events");
+}
+
+TEST_CASE("dstack: a V1 MRCONFIGID must carry the compose hash of the event log") {
+    const auto log = parse_dstack_event_log(near_events().dump());
+    auto q = near_quote();
+    auto body = *q.td_body();
+    body.mr_config_id[5] ^= 1;
+    q.body = body;
+    const auto v = dstack_violations("{}", q, &log);
+    REQUIRE(v.size() == 1);
+    CHECK(v[0].path == "dstack.mr_config_id");
+    CHECK(v[0].expected == "01" + kNearCompose + std::string(30, '0'));
 }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "tdxkit/bytes.hpp"
+#include "tdxkit/eventlog.hpp"
 #include "tdxkit/export.hpp"
 #include "tdxkit/quote.hpp"
 #include "tdxkit/time.hpp"
@@ -72,10 +73,30 @@ struct QePolicy {
     friend bool operator==(const QePolicy&, const QePolicy&) = default;
 };
 
+// The key-provider RTMR3 event's JSON payload {"name":..,"id":..}. Unset members are not checked.
+struct KeyProviderRule {
+    std::optional<std::string> name;  // "kms", "local-sgx", "none", "tpm"
+    std::optional<Bytes> id;          // the payload's hex "id" (KMS root key DER, local-SGX MR)
+    friend bool operator==(const KeyProviderRule&, const KeyProviderRule&) = default;
+};
+
+// dstack application identity, checked on the RTMR3 events of an event log whose replay equals the
+// quote's RTMRs (docs/policy.md, "dstack"). Unset optionals are not checked.
+struct DstackPolicy {
+    std::optional<DigestList> compose_hashes;   // 32 bytes each
+    std::optional<DigestList> app_ids;          // 20 bytes
+    std::optional<DigestList> instance_ids;     // 20 bytes
+    std::optional<DigestList> os_image_hashes;  // 32 bytes
+    std::optional<KeyProviderRule> key_provider;
+    bool require_event_log = true;
+    friend bool operator==(const DstackPolicy&, const DstackPolicy&) = default;
+};
+
 struct Policy {
     TcbPolicy tcb;
     TdPolicy td;
     QePolicy qe;
+    std::optional<DstackPolicy> dstack;
     std::string source;  // file name, or "<default>"; names the policy in messages and reports
     friend bool operator==(const Policy&, const Policy&) = default;
 };
@@ -106,6 +127,11 @@ struct PolicyResult {
 // authentic or has none, they produce a single "tcb" violation instead. Pure: `now` is the time.
 [[nodiscard]] TDXKIT_EXPORT PolicyResult evaluate_policy(const Policy& policy, const Quote& quote,
                                                          const VerificationReport& report, UnixTime now);
+// The same, with the event log that came with the quote (nullptr: none) for the dstack rules. The
+// log is trusted only as far as its replay equals the quote's RTMRs, which is itself a rule.
+[[nodiscard]] TDXKIT_EXPORT PolicyResult evaluate_policy(const Policy& policy, const Quote& quote,
+                                                         const VerificationReport& report, UnixTime now,
+                                                         const EventLog* event_log);
 
 // The effective policy (defaults filled in) as a version-1 policy document that parse_policy accepts
 // back; `source` is not part of it. Durations in seconds, hex in lower case, dates in RFC 3339.

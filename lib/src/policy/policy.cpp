@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tdxkit/error.hpp"
+#include "tdxkit/measure.hpp"
 
 namespace tdxkit {
 namespace {
@@ -353,6 +354,67 @@ constexpr std::array kQeFields{
           }},
 };
 
+// dstack identity lists, by event: the table drives parsing, evaluation and policy_to_json.
+struct DstackList {
+    std::string_view key;
+    std::string_view event;  // the RTMR3 event whose payload is compared
+    std::size_t size;
+    std::optional<DigestList> DstackPolicy::*member;
+    // Events after this one can be emitted by the application itself (EmitEvent), so an identity
+    // event only counts before it.
+    std::string_view before;
+};
+
+constexpr std::string_view kBootMrDone = "boot-mr-done";
+constexpr std::string_view kSystemReady = "system-ready";
+
+constexpr std::array kDstackLists{
+    DstackList{"compose_hashes", "compose-hash", 32, &DstackPolicy::compose_hashes, kBootMrDone},
+    DstackList{"app_ids", "app-id", 20, &DstackPolicy::app_ids, kBootMrDone},
+    DstackList{"instance_ids", "instance-id", 20, &DstackPolicy::instance_ids, kBootMrDone},
+    DstackList{"os_image_hashes", "os-image-hash", 32, &DstackPolicy::os_image_hashes, kSystemReady},
+};
+
+KeyProviderRule parse_key_provider(const Reader& r, const json& v, const std::string& path) {
+    r.require_object(v, path);
+    KeyProviderRule out;
+    for (const auto& [key, item] : v.items()) {
+        const auto at = join_path(path, key);
+        if (key == "name") {
+            out.name = r.str(item, at);
+        } else if (key == "id") {
+            const auto& text = r.str(item, at);
+            try {
+                out.id = from_hex(text, at);
+            } catch (const Error&) {
+                r.fail(at, fmt::format("'{}' is not hex", text));
+            }
+        } else {
+            r.fail(at, "unknown key (allowed here: name, id)");
+        }
+    }
+    if (!out.name && !out.id) r.fail(path, "name it, pin its id, or both; an empty rule checks nothing");
+    return out;
+}
+
+void parse_dstack(const Reader& r, const json& obj, const std::string& path, Policy& p) {
+    r.require_object(obj, path);
+    auto& d = p.dstack.emplace();
+    for (const auto& [key, value] : obj.items()) {
+        const auto at = join_path(path, key);
+        if (const auto* l = find_field(kDstackLists, key)) {
+            d.*(l->member) = r.digest_list(value, at, l->size);
+        } else if (key == "key_provider") {
+            d.key_provider = parse_key_provider(r, value, at);
+        } else if (key == "require_event_log") {
+            d.require_event_log = r.boolean(value, at);
+        } else {
+            r.fail(at, fmt::format("unknown key (allowed here: compose_hashes, app_ids, instance_ids, "
+                                   "os_image_hashes, key_provider, require_event_log)"));
+        }
+    }
+}
+
 void parse_version(const Reader& r, const json& v, const std::string& path, Policy&) {
     if (!v.is_number_integer() || v.get<std::int64_t>() != kPolicyVersion) {
         r.fail(path,
@@ -368,9 +430,7 @@ constexpr std::array kSections{
     Field{"td", parse_td},
     Field{"qe", [](const Reader& r, const json& v, const std::string& at,
                    Policy& p) { parse_fields(r, v, at, kQeFields, p); }},
-    // Reserved for the dstack application checks (compose hash, OS image, key provider).
-    Field{"dstack", [](const Reader& r, const json&, const std::string& at,
-                       Policy&) { r.fail(at, "dstack policies are not supported yet by this tdxkit"); }},
+    Field{"dstack", parse_dstack},
 };
 
 // nlohmann keeps the last of duplicate keys; for a policy that could silently replace a rule, so
@@ -743,6 +803,213 @@ void evaluate_qe(const QePolicy& p, const Quote& quote, Evaluator& ev) {
                            svn, *p.min_isvsvn));
 }
 
+bool listed_ct(const DigestList& allowed, ByteSpan actual) {
+    bool matched = false;
+    for (const auto& value : allowed) matched |= equal_ct(value, actual);
+    return matched;
+}
+
+// The RTMR3 runtime events of a log whose replay was checked against the quote.
+class Rtmr3 {
+public:
+    explicit Rtmr3(const EventLog& log) {
+        for (const auto& e : log.events) {
+            if (e.imr == 3 && e.is_runtime()) events_.push_back(&e);
+        }
+    }
+
+    // The one `name` event before `before`; reports a violation on `path` and returns nullptr when
+    // it is missing, repeated or late.
+    const Event* single(std::string_view name, std::string_view before, const std::string& path, Evaluator& ev) const {
+        std::vector<const Event*> found;
+        std::copy_if(events_.begin(), events_.end(), std::back_inserter(found),
+                     [&](const Event* e) { return e->name == name; });
+        const auto boundary = std::find_if(events_.begin(), events_.end(), [&](const Event* e) { return e->name == before; });
+        const auto where = [](const std::vector<const Event*>& list) {
+            std::vector<std::size_t> idx;
+            std::transform(list.begin(), list.end(), std::back_inserter(idx), [](const Event* e) { return e->index; });
+            return fmt::format("{}", fmt::join(idx, ", "));
+        };
+        const auto expected = fmt::format("one {} event before {}", name, before);
+        if (found.size() != 1) {
+            ev.violate(path, expected, fmt::format("{} {} events{}", found.size(), name,
+                                                   found.empty() ? "" : fmt::format(" (events {})", where(found))),
+                       fmt::format("the event log has {} RTMR3 {} events{}, expected exactly one: {}", found.size(), name,
+                                   found.empty() ? "" : fmt::format(" (events {})", where(found)),
+                                   found.empty() ? "this TD did not measure it; check the dstack version and key "
+                                                   "provider, or remove the rule"
+                                                 : "a repeated identity event is ambiguous and may be forged by the "
+                                                   "application; do not trust this TD"));
+            return nullptr;
+        }
+        if (boundary == events_.end() || (*boundary)->index < found.front()->index) {
+            ev.violate(path, expected,
+                       boundary == events_.end() ? fmt::format("no {} event", before)
+                                                 : fmt::format("event {} after {} (event {})", found.front()->index,
+                                                               before, (*boundary)->index),
+                       boundary == events_.end()
+                           ? fmt::format("the event log has no RTMR3 {} event, so event {} ({}) cannot be shown to "
+                                         "come from dstack itself rather than the application",
+                                         before, found.front()->index, name)
+                           : fmt::format("event {} ({}) comes after {} (event {}), where the application can emit "
+                                         "events itself; do not trust this TD",
+                                         found.front()->index, name, before, (*boundary)->index));
+            return nullptr;
+        }
+        return found.front();
+    }
+
+private:
+    std::vector<const Event*> events_;
+};
+
+void check_mr_config_id(const Quote& quote, const Event& compose, const Rtmr3& rtmr3, Evaluator& ev) {
+    const auto* body = quote.td_body();
+    if (body == nullptr || all_zero(body->mr_config_id)) return;
+    ev.rule();
+    Octets<32> hash{};
+    std::copy_n(compose.payload.begin(), std::min(compose.payload.size(), hash.size()), hash.begin());
+    const auto actual = to_hex(body->mr_config_id);
+    const auto version = body->mr_config_id[0];
+    if (version == 1) {
+        const auto expected = mr_config_id_v1(hash);
+        if (equal_ct(expected, body->mr_config_id)) return;
+        ev.violate("dstack.mr_config_id", to_hex(expected), actual,
+                   fmt::format("MRCONFIGID {} is V1 but does not carry the compose hash {} of event {}: the TD was "
+                               "launched for another app-compose; do not trust this TD",
+                               actual, to_hex(compose.payload), compose.index));
+        return;
+    }
+    if (version == 2) {
+        // V2 binds the app id and key provider too, taken from their own events.
+        Evaluator scratch;
+        const auto* app = rtmr3.single("app-id", kBootMrDone, "dstack.mr_config_id", scratch);
+        const auto* kp = rtmr3.single("key-provider", kSystemReady, "dstack.mr_config_id", scratch);
+        std::optional<Measurement> expected;
+        if (app != nullptr && kp != nullptr && app->payload.size() == 20) {
+            const auto info = json::parse(kp->payload.begin(), kp->payload.end(), nullptr, false);
+            if (info.is_object() && info.contains("name") && info["name"].is_string() && info.contains("id") &&
+                info["id"].is_string()) {
+                const auto kind = parse_key_provider_kind(info["name"].get<std::string>());
+                Octets<20> app_id{};
+                std::copy(app->payload.begin(), app->payload.end(), app_id.begin());
+                try {
+                    if (kind) expected = mr_config_id_v2(hash, app_id, *kind, from_hex(info["id"].get<std::string>()));
+                } catch (const Error&) {
+                    expected.reset();
+                }
+            }
+        }
+        if (expected && equal_ct(*expected, body->mr_config_id)) return;
+        ev.violate("dstack.mr_config_id", expected ? to_hex(*expected) : "a V2 value derivable from the events", actual,
+                   expected ? fmt::format("MRCONFIGID {} is V2 but does not match the compose hash, app id and key "
+                                          "provider of the event log; do not trust this TD",
+                                          actual)
+                            : fmt::format("MRCONFIGID {} is V2, but the event log lacks a usable app-id or "
+                                          "key-provider event to check it against",
+                                          actual));
+        return;
+    }
+    ev.violate("dstack.mr_config_id", "zero, V1 or V2", actual,
+               fmt::format("MRCONFIGID version {} is not one tdxkit can check against the compose hash; pin it with "
+                           "td.mrconfigid instead of relying on the dstack section",
+                           version));
+}
+
+void check_key_provider(const KeyProviderRule& rule, const Rtmr3& rtmr3, Evaluator& ev) {
+    ev.rule();
+    const auto* e = rtmr3.single("key-provider", kSystemReady, "dstack.key_provider", ev);
+    if (e == nullptr) return;
+    const auto expected = fmt::format("name {} id {}", rule.name.value_or("(any)"), rule.id ? to_hex(*rule.id) : "(any)");
+    const auto text = std::string(e->payload.begin(), e->payload.end());
+    const auto info = json::parse(text, nullptr, false);
+    if (!info.is_object() || !info.contains("name") || !info["name"].is_string() || !info.contains("id") ||
+        !info["id"].is_string()) {
+        ev.violate("dstack.key_provider", expected, text,
+                   fmt::format("event {} (key-provider) payload is not {{\"name\":..,\"id\":..}}", e->index));
+        return;
+    }
+    const auto name = info["name"].get<std::string>();
+    Bytes id;
+    try {
+        id = from_hex(info["id"].get<std::string>());
+    } catch (const Error&) {
+        ev.violate("dstack.key_provider", expected, text, fmt::format("event {} (key-provider) id is not hex", e->index));
+        return;
+    }
+    if ((!rule.name || *rule.name == name) && (!rule.id || equal_ct(*rule.id, id))) return;
+    ev.violate("dstack.key_provider", expected, fmt::format("name {} id {}", name, to_hex(id)),
+               fmt::format("event {} (key-provider) names key provider {} with id {}, the policy expects {}; if the "
+                           "new key provider is legitimate, update dstack.key_provider",
+                           e->index, name, to_hex(id), expected));
+}
+
+void evaluate_dstack(const DstackPolicy& p, const Quote& quote, const EventLog* log, Evaluator& ev) {
+    if (log == nullptr) {
+        ev.rule();
+        if (p.require_event_log) {
+            ev.violate("dstack.require_event_log", "an event log", "none",
+                       "no event log came with the quote, so the dstack application cannot be identified; pass "
+                       "--event-log FILE or a GetQuote / /tdx_quote response that carries one");
+        }
+        // Without a log only a V1 MRCONFIGID can vouch for the compose hash.
+        for (const auto& l : kDstackLists) {
+            const auto& allowed = p.*(l.member);
+            if (!allowed) continue;
+            ev.rule();
+            const auto* body = quote.td_body();
+            const auto path = fmt::format("dstack.{}", l.key);
+            if (l.key == "compose_hashes" && body != nullptr && body->mr_config_id[0] == 1) {
+                const auto hash = ByteSpan(body->mr_config_id).subspan(1, 32);
+                if (listed_ct(*allowed, hash) && all_zero(ByteSpan(body->mr_config_id).subspan(33))) continue;
+                ev.violate(path, hex_list(*allowed), to_hex(hash),
+                           fmt::format("MRCONFIGID (V1) carries compose hash {}, expected one of {}", to_hex(hash),
+                                       hex_list(*allowed)));
+                continue;
+            }
+            ev.violate(path, hex_list(*allowed), "no event log",
+                       fmt::format("needs the {} event of an event log; pass --event-log FILE", l.event));
+        }
+        if (p.key_provider) {
+            ev.rule();
+            ev.violate("dstack.key_provider", "a key-provider event", "no event log",
+                       "needs the key-provider event of an event log; pass --event-log FILE");
+        }
+        return;
+    }
+    ev.rule();
+    const auto* body = quote.td_body();
+    if (body == nullptr) {
+        ev.violate("dstack.event_log", "a TD quote", body_type_name(quote.body_type),
+                   "an event log can only be checked against a TD quote's RTMRs");
+        return;
+    }
+    if (const auto mismatch = compare_rtmrs(replay_rtmrs(*log), *body)) {
+        ev.violate("dstack.event_log", to_hex(mismatch->quoted), to_hex(mismatch->replayed),
+                   fmt::format("RTMR{} replayed from the event log is {}, the quote has {}: the log does not belong to "
+                               "this quote or was altered, so no dstack rule can be trusted; obtain the event log "
+                               "together with the quote",
+                               mismatch->rtmr, to_hex(mismatch->replayed), to_hex(mismatch->quoted)));
+        return;
+    }
+    const Rtmr3 rtmr3(*log);
+    for (const auto& l : kDstackLists) {
+        const auto& allowed = p.*(l.member);
+        // The compose hash identifies the application, so it is always located, even unpinned.
+        if (!allowed && l.key != "compose_hashes") continue;
+        ev.rule();
+        const auto path = fmt::format("dstack.{}", l.key);
+        const auto* e = rtmr3.single(l.event, l.before, path, ev);
+        if (e == nullptr) continue;
+        if (l.key == "compose_hashes") check_mr_config_id(quote, *e, rtmr3, ev);
+        if (!allowed || listed_ct(*allowed, e->payload)) continue;
+        ev.violate(path, hex_list(*allowed), to_hex(e->payload),
+                   fmt::format("event {} ({}) is {}, expected one of {}; if this {} is legitimate, add it to {}",
+                               e->index, l.event, to_hex(e->payload), hex_list(*allowed), l.event, path));
+    }
+    if (p.key_provider) check_key_provider(*p.key_provider, rtmr3, ev);
+}
+
 }  // namespace
 
 Policy parse_policy(std::string_view json_text, std::string_view source_name) {
@@ -765,10 +1032,16 @@ Policy default_policy() {
 }
 
 PolicyResult evaluate_policy(const Policy& policy, const Quote& quote, const VerificationReport& report, UnixTime now) {
+    return evaluate_policy(policy, quote, report, now, nullptr);
+}
+
+PolicyResult evaluate_policy(const Policy& policy, const Quote& quote, const VerificationReport& report, UnixTime now,
+                             const EventLog* event_log) {
     Evaluator ev;
     evaluate_tcb(policy.tcb, report, now, ev);
     evaluate_td(policy.td, quote, ev);
     evaluate_qe(policy.qe, quote, ev);
+    if (policy.dstack) evaluate_dstack(*policy.dstack, quote, event_log, ev);
     return std::move(ev).finish();
 }
 
@@ -803,6 +1076,21 @@ std::string policy_to_json(const Policy& policy) {
     if (policy.td.min_tee_tcb_svn) td["min_tee_tcb_svn"] = to_hex(*policy.td.min_tee_tcb_svn);
 
     if (policy.qe.min_isvsvn) out["qe"]["min_isvsvn"] = *policy.qe.min_isvsvn;
+    if (const auto& d = policy.dstack) {
+        auto& ds = out["dstack"] = ordered_json::object();
+        for (const auto& l : kDstackLists) {
+            if (const auto& values = (*d).*(l.member)) {
+                auto& list = ds[std::string(l.key)] = ordered_json::array();
+                for (const auto& v : *values) list.push_back(to_hex(v));
+            }
+        }
+        if (d->key_provider) {
+            auto& kp = ds["key_provider"] = ordered_json::object();
+            if (d->key_provider->name) kp["name"] = *d->key_provider->name;
+            if (d->key_provider->id) kp["id"] = to_hex(*d->key_provider->id);
+        }
+        ds["require_event_log"] = d->require_event_log;
+    }
     return out.dump(2);
 }
 

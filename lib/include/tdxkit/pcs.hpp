@@ -1,0 +1,230 @@
+#pragma once
+
+// The collateral service: DCAP collateral from Intel PCS or any PCCS (v4 API) over HTTPS, an
+// on-disk cache, and the source order `tdxkit verify` uses (--collateral > fresh cache > network).
+// Nothing fetched or cached is trusted: every use re-verifies it (verify_quote, check_collateral).
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "tdxkit/collateral.hpp"
+#include "tdxkit/export.hpp"
+#include "tdxkit/pck.hpp"
+#include "tdxkit/quote.hpp"
+#include "tdxkit/time.hpp"
+#include "tdxkit/verify.hpp"
+
+namespace tdxkit {
+
+inline constexpr std::string_view kIntelPcsUrl = "https://api.trustedservices.intel.com";
+// CRL distribution point of Intel's SGX Root CA certificate; Intel PCS itself has no root CRL API.
+inline constexpr std::string_view kIntelRootCaCrlUrl =
+    "https://certificates.trustedservices.intel.com/IntelSGXRootCA.der";
+
+// ---- HTTP ----
+
+struct TDXKIT_EXPORT HttpResponse {
+    long status = 0;  // 0: no HTTP response; transport_error says why
+    std::vector<std::pair<std::string, std::string>> headers;  // in received order, names as sent
+    std::string body;
+    std::string transport_error;
+    bool retryable = true;  // for transport errors: false when trying again cannot help (TLS verification, bad URL)
+
+    // The first header of that name, compared case-insensitively (HTTP names are).
+    [[nodiscard]] std::optional<std::string> header(std::string_view name) const;
+};
+
+// One GET. Implementations return HTTP errors and transport failures as a response; they throw
+// Error only when the response is unusable in any case (over the size cap).
+class TDXKIT_EXPORT HttpTransport {
+public:
+    virtual ~HttpTransport() = default;
+    virtual HttpResponse get(const std::string& url) = 0;
+};
+
+struct HttpOptions {
+    std::string ca_file;  // PEM bundle trusted instead of the system store (a private PCCS); empty: system
+    std::chrono::milliseconds connect_timeout{10'000};
+    std::chrono::milliseconds timeout{30'000};  // whole request, including the body
+    std::size_t max_body = 16 * 1024 * 1024;
+};
+
+// libcurl, HTTPS only, peer and host verification always on, proxies from the usual environment
+// variables (https_proxy, no_proxy), at most 3 redirects.
+[[nodiscard]] TDXKIT_EXPORT std::unique_ptr<HttpTransport> make_curl_transport(const HttpOptions& options);
+
+// %XX decoding for issuer-chain headers. '+' stays '+': it is a base64 character in the PEM, and a
+// server that did not escape it must not have it turned into a space. Throws Error(malformed).
+[[nodiscard]] TDXKIT_EXPORT std::string percent_decode(std::string_view text, std::string_view what);
+
+struct RetryPolicy {
+    int max_attempts = 4;
+    std::chrono::milliseconds initial_backoff{1'000};  // doubled per attempt
+    std::chrono::milliseconds max_backoff{16'000};
+    std::chrono::milliseconds max_retry_after{60'000};  // a longer Retry-After is capped, not obeyed
+};
+
+// Retry-After: delta-seconds or an HTTP-date (RFC 9110). nullopt when it is neither.
+[[nodiscard]] TDXKIT_EXPORT std::optional<std::chrono::seconds> parse_retry_after(std::string_view value,
+                                                                                  UnixTime now);
+// How long to wait before the next attempt after `response` ended attempt number `attempt` (1-based),
+// or nullopt when not to retry: success, a client error other than 429, a non-retryable transport
+// error, or the last attempt. 5xx, 429 and transport errors back off exponentially; Retry-After,
+// when present, replaces the backoff (capped).
+[[nodiscard]] TDXKIT_EXPORT std::optional<std::chrono::milliseconds>
+retry_delay(const HttpResponse& response, int attempt, const RetryPolicy& policy, UnixTime now);
+
+// ---- Fetching ----
+
+enum class TeeType { tdx, sgx };
+enum class UpdateType { standard, early };
+[[nodiscard]] TDXKIT_EXPORT const char* tee_type_name(TeeType t) noexcept;       // "tdx", "sgx"
+[[nodiscard]] TDXKIT_EXPORT const char* update_type_name(UpdateType u) noexcept;  // "standard", "early"
+
+struct CollateralRequest {
+    TeeType tee = TeeType::tdx;
+    std::string fmspc;  // 12 lowercase hex digits
+    PckCaType ca = PckCaType::platform;
+};
+// TEE type from the quote header; FMSPC and CA type from the PCK leaf in its certification data.
+// Throws Error(collateral_unavailable) when the quote carries no PCK chain (types 2/3 need a PCK
+// certificate from the PCCS, which tdxkit does not fetch) and Error(malformed) for a bad chain.
+[[nodiscard]] TDXKIT_EXPORT CollateralRequest collateral_request_for(const Quote& quote);
+// Validates and lower-cases an FMSPC given by the user. Throws Error(invalid_argument).
+[[nodiscard]] TDXKIT_EXPORT std::string normalize_fmspc(std::string_view fmspc);
+
+struct CollateralService {
+    std::string url{kIntelPcsUrl};  // Intel PCS or a PCCS base URL
+    // Empty: Intel's CRL distribution point when `url` is Intel PCS, else the PCCS
+    // `<url>/sgx/certification/v4/rootcacrl`.
+    std::string root_ca_crl_url;
+    UpdateType update = UpdateType::standard;
+    RetryPolicy retry;
+};
+[[nodiscard]] TDXKIT_EXPORT bool is_intel_pcs(std::string_view url);
+// "Intel PCS https://..." or "PCCS https://...".
+[[nodiscard]] TDXKIT_EXPORT std::string service_label(const CollateralService& service);
+
+using ProgressFn = std::function<void(std::string_view)>;
+using SleepFn = std::function<void(std::chrono::milliseconds)>;
+
+class TDXKIT_EXPORT CollateralFetcher {
+public:
+    // `progress` hears one line per request and per retry; `sleep` defaults to the real clock.
+    CollateralFetcher(HttpTransport& transport, CollateralService service, ProgressFn progress = {},
+                      SleepFn sleep = {});
+
+    // The five items (TCB Info, QE Identity, PCK CRL, root CA CRL and their issuer chains), with
+    // the signed bodies byte-exact. Checks that the service answered what was asked (FMSPC, TEE,
+    // CA) but not signatures: that is verification's job. Throws Error(collateral_unavailable)
+    // naming the URL and HTTP status when a request fails, Error(malformed) for a bad response.
+    [[nodiscard]] Collateral fetch(const CollateralRequest& request);
+
+    // One GET with the retry policy; returns only a 200 response.
+    [[nodiscard]] HttpResponse get(const std::string& url);
+
+private:
+    HttpTransport& transport_;
+    CollateralService service_;
+    ProgressFn progress_;
+    SleepFn sleep_;
+};
+
+// ---- Describing and checking a collateral set without a quote ----
+
+struct CollateralItem {
+    std::string name;    // "tcb_info", "qe_identity", "pck_crl", "root_ca_crl"
+    std::string issuer;  // CN of the signer (first certificate of the issuer chain / CRL issuer)
+    UnixTime valid_from = 0;   // issueDate / thisUpdate
+    UnixTime valid_until = 0;  // nextUpdate
+};
+
+struct CollateralSummary {
+    std::string tee;  // TCB Info id: "TDX" or "SGX"
+    std::string fmspc;   // hex
+    std::string pce_id;  // hex
+    std::string qe_identity_id;  // "TD_QE" or "QE"
+    std::string pck_crl_ca;      // "platform" or "processor", from the PCK CRL issuer; "" if neither
+    std::uint32_t tcb_evaluation_data_number = 0;
+    std::uint32_t qe_tcb_evaluation_data_number = 0;
+    std::vector<CollateralItem> items;
+    UnixTime next_update = 0;  // earliest nextUpdate of the items: when the set must be refetched
+};
+// Parses every item, verifying nothing. Throws Error(malformed).
+[[nodiscard]] TDXKIT_EXPORT CollateralSummary describe_collateral(const Collateral& collateral);
+
+struct CollateralCheckResult {
+    bool valid = false;  // every check passed
+    std::vector<Check> checks;  // ids: root_ca_crl, pck_crl_chain, pck_crl, tcb_info_chain,
+                                // tcb_info_signature, tcb_info_validity, qe_identity_chain,
+                                // qe_identity_signature, qe_identity_validity
+};
+// The collateral-only part of verify_quote: every signature, chain, CRL and validity window against
+// the trust root at `now`. Runs every check (unlike verify_quote, it does not stop at the first).
+[[nodiscard]] TDXKIT_EXPORT CollateralCheckResult check_collateral(const Collateral& collateral,
+                                                                   const TrustRoot& root, UnixTime now);
+
+// ---- Cache ----
+
+struct CacheKey {
+    std::string service_url;  // and the root CRL URL: both decide the content
+    CollateralRequest request;
+    UpdateType update = UpdateType::standard;
+};
+[[nodiscard]] TDXKIT_EXPORT CacheKey cache_key(const CollateralService& service, const CollateralRequest& request);
+
+// One file per key, QuoteCollateralV3 JSON plus metadata, written atomically (temporary file in the
+// same directory, then rename), so concurrent tdxkit processes never see a partial entry.
+class TDXKIT_EXPORT CollateralCache {
+public:
+    explicit CollateralCache(std::filesystem::path dir);
+
+    // $XDG_CACHE_HOME/tdxkit, else $HOME/.cache/tdxkit. Throws Error(invalid_argument) if neither is set.
+    [[nodiscard]] static std::filesystem::path default_dir();
+    [[nodiscard]] const std::filesystem::path& dir() const noexcept { return dir_; }
+    [[nodiscard]] std::filesystem::path entry_path(const CacheKey& key) const;
+
+    struct Lookup {
+        std::optional<Collateral> collateral;  // source: "cache <file> (<service>, fetched <time>)"
+        bool fresh = false;                    // now < the earliest nextUpdate of its items
+        std::string miss_reason;               // when not usable: no entry, expired at ..., corrupted: ...
+    };
+    // A missing, unreadable, truncated or corrupted entry is a miss with a reason, never an error.
+    [[nodiscard]] Lookup load(const CacheKey& key, UnixTime now) const;
+    // Throws Error(io) when the directory or file cannot be written.
+    std::filesystem::path store(const CacheKey& key, const Collateral& collateral, UnixTime fetched_at) const;
+
+private:
+    std::filesystem::path dir_;
+};
+
+// ---- Source resolution ----
+
+struct CollateralSources {
+    std::string path;  // --collateral DIR|FILE: used alone when set
+    CollateralService service;
+    HttpOptions http;
+    std::filesystem::path cache_dir;  // empty: CollateralCache::default_dir()
+    bool offline = false;  // never the network; a stale cache entry is still returned (verify reports it expired)
+    bool refresh = false;  // ignore cached entries (the result is still stored)
+    ProgressFn progress;
+    HttpTransport* transport = nullptr;  // default: libcurl with `http`
+    SleepFn sleep;
+};
+
+// --collateral, else a fresh cache entry, else the network (unless offline), storing what it
+// fetched. Collateral::source names where it came from. Errors: collateral_unavailable (offline
+// without an entry, network failure), malformed, io.
+[[nodiscard]] TDXKIT_EXPORT Collateral resolve_collateral(const CollateralSources& sources,
+                                                         const CollateralRequest& request, UnixTime now);
+
+}  // namespace tdxkit

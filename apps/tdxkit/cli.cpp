@@ -28,6 +28,15 @@ int exit_code_for(Errc code) noexcept {
     return kInternal;
 }
 
+int print_json_error(nlohmann::json doc, const Error& e) {
+    doc["result"] = "error";
+    doc["reason"] = e.what();
+    doc["error"] = {{"code", errc_name(e.code())}, {"message", e.what()}};
+    write_output("-", as_bytes(doc.dump(2) + "\n"));
+    fmt::print(stderr, "tdxkit: error: {}\n", e.what());
+    return exit_code_for(e.code());
+}
+
 void warn(std::string_view message) { fmt::print(stderr, "tdxkit: WARNING: {}\n", message); }
 
 Bytes read_input(const std::string& path, std::size_t max_size) {
@@ -96,7 +105,7 @@ int run(int argc, char** argv) {
     app.add_flag("-q,--quiet", global.quiet, "No progress or informational messages on stderr");
 
     int rc = kOk;
-    for (const Registrar reg : {register_quote, register_verify}) reg(app, global, rc);
+    for (const Registrar reg : {register_quote, register_verify, register_replay_rtmr, register_measure_compose, register_collateral, register_atls_connect, register_atls_serve}) reg(app, global, rc);
 
     try {
         app.parse(argc, argv);

@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include "tdxkit/bytes.hpp"
 #include "tdxkit/error.hpp"
@@ -32,6 +33,13 @@ using Registrar = void (*)(CLI::App& root, const GlobalOptions& global, int& rc)
 
 void register_quote(CLI::App& root, const GlobalOptions& global, int& rc);
 void register_verify(CLI::App& root, const GlobalOptions& global, int& rc);
+void register_atls_connect(CLI::App& root, const GlobalOptions& global, int& rc);
+void register_atls_serve(CLI::App& root, const GlobalOptions& global, int& rc);
+void register_replay_rtmr(CLI::App& root, const GlobalOptions& global, int& rc);
+void register_measure_compose(CLI::App& root, const GlobalOptions& global, int& rc);
+void register_collateral(CLI::App& root, const GlobalOptions& global, int& rc);
+// `quote generate`, under the `quote` command.
+void register_quote_generate(CLI::App* quote, const GlobalOptions& global, int& rc);
 
 int run(int argc, char** argv);
 int exit_code_for(Errc code) noexcept;
@@ -40,6 +48,11 @@ int exit_code_for(Errc code) noexcept;
 Bytes read_input(const std::string& path, std::size_t max_size);
 // Writes atomically (temporary file + rename); "-" is stdout.
 void write_output(const std::string& path, ByteSpan data);
+
+// With --json a failure is still one document on stdout: `doc` (at least its "schema"), completed
+// with result "error", the reason and the error code; plus the usual line on stderr. Returns the
+// exit status for the error.
+int print_json_error(nlohmann::json doc, const Error& e);
 
 // One stderr line, prefixed, for warnings that must not be missed.
 void warn(std::string_view message);

@@ -115,13 +115,7 @@ std::string text(const Collateral& c, const CollateralSummary& s, const std::opt
 // With --json an error is still one tdxkit.collateral/v1 object on stdout.
 int report_error(const Error& e, const GlobalOptions& global) {
     if (!global.json) throw e;
-    const json doc{{"schema", "tdxkit.collateral/v1"},
-                   {"result", "error"},
-                   {"reason", e.what()},
-                   {"error", {{"code", errc_name(e.code())}, {"message", e.what()}}}};
-    write_output("-", as_bytes(doc.dump(2) + "\n"));
-    fmt::print(stderr, "tdxkit: error: {}\n", e.what());
-    return exit_code_for(e.code());
+    return print_json_error({{"schema", "tdxkit.collateral/v1"}}, e);
 }
 
 CollateralRequest fetch_request(const FetchCommand& cmd) {

@@ -40,6 +40,7 @@ void register_quote(CLI::App& root, const GlobalOptions& global, int& rc) {
         ->check(CLI::IsMember({"auto", "raw", "hex", "base64", "json"}))
         ->capture_default_str();
     decode->callback([decode_opts, &global, &rc] { rc = run_decode(*decode_opts, global); });
+    register_quote_generate(quote, global, rc);
 }
 
 }  // namespace tdxkit::cli

@@ -140,13 +140,7 @@ int run_replay(const ReplayCommand& cmd, const GlobalOptions& global) {
         r = run(cmd);
     } catch (const Error& e) {
         if (!global.json) throw;
-        const json doc{{"schema", "tdxkit.replay/v1"},
-                       {"result", "error"},
-                       {"reason", e.what()},
-                       {"error", {{"code", errc_name(e.code())}, {"message", e.what()}}}};
-        write_output("-", as_bytes(doc.dump(2) + "\n"));
-        fmt::print(stderr, "tdxkit: error: {}\n", e.what());
-        return exit_code_for(e.code());
+        return print_json_error({{"schema", "tdxkit.replay/v1"}}, e);
     }
     write_output("-", as_bytes(global.json ? render_json(r) : render_text(r)));
     return r.mismatch ? kRejected : kOk;

@@ -1,13 +1,22 @@
-// `tdxkit verify`: DCAP verification with offline collateral, then a policy.
+// `tdxkit verify`: DCAP verification (collateral from a file, the cache or PCS/PCCS), then a policy;
+// one quote, or a batch of JSON lines on worker threads.
 
+#include <algorithm>
+#include <atomic>
+#include <limits>
+#include <map>
+#include <mutex>
 #include <optional>
+#include <thread>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "cli.hpp"
+#include "collateral_options.hpp"
 #include "tdxkit/collateral.hpp"
+#include "tdxkit/describe.hpp"
 #include "tdxkit/eventlog.hpp"
 #include "tdxkit/input.hpp"
 #include "tdxkit/policy.hpp"
@@ -22,11 +31,13 @@ using nlohmann::json;
 struct VerifyCommand {
     std::string quote_path;
     std::string format = "auto";
-    std::string collateral;
+    CollateralCliOptions sources;
     std::string policy;
     std::string at;
     std::string trust_root;
     std::string event_log;
+    std::string batch;
+    unsigned jobs = 0;
 };
 
 constexpr std::size_t kMaxQuoteInput = 8 * kMaxQuoteSize;
@@ -77,7 +88,7 @@ json quote_summary_json(const Quote& q, const VerificationReport* r) {
     return j;
 }
 
-std::string render_json(const Outcome& o, const TrustRoot& root) {
+json verify_document(const Outcome& o, const TrustRoot& root) {
     json doc{{"schema", "tdxkit.verify/v1"},
              {"result", o.exit_code == kOk ? "ok" : o.exit_code == kRejected ? "rejected" : "error"},
              {"reason", o.reason}};
@@ -132,7 +143,7 @@ std::string render_json(const Outcome& o, const TrustRoot& root) {
                          {"rules_checked", o.policy_result->rules_checked},
                          {"violations", violations}};
     }
-    return doc.dump(2) + "\n";
+    return doc;
 }
 
 std::string render_text(const Outcome& o) {
@@ -186,26 +197,28 @@ std::string render_text(const Outcome& o) {
     return out;
 }
 
-Outcome evaluate(const VerifyCommand& cmd, const TrustRoot& root, UnixTime now, const Policy& policy) {
+// Everything needed to verify quotes, prepared once per run (and shared by batch workers).
+struct Context {
+    TrustRoot root;
+    UnixTime now = 0;
+    Policy policy;
+    VerificationCache cache;
+};
+
+Outcome verify_input(const QuoteInput& input, const Collateral& collateral, const std::optional<EventLog>& given_log,
+                     const std::string& given_log_source, Context& ctx) {
     Outcome o;
-    const auto input = decode_quote_input(read_input(cmd.quote_path, kMaxQuoteInput), parse_input_format(cmd.format));
     o.quote = parse_quote(input.quote);
-    if (cmd.collateral.empty()) {
-        throw Error(Errc::collateral_unavailable,
-                    "no collateral: pass --collateral DIR|FILE (a PCS/PCCS download, e.g. from `tdxkit collateral "
-                    "fetch` or dcap-qvl); online fetching is not available in this version");
-    }
-    const auto collateral = load_collateral(cmd.collateral);
-    o.report = verify_quote(*o.quote, collateral, VerifyOptions{now, root});
-    if (!cmd.event_log.empty()) {
-        o.event_log = parse_event_log(read_input(cmd.event_log, kMaxEventLogSize));
-        o.event_log_source = cmd.event_log;
+    o.report = verify_quote(*o.quote, collateral, VerifyOptions{ctx.now, ctx.root, &ctx.cache});
+    if (given_log) {
+        o.event_log = given_log;
+        o.event_log_source = given_log_source;
     } else if (input.event_log) {
         o.event_log = parse_dstack_event_log(*input.event_log);
         o.event_log_source = input.container;
     }
-    o.policy = policy;
-    o.policy_result = evaluate_policy(policy, *o.quote, *o.report, now, o.event_log ? &*o.event_log : nullptr);
+    o.policy = ctx.policy;
+    o.policy_result = evaluate_policy(ctx.policy, *o.quote, *o.report, ctx.now, o.event_log ? &*o.event_log : nullptr);
     const auto& r = *o.report;
     if (!r.authentic) {
         o.reason = fmt::format("{}: {}", r.failed_check, r.failure);
@@ -220,41 +233,154 @@ Outcome evaluate(const VerifyCommand& cmd, const TrustRoot& root, UnixTime now, 
     return o;
 }
 
-int run_verify(const VerifyCommand& cmd, const GlobalOptions& global) {
-    TrustRoot root;
-    if (cmd.trust_root.empty()) {
-        root = intel_sgx_root_ca();
+void init_context(const VerifyCommand& cmd, Context& ctx) {
+    ctx.root = trust_root_option(cmd.trust_root);
+    ctx.now = cmd.at.empty() ? now_utc() : parse_time(cmd.at);
+    if (cmd.policy.empty()) {
+        ctx.policy = default_policy();
     } else {
-        root = custom_trust_root(read_input(cmd.trust_root, kMaxSmallFile));
-        if (!root.is_intel_production) {
-            warn(fmt::format("--trust-root {} replaces Intel's SGX Root CA: a pass proves nothing about genuine "
-                             "Intel hardware. Use only for tests and development.",
-                             cmd.trust_root));
-        }
+        const auto text = read_input(cmd.policy, kMaxSmallFile);
+        ctx.policy = parse_policy(std::string_view(reinterpret_cast<const char*>(text.data()), text.size()), cmd.policy);
     }
-    const UnixTime now = cmd.at.empty() ? now_utc() : parse_time(cmd.at);
-    const Policy policy = cmd.policy.empty() ? default_policy()
-                                             : [&] {
-                                                   const auto text = read_input(cmd.policy, kMaxSmallFile);
-                                                   return parse_policy(std::string_view(reinterpret_cast<const char*>(text.data()), text.size()),
-                                                                       cmd.policy);
-                                               }();
+}
+
+int run_single(const VerifyCommand& cmd, const GlobalOptions& global, Context& ctx) {
     Outcome o;
     try {
-        o = evaluate(cmd, root, now, policy);
+        const auto input =
+            decode_quote_input(read_input(cmd.quote_path, kMaxQuoteInput), parse_input_format(cmd.format));
+        std::optional<EventLog> log;
+        if (!cmd.event_log.empty()) log = parse_event_log(read_input(cmd.event_log, kMaxEventLogSize));
+        const auto quote = parse_quote(input.quote);
+        const auto collateral = resolve_collateral(cmd.sources, quote, ctx.now, global.quiet || global.json);
+        o = verify_input(input, collateral, log, cmd.event_log, ctx);
     } catch (const Error& e) {
         if (!global.json) throw;
-        o.reason = e.what();
-        o.exit_code = exit_code_for(e.code());
-        auto doc = json::parse(render_json(o, root));
-        doc["error"] = {{"code", errc_name(e.code())}, {"message", e.what()}};
-        write_output("-", as_bytes(doc.dump(2) + "\n"));
-        fmt::print(stderr, "tdxkit: error: {}\n", e.what());
-        return o.exit_code;
+        return print_json_error(verify_document(o, ctx.root), e);
     }
-    const auto text = global.json ? render_json(o, root) : render_text(o);
-    write_output("-", as_bytes(text));
+    write_output("-", as_bytes(global.json ? verify_document(o, ctx.root).dump(2) + "\n" : render_text(o)));
     return o.exit_code;
+}
+
+// --- Batch mode: JSON lines in, one tdxkit.verify/v1 line out per input line, in input order ---
+
+// A line is at most a hex quote plus an event log; anything longer is refused for that line only.
+constexpr std::size_t kMaxBatchLine = 4 * kMaxQuoteInput;
+
+struct BatchLine {
+    std::string text;
+    json result;
+    int exit_code = kOk;
+};
+
+// Collateral for each (FMSPC, CA, TEE) is resolved once per batch and shared by every worker.
+class BatchCollateral {
+public:
+    BatchCollateral(const CollateralCliOptions& sources, UnixTime now) : sources_(sources), now_(now) {}
+
+    std::shared_ptr<const Collateral> get(const Quote& quote) {
+        const auto chain = quote_pck_chain(quote);
+        std::string key = quote.is_tdx() ? "tdx" : "sgx";
+        if (!chain.empty() && chain.front().sgx_extension) {
+            key += to_hex(chain.front().sgx_extension->fmspc) + pck_ca_type_name(pck_ca_type(chain.front()));
+        }
+        std::lock_guard lock(mutex_);  // held while fetching: one fetch per key, never two racing
+        auto& slot = entries_[sources_.collateral.empty() ? key : std::string("given")];
+        if (!slot) slot = std::make_shared<const Collateral>(resolve_collateral(sources_, quote, now_, true));
+        return slot;
+    }
+
+private:
+    const CollateralCliOptions& sources_;
+    UnixTime now_;
+    std::mutex mutex_;
+    std::map<std::string, std::shared_ptr<const Collateral>> entries_;
+};
+
+void verify_batch_line(BatchLine& line, BatchCollateral& collateral, Context& ctx) {
+    json id = nullptr;
+    Outcome o;
+    try {
+        json request;
+        try {
+            request = json::parse(line.text);
+        } catch (const json::parse_error& e) {
+            throw Error(Errc::malformed, fmt::format("batch line is not JSON: {}", e.what()));
+        }
+        if (!request.is_object()) throw Error(Errc::malformed, "batch line must be a JSON object");
+        id = request.value("id", json(nullptr));
+        for (const auto& [key, value] : request.items()) {
+            if (key != "id" && key != "quote" && key != "event_log") {
+                throw Error(Errc::malformed, fmt::format("batch line: unknown field \"{}\" (id, quote, event_log)", key));
+            }
+        }
+        const auto q = request.find("quote");
+        if (q == request.end() || !q->is_string()) throw Error(Errc::malformed, "batch line: \"quote\" must be a string");
+        const auto text = q->get<std::string>();
+        QuoteInput input = decode_quote_input(as_bytes(text));
+        if (const auto log = request.find("event_log"); log != request.end() && !log->is_null()) {
+            input.event_log = log->is_string() ? log->get<std::string>() : log->dump();
+        }
+        const auto quote = parse_quote(input.quote);
+        o = verify_input(input, *collateral.get(quote), std::nullopt, {}, ctx);
+        line.result = verify_document(o, ctx.root);
+        line.exit_code = o.exit_code;
+    } catch (const Error& e) {
+        line.result = verify_document(o, ctx.root);
+        line.result["result"] = "error";
+        line.result["reason"] = e.what();
+        line.result["error"] = {{"code", errc_name(e.code())}, {"message", e.what()}};
+        line.exit_code = exit_code_for(e.code());
+    }
+    line.result["id"] = id;
+}
+
+int run_batch(const VerifyCommand& cmd, const GlobalOptions& global, Context& ctx) {
+    const auto data = read_input(cmd.batch, std::numeric_limits<std::size_t>::max() / 2);
+    std::vector<BatchLine> lines;
+    std::string_view rest{reinterpret_cast<const char*>(data.data()), data.size()};
+    while (!rest.empty()) {
+        const auto end = rest.find('\n');
+        auto text = rest.substr(0, end);
+        rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end + 1);
+        if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+        if (text.find_first_not_of(" \t") == std::string_view::npos) continue;
+        lines.push_back({std::string(text), {}, kOk});
+        if (lines.back().text.size() > kMaxBatchLine) lines.back().text = "<line too long>";
+    }
+    BatchCollateral collateral(cmd.sources, ctx.now);
+    const unsigned workers =
+        std::max(1U, std::min<unsigned>(cmd.jobs ? cmd.jobs : std::thread::hardware_concurrency(),
+                                        static_cast<unsigned>(std::max<std::size_t>(1, lines.size()))));
+    std::atomic<std::size_t> next{0};
+    const auto work = [&] {
+        for (std::size_t i = next++; i < lines.size(); i = next++) verify_batch_line(lines[i], collateral, ctx);
+    };
+    std::vector<std::thread> threads;
+    for (unsigned t = 1; t < workers; ++t) threads.emplace_back(work);
+    work();
+    for (auto& t : threads) t.join();
+
+    std::string out;
+    std::size_t ok = 0;
+    int status = kOk;
+    for (const auto& line : lines) {
+        out += line.result.dump() + "\n";
+        if (line.exit_code == kOk) ++ok;
+        else status = kRejected;
+    }
+    write_output("-", as_bytes(out));
+    if (!global.quiet) fmt::print(stderr, "tdxkit: batch: {} of {} quotes verified\n", ok, lines.size());
+    return status;
+}
+
+int run_verify(const VerifyCommand& cmd, const GlobalOptions& global) {
+    if (cmd.quote_path.empty() == cmd.batch.empty()) {
+        throw Error(Errc::invalid_argument, "give either a QUOTE or --batch FILE");
+    }
+    Context ctx;
+    init_context(cmd, ctx);
+    return cmd.batch.empty() ? run_single(cmd, global, ctx) : run_batch(cmd, global, ctx);
 }
 
 }  // namespace
@@ -262,19 +388,21 @@ int run_verify(const VerifyCommand& cmd, const GlobalOptions& global) {
 void register_verify(CLI::App& root, const GlobalOptions& global, int& rc) {
     auto cmd = std::make_shared<VerifyCommand>();
     auto* sub = root.add_subcommand("verify", "Verify a quote (Intel DCAP) and check it against a policy");
-    sub->add_option("quote", cmd->quote_path, "Quote file (raw, hex, base64 or JSON container), '-' for stdin")
-        ->required();
+    sub->add_option("quote", cmd->quote_path, "Quote file (raw, hex, base64 or JSON container), '-' for stdin");
     sub->add_option("--format", cmd->format, "Quote input format")
         ->check(CLI::IsMember({"auto", "raw", "hex", "base64", "json"}))
         ->capture_default_str();
-    sub->add_option("--collateral", cmd->collateral,
-                    "Collateral directory or QuoteCollateralV3 JSON file");
+    add_collateral_options(sub, cmd->sources);
     sub->add_option("--policy", cmd->policy, "Policy file (JSON, docs/policy.md); default: UpToDate TCB, no debug");
     sub->add_option("--at", cmd->at, "Verification time, RFC 3339 or unix seconds (default: now)");
     sub->add_option("--trust-root", cmd->trust_root,
                     "TEST ONLY: use this root certificate (PEM/DER) instead of Intel's pinned SGX Root CA");
     sub->add_option("--event-log", cmd->event_log,
                     "Event log for the policy's dstack rules (default: the one carried by a GetQuote or /tdx_quote input)");
+    sub->add_option("--batch", cmd->batch,
+                    "Verify JSON lines ({\"id\":..., \"quote\": hex|base64, \"event_log\": ...}) from FILE or '-'; "
+                    "one result line each, in order");
+    sub->add_option("--jobs", cmd->jobs, "Worker threads for --batch (default: all cores)");
     sub->callback([cmd, &global, &rc] { rc = run_verify(*cmd, global); });
 }
 

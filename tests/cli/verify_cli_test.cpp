@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -88,14 +89,18 @@ TEST_CASE("expired collateral is rejected with the item and the dates") {
 }
 
 TEST_CASE("exit codes: missing collateral 4, malformed quote 3, bad time 2, missing file 5") {
-    const auto no_collateral = run_tdxkit({"verify", data("quotes/sim-tdx-v4.bin")});
+    // Offline with an empty cache: nothing to verify against (and no network is touched).
+    const auto empty_cache = (fs::temp_directory_path() / ("tdxkit-empty-cache-" + std::to_string(::getpid()))).string();
+    const auto no_collateral =
+        run_tdxkit({"verify", data("quotes/sim-tdx-v4.bin"), "--offline", "--cache-dir", empty_cache});
     CHECK(no_collateral.exit_code == 4);
     CHECK(no_collateral.err.find("--collateral") != std::string::npos);
 
     const auto missing_dir = run_tdxkit({"verify", data("quotes/sim-tdx-v4.bin"), "--collateral", "/nonexistent/dir"});
     CHECK(missing_dir.exit_code == 4);
 
-    const auto json_error = run_tdxkit({"verify", data("quotes/sim-tdx-v4.bin"), "--json"});
+    const auto json_error =
+        run_tdxkit({"verify", data("quotes/sim-tdx-v4.bin"), "--offline", "--cache-dir", empty_cache, "--json"});
     CHECK(json_error.exit_code == 4);
     const auto j = json::parse(json_error.out);
     CHECK(j["result"] == "error");
@@ -132,6 +137,37 @@ TEST_CASE("policy: a mismatch is a rejection naming the rule; a typo in the poli
     CHECK(t.err.find("mrdt") != std::string::npos);
     fs::remove(policy);
     fs::remove(typo);
+}
+
+TEST_CASE("--batch: JSON lines in, one verify/v1 line out per input line, in order; bad lines do not abort") {
+    const auto quote = tdxkit::to_hex(tdxkit::test::read_file(data("quotes/sim-tdx-v4.bin")));
+    std::string lines;
+    for (int i = 0; i < 20; ++i) lines += R"({"id":)" + std::to_string(i) + R"(,"quote":")" + quote + "\"}\n";
+    lines += "not json\n";
+    lines += R"({"id":"typo","quote":")" + quote + R"(","evnt_log":[]})" "\n";
+    lines += R"({"id":"tampered","quote":")" + quote.substr(0, 1100) + (quote[1100] == '0' ? "1" : "0") +
+             quote.substr(1101) + "\"}\n";
+    const auto r = run_tdxkit({"verify", "--batch", "-", "--jobs", "2", "--collateral", data("collateral/sim"),
+                               "--trust-root", data("pki/root.pem"), "--at", kAt},
+                              lines);
+    CHECK(r.exit_code == 1);
+    std::vector<json> out;
+    std::istringstream in(r.out);
+    for (std::string line; std::getline(in, line);) out.push_back(json::parse(line));
+    REQUIRE(out.size() == 23);
+    for (int i = 0; i < 20; ++i) {
+        CHECK(out[static_cast<std::size_t>(i)]["id"] == i);
+        CHECK(out[static_cast<std::size_t>(i)]["result"] == "ok");
+        CHECK(out[static_cast<std::size_t>(i)]["schema"] == "tdxkit.verify/v1");
+    }
+    CHECK(out[20]["result"] == "error");
+    CHECK(out[21]["id"] == "typo");
+    CHECK(out[21]["result"] == "error");
+    CHECK(out[21]["reason"].get<std::string>().find("evnt_log") != std::string::npos);
+    CHECK(out[22]["id"] == "tampered");
+    CHECK(out[22]["result"] == "rejected");
+    CHECK(out[22]["reason"].get<std::string>().rfind("quote_signature", 0) == 0);
+    CHECK(r.err.find("20 of 23 quotes verified") != std::string::npos);
 }
 
 TEST_CASE("quote from standard input and from a JSON container") {

@@ -1,0 +1,178 @@
+#pragma once
+
+// Attested TLS in the style of concrete-security/atlas and shade: a TLS 1.3 session whose exported
+// keying material (EKM) is bound into a fresh TDX quote fetched over the same session, and whose
+// server certificate is bound by an RTMR3 "New TLS Certificate" event. The client sends no
+// application byte before the quote, the event log and the policy have all been checked.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "tdxkit/bytes.hpp"
+#include "tdxkit/collateral.hpp"
+#include "tdxkit/export.hpp"
+#include "tdxkit/policy.hpp"
+#include "tdxkit/provider.hpp"
+#include "tdxkit/quote.hpp"
+#include "tdxkit/verify.hpp"
+
+namespace tdxkit::atls {
+
+// RFC 9266 channel binding label; 32 bytes, no context (atlas, shade's nginx module).
+inline constexpr std::string_view kEkmLabel = "EXPORTER-Channel-Binding";
+inline constexpr std::size_t kEkmSize = 32;
+inline constexpr std::size_t kNonceSize = 32;
+inline constexpr std::string_view kEkmHeader = "X-TLS-EKM-Channel-Binding";
+inline constexpr std::string_view kCertificateEvent = "New TLS Certificate";
+
+// report_data = SHA-512(nonce || ekm).
+[[nodiscard]] TDXKIT_EXPORT Octets<64> session_report_data(ByteSpan nonce, ByteSpan ekm);
+
+// The header value shade's nginx module sends: hex(ekm) ":" hex(HMAC-SHA256(key, ekm)).
+[[nodiscard]] TDXKIT_EXPORT std::string ekm_header_value(ByteSpan ekm, ByteSpan hmac_key);
+// Checks the shape (64 hex, ':', 64 hex) and the HMAC in constant time; returns the EKM.
+// Error(malformed) for a bad shape, Error(invalid_argument) for a wrong HMAC.
+[[nodiscard]] TDXKIT_EXPORT Bytes check_ekm_header(std::string_view value, ByteSpan hmac_key);
+
+// The first certificate of a PEM file (leaf first) or a DER certificate, as DER. Error(malformed).
+[[nodiscard]] TDXKIT_EXPORT Bytes leaf_certificate_der(ByteSpan pem_or_der);
+
+// "host:port", "[v6]:port"; Error(invalid_argument) naming `what`.
+[[nodiscard]] TDXKIT_EXPORT std::pair<std::string, std::uint16_t> split_host_port(std::string_view text,
+                                                                                 std::string_view what);
+
+// ---- Client ----
+
+struct Timings {
+    double connect_ms = 0;
+    double handshake_ms = 0;
+    double quote_fetch_ms = 0;
+    double verify_ms = 0;
+};
+
+struct ClientOptions {
+    std::string host;
+    std::uint16_t port = 443;
+    std::string server_name;  // certificate name and SNI; empty: host
+    std::string ca_file;      // PEM bundle instead of the system trust store
+    // Skips certificate path validation (a self-signed server); the attestation still binds it.
+    bool insecure_skip_tls_verify = false;
+    std::string quote_path = "/tdx_quote";
+    std::chrono::milliseconds connect_timeout{10'000};
+    std::chrono::milliseconds timeout{30'000};  // the handshake, and the whole quote fetch
+    std::size_t max_response = 8 * 1024 * 1024;
+
+    // Verification inputs. `collateral` is asked once, with the server's quote.
+    std::function<Collateral(const Quote&)> collateral;
+    TrustRoot trust_root = intel_sgx_root_ca();
+    std::optional<UnixTime> at;  // verification time; default: the clock after the quote arrived
+    Policy policy = default_policy();
+    bool require_certificate_binding = true;
+    // Test hook: replaces the random nonce (known-answer tests). Never set in production.
+    std::optional<Bytes> fixed_nonce;
+};
+
+// One stable id per step, in order: "tcp_connect", "tls_handshake", "tls_version",
+// "quote_request", "quote_response", "report_data_binding", "quote_verification", "tcb_status",
+// "policy", "event_log", "rtmr_replay", "certificate_binding".
+struct Step {
+    std::string id;
+    bool passed = false;
+    std::string detail;
+};
+
+struct Outcome {
+    bool verified = false;
+    std::string failed_step;  // id of the first failed step
+    std::string reason;       // its detail: expected vs actual and what to do
+    std::vector<Step> steps;
+    bool network_error = false;  // the server could not be reached at all: outcome unknown
+
+    std::string tls_version;
+    std::string cipher;
+    std::string peer_certificate_sha256;  // hex SHA-256 of the leaf DER
+    bool peer_certificate_validated = false;  // false with insecure_skip_tls_verify
+    std::string nonce_hex;
+    std::string expected_report_data_hex;
+    std::optional<Quote> quote;
+    std::optional<VerificationReport> report;
+    std::optional<PolicyResult> policy_result;
+    std::optional<std::array<Measurement, 4>> replayed_rtmrs;
+    std::size_t event_count = 0;
+    std::optional<std::string> bound_certificate_sha256;  // payload of the last binding event
+    Timings timings;
+};
+
+// A TLS 1.3 connection whose peer has passed attestation (or not: then closed, see outcome()).
+class TDXKIT_EXPORT Session {
+public:
+    Session(Session&&) noexcept;
+    Session& operator=(Session&&) noexcept;
+    ~Session();
+
+    [[nodiscard]] const Outcome& outcome() const noexcept;
+    // Application I/O; Error(invalid_argument) unless outcome().verified.
+    void write(ByteSpan data);
+    // 0 at end of stream. Waits at most `timeout`; Error(io) on a timeout or failure.
+    std::size_t read(std::uint8_t* out, std::size_t size, std::chrono::milliseconds timeout);
+    // One HTTP/1.1 GET on the verified session; returns the status and the body (bounded).
+    struct HttpResult {
+        int status = 0;
+        std::string body;
+    };
+    HttpResult http_get(const std::string& path, std::chrono::milliseconds timeout, std::size_t max_body);
+    // Copies stdin-like `in_fd` to the session and the session to `out_fd` until both ends close.
+    void pipe(int in_fd, int out_fd);
+
+    struct Impl;
+    explicit Session(std::unique_ptr<Impl> impl);
+
+private:
+    std::unique_ptr<Impl> impl_;
+};
+
+// Connects, attests and verifies. A server that fails any step yields a Session whose outcome is
+// not verified (the connection is closed); Error is thrown only for bad options (invalid_argument),
+// unavailable collateral (collateral_unavailable) and internal failures.
+[[nodiscard]] TDXKIT_EXPORT Session connect(const ClientOptions& options);
+
+// ---- Server ----
+
+struct QuoteAnswer {
+    std::string quote_hex;
+    std::string event_log;  // JSON array text
+    std::string vm_config;  // JSON text
+};
+
+struct ServerOptions {
+    std::string listen_host = "127.0.0.1";
+    std::uint16_t listen_port = 0;  // 0: any free port, see on_listening
+    std::string cert_file;          // PEM: leaf first, then the chain
+    std::string key_file;
+    // Behind a TLS-terminating proxy: plain HTTP, the EKM comes from X-TLS-EKM-Channel-Binding.
+    bool ekm_header_mode = false;
+    Bytes ekm_hmac_key;
+    std::string quote_path = "/tdx_quote";
+    std::string upstream;  // HOST:PORT for every other request (plain HTTP); empty: 404
+    std::size_t max_connections = 64;
+    std::size_t max_request = 1024 * 1024;
+    std::chrono::milliseconds io_timeout{30'000};
+    // Produces the quote over the given report data. Called concurrently from connection threads.
+    std::function<QuoteAnswer(const Octets<64>& report_data)> quote;
+    std::function<void(const std::string& host, std::uint16_t port)> on_listening;
+    std::function<void(std::string_view line)> log;  // one line per request; never secrets
+};
+
+// Serves until `stop` becomes true (checked at least every 200 ms), then waits for the open
+// connections to end (each bounded by io_timeout). Error(io) when it cannot listen.
+TDXKIT_EXPORT void serve(const ServerOptions& options, const std::atomic<bool>& stop);
+
+}  // namespace tdxkit::atls

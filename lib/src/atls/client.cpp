@@ -1,0 +1,396 @@
+// The attested-TLS client: handshake (TLS 1.3 only), EKM, nonce, quote over the same session, then
+// every check; the application gets the session only when all of them passed.
+
+#include <arpa/inet.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+
+#include "atls/io.hpp"
+#include "tdxkit/atls.hpp"
+#include "tdxkit/error.hpp"
+#include "tdxkit/eventlog.hpp"
+
+namespace tdxkit::atls {
+
+struct Session::Impl {
+    Outcome outcome;
+    io::SslCtxPtr ctx;
+    std::unique_ptr<io::TlsStream> stream;
+    std::unique_ptr<io::HttpReader> reader;
+    std::string host;
+};
+
+namespace {
+
+using nlohmann::json;
+using io::Clock;
+
+class Steps {
+public:
+    explicit Steps(Outcome& o) : o_(o) {}
+    // Records a step; the first failure becomes the outcome's reason. Returns `passed`.
+    bool add(std::string id, bool passed, std::string detail) {
+        if (!passed && o_.failed_step.empty()) {
+            o_.failed_step = id;
+            o_.reason = detail;
+        }
+        o_.steps.push_back({std::move(id), passed, std::move(detail)});
+        return passed;
+    }
+
+private:
+    Outcome& o_;
+};
+
+bool is_ip_literal(const std::string& host) {
+    in6_addr a6{};
+    in_addr a4{};
+    return inet_pton(AF_INET, host.c_str(), &a4) == 1 || inet_pton(AF_INET6, host.c_str(), &a6) == 1;
+}
+
+io::SslCtxPtr client_context(const ClientOptions& options) {
+    io::SslCtxPtr ctx{SSL_CTX_new(TLS_client_method())};
+    if (!ctx) ossl::fail("SSL_CTX_new");
+    // The EKM binding is only defined for TLS 1.3 (shade's nginx module refuses anything older).
+    if (SSL_CTX_set_min_proto_version(ctx.get(), TLS1_3_VERSION) != 1 ||
+        SSL_CTX_set_max_proto_version(ctx.get(), TLS1_3_VERSION) != 1) {
+        ossl::fail("SSL_CTX_set_min_proto_version");
+    }
+    if (options.insecure_skip_tls_verify) {
+        SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
+    } else {
+        SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
+        const int ok = options.ca_file.empty() ? SSL_CTX_set_default_verify_paths(ctx.get())
+                                               : SSL_CTX_load_verify_locations(ctx.get(), options.ca_file.c_str(), nullptr);
+        if (ok != 1) {
+            throw Error(Errc::invalid_argument, fmt::format("cannot load the CA certificates{}: {}",
+                                                            options.ca_file.empty() ? "" : " from " + options.ca_file,
+                                                            ossl::drain_errors()));
+        }
+    }
+    return ctx;
+}
+
+std::string handshake_advice(const std::string& error, SSL* ssl) {
+    if (const long v = SSL_get_verify_result(ssl); v != X509_V_OK) {
+        return fmt::format("the server certificate did not verify: {}; pass --ca-file with the issuing CA, or "
+                           "--insecure-skip-tls-verify (the attestation still binds the certificate)",
+                           X509_verify_cert_error_string(v));
+    }
+    if (error.find("protocol version") != std::string::npos || error.find("unsupported protocol") != std::string::npos ||
+        error.find("no protocols available") != std::string::npos) {
+        return fmt::format("{} (tdxkit requires TLS 1.3: the EKM channel binding does not exist in older versions; "
+                           "the server offered none)",
+                           error);
+    }
+    return error;
+}
+
+struct QuoteReply {
+    Bytes quote;
+    std::string event_log;
+};
+
+QuoteReply parse_quote_reply(const io::HttpMessage& response) {
+    if (!response.start_line.starts_with("HTTP/1.1 200")) {
+        throw Error(Errc::malformed,
+                    fmt::format("the server answered \"{}\" instead of 200", response.start_line.substr(0, 80)));
+    }
+    json doc;
+    try {
+        doc = json::parse(response.body);
+    } catch (const json::exception& e) {
+        throw Error(Errc::malformed, fmt::format("the response body is not JSON: {}", e.what()));
+    }
+    if (!doc.is_object() || !doc.contains("quote") || !doc["quote"].is_object()) {
+        throw Error(Errc::malformed, "the response has no \"quote\" object (expected the shade /tdx_quote format)");
+    }
+    const auto& q = doc["quote"];
+    if (!q.contains("quote") || !q["quote"].is_string()) throw Error(Errc::malformed, "no string .quote.quote");
+    QuoteReply reply;
+    reply.quote = from_hex(q["quote"].get<std::string>(), ".quote.quote");
+    if (const auto it = q.find("event_log"); it != q.end() && it->is_string()) {
+        reply.event_log = it->get<std::string>();
+    } else if (it != q.end() && it->is_array()) {
+        reply.event_log = it->dump();
+    } else {
+        throw Error(Errc::malformed, "no .quote.event_log (a JSON array, or a string holding one)");
+    }
+    return reply;
+}
+
+// The last RTMR3 "New TLS Certificate" event: a later one replaces the certificate (cert renewal).
+const Event* last_certificate_event(const EventLog& log) {
+    const Event* found = nullptr;
+    for (const auto& e : log.events) {
+        if (e.imr == 3 && e.is_runtime() && e.name == kCertificateEvent) found = &e;
+    }
+    return found;
+}
+
+void check_quote(const ClientOptions& options, const QuoteReply& reply, Outcome& o,
+                 Steps& steps) {
+    try {
+        o.quote = parse_quote(reply.quote);
+    } catch (const Error& e) {
+        steps.add("quote_response", false, fmt::format("the quote does not parse: {}", e.what()));
+        return;
+    }
+    const auto* td = o.quote->td_body();
+    if (!steps.add("quote_response", td != nullptr && o.quote->is_tdx(),
+                   td != nullptr ? fmt::format("TDX quote v{}, {} bytes", o.quote->header.version, reply.quote.size())
+                                 : "the quote is not a TDX quote")) {
+        return;
+    }
+    const auto expected = from_hex(o.expected_report_data_hex);
+    steps.add("report_data_binding", equal_ct(td->report_data, expected),
+              equal_ct(td->report_data, expected)
+                  ? "report_data = SHA-512(nonce || EKM of this session)"
+                  : fmt::format("report_data is {}, expected SHA-512(nonce || EKM) = {}: the quote was not made "
+                                "for this TLS session (a relay, a man-in-the-middle or a replayed quote)",
+                                to_hex(td->report_data), o.expected_report_data_hex));
+
+    const UnixTime now = options.at ? *options.at : now_utc();
+    const auto collateral = options.collateral(*o.quote);
+    o.report = verify_quote(*o.quote, collateral, VerifyOptions{now, options.trust_root});
+    const auto& r = *o.report;
+    steps.add("quote_verification", r.authentic,
+              r.authentic ? fmt::format("DCAP verification passed ({} checks, collateral {})", r.checks.size(),
+                                        r.collateral_source)
+                          : fmt::format("{}: {}", r.failed_check, r.failure));
+    if (r.authentic) {
+        steps.add("tcb_status", r.tcb_status != TcbStatus::revoked,
+                  fmt::format("TCB status {}", r.tcb_status ? tcb_status_name(*r.tcb_status) : "unknown"));
+    }
+    o.policy_result = evaluate_policy(options.policy, *o.quote, r, now);
+    const auto& p = *o.policy_result;
+    steps.add("policy", p.satisfied,
+              p.satisfied ? fmt::format("{}: {} rules satisfied", options.policy.source, p.rules_checked)
+                          : fmt::format("{}: {}", options.policy.source, p.violations.front().message));
+
+    EventLog log;
+    try {
+        log = parse_dstack_event_log(reply.event_log);
+    } catch (const Error& e) {
+        steps.add("event_log", false, fmt::format("the event log does not parse: {}", e.what()));
+        return;
+    }
+    o.event_count = log.events.size();
+    steps.add("event_log", true, fmt::format("{} events ({})", log.events.size(), log.container));
+    o.replayed_rtmrs = replay_rtmrs(log);
+    const auto mismatch = compare_rtmrs(*o.replayed_rtmrs, *td);
+    steps.add("rtmr_replay", !mismatch,
+              mismatch ? fmt::format("RTMR{} replays to {} but the quote has {}: the event log is not the one that "
+                                     "was measured",
+                                     mismatch->rtmr, to_hex(mismatch->replayed), to_hex(mismatch->quoted))
+                       : "RTMR0-3 equal the replay of the event log (runtime digests recomputed)");
+
+    const auto* event = last_certificate_event(log);
+    if (event != nullptr) o.bound_certificate_sha256 = std::string(event->payload.begin(), event->payload.end());
+    const bool bound = event != nullptr && !mismatch && equal_ct(event->payload, as_bytes(o.peer_certificate_sha256));
+    if (!options.require_certificate_binding) {
+        steps.add("certificate_binding", true,
+                  fmt::format("NOT CHECKED (disabled); the event log {}", bound ? "binds this certificate" : "does not bind this certificate"));
+    } else if (event == nullptr) {
+        steps.add("certificate_binding", false,
+                  fmt::format("the event log has no RTMR3 \"{}\" event: nothing binds the server certificate {} to "
+                              "the TD",
+                              kCertificateEvent, o.peer_certificate_sha256));
+    } else {
+        steps.add("certificate_binding", bound,
+                  bound ? fmt::format("the last \"{}\" event names this certificate (SHA-256 {})", kCertificateEvent,
+                                      o.peer_certificate_sha256)
+                        : fmt::format("the last \"{}\" event names certificate {}, but the server presented {}: the "
+                                      "TLS key is not the TD's",
+                                      kCertificateEvent, *o.bound_certificate_sha256, o.peer_certificate_sha256));
+    }
+}
+
+}  // namespace
+
+Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Session::Session(Session&&) noexcept = default;
+Session& Session::operator=(Session&&) noexcept = default;
+Session::~Session() = default;
+
+const Outcome& Session::outcome() const noexcept { return impl_->outcome; }
+
+namespace {
+
+io::TlsStream& verified_stream(Session::Impl& impl) {
+    if (!impl.outcome.verified || !impl.stream) {
+        throw Error(Errc::invalid_argument, "the session did not pass attestation: no application data may be sent");
+    }
+    return *impl.stream;
+}
+
+}  // namespace
+
+void Session::write(ByteSpan data) { verified_stream(*impl_).write_all(data, Clock::now() + std::chrono::seconds(30)); }
+
+std::size_t Session::read(std::uint8_t* out, std::size_t size, std::chrono::milliseconds timeout) {
+    return verified_stream(*impl_).read_some(out, size, Clock::now() + timeout);
+}
+
+Session::HttpResult Session::http_get(const std::string& path, std::chrono::milliseconds timeout, std::size_t max_body) {
+    auto& stream = verified_stream(*impl_);
+    if (path.empty() || path.front() != '/' || path.find_first_of("\r\n ") != std::string::npos) {
+        throw Error(Errc::invalid_argument, fmt::format("HTTP path \"{}\" must start with '/' and have no spaces", path));
+    }
+    const auto deadline = Clock::now() + timeout;
+    const auto request = fmt::format("GET {} HTTP/1.1\r\nHost: {}\r\nConnection: keep-alive\r\n\r\n", path, impl_->host);
+    stream.write_all(as_bytes(request), deadline);
+    const auto response = impl_->reader->read(max_body, deadline);
+    if (!response) throw Error(Errc::io, "the server closed the connection without answering");
+    HttpResult result;
+    const auto& line = response->start_line;
+    if (!line.starts_with("HTTP/1.") || line.size() < 12) throw Error(Errc::malformed, "bad HTTP status line");
+    result.status = std::atoi(line.substr(9, 3).c_str());
+    result.body = response->body;
+    return result;
+}
+
+void Session::pipe(int in_fd, int out_fd) {
+    auto& stream = verified_stream(*impl_);
+    std::array<std::uint8_t, 16384> buf{};
+    bool input_open = true;
+    const auto far = [] { return Clock::now() + std::chrono::hours(24); };
+    while (true) {
+        if (!stream.has_pending()) {
+            pollfd fds[2] = {{stream.fd(), POLLIN, 0}, {input_open ? in_fd : -1, POLLIN, 0}};
+            if (::poll(fds, 2, -1) < 0) {
+                if (errno == EINTR) continue;
+                throw Error(Errc::io, fmt::format("poll: {}", std::strerror(errno)));
+            }
+            if (input_open && (fds[1].revents & (POLLIN | POLLHUP)) != 0) {
+                const auto n = ::read(in_fd, buf.data(), buf.size());
+                if (n <= 0) {
+                    input_open = false;
+                    stream.shutdown_write();
+                } else {
+                    stream.write_all(ByteSpan(buf.data(), static_cast<std::size_t>(n)), far());
+                }
+            }
+            if ((fds[0].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+        }
+        const auto n = stream.read_some(buf.data(), buf.size(), far());
+        if (n == 0) return;
+        for (std::size_t done = 0; done < n;) {
+            const auto w = ::write(out_fd, buf.data() + done, n - done);
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0) throw Error(Errc::io, fmt::format("write: {}", std::strerror(errno)));
+            done += static_cast<std::size_t>(w);
+        }
+    }
+}
+
+Session connect(const ClientOptions& options) {
+    if (!options.collateral) throw Error(Errc::invalid_argument, "atls::connect: no collateral source");
+    auto impl = std::make_unique<Session::Impl>();
+    auto& o = impl->outcome;
+    Steps steps(o);
+    impl->host = options.host;
+    const auto server_name = options.server_name.empty() ? options.host : options.server_name;
+
+    auto start = Clock::now();
+    io::Fd fd;
+    try {
+        fd = io::tcp_connect(options.host, options.port, start + options.connect_timeout);
+    } catch (const Error& e) {
+        o.network_error = true;
+        steps.add("tcp_connect", false, e.what());
+        return Session(std::move(impl));
+    }
+    o.timings.connect_ms = io::ms_since(start);
+    steps.add("tcp_connect", true, fmt::format("{}:{}", options.host, options.port));
+
+    impl->ctx = client_context(options);
+    io::SslPtr ssl{SSL_new(impl->ctx.get())};
+    if (!ssl || SSL_set_fd(ssl.get(), fd.get()) != 1) ossl::fail("SSL_new");
+    // SSL_set_tlsext_host_name is a macro with a C cast; this is its expansion.
+    if (!is_ip_literal(server_name) && SSL_ctrl(ssl.get(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+                                                const_cast<char*>(server_name.c_str())) != 1) {
+        ossl::fail("SNI");
+    }
+    if (!options.insecure_skip_tls_verify) {
+        auto* param = SSL_get0_param(ssl.get());
+        const int ok = is_ip_literal(server_name) ? X509_VERIFY_PARAM_set1_ip_asc(param, server_name.c_str())
+                                                  : X509_VERIFY_PARAM_set1_host(param, server_name.c_str(), 0);
+        if (ok != 1) throw Error(Errc::invalid_argument, fmt::format("bad server name \"{}\"", server_name));
+    }
+    impl->stream = std::make_unique<io::TlsStream>(std::move(fd), std::move(ssl));
+    auto& stream = *impl->stream;
+    start = Clock::now();
+    if (const auto error = stream.handshake(false, start + options.timeout)) {
+        steps.add("tls_handshake", false, handshake_advice(*error, stream.ssl()));
+        impl->stream.reset();
+        return Session(std::move(impl));
+    }
+    o.timings.handshake_ms = io::ms_since(start);
+    o.tls_version = SSL_get_version(stream.ssl());
+    o.cipher = SSL_CIPHER_get_name(SSL_get_current_cipher(stream.ssl()));
+    o.peer_certificate_validated = !options.insecure_skip_tls_verify;
+    ossl::X509Ptr peer{SSL_get1_peer_certificate(stream.ssl())};
+    if (!peer) ossl::fail("the server sent no certificate");
+    o.peer_certificate_sha256 = to_hex(sha256(ossl::cert_der(peer.get())));
+    steps.add("tls_handshake", true,
+              fmt::format("{} {}, certificate {}", o.tls_version, o.cipher,
+                          options.insecure_skip_tls_verify ? "NOT validated (--insecure-skip-tls-verify)"
+                                                           : "validated for " + server_name));
+    if (!steps.add("tls_version", SSL_version(stream.ssl()) == TLS1_3_VERSION, o.tls_version)) {
+        impl->stream.reset();
+        return Session(std::move(impl));
+    }
+
+    const auto ekm = stream.export_ekm();
+    Bytes nonce(kNonceSize);
+    if (options.fixed_nonce) {
+        nonce = *options.fixed_nonce;
+    } else if (RAND_bytes(nonce.data(), static_cast<int>(nonce.size())) != 1) {
+        ossl::fail("RAND_bytes");
+    }
+    o.nonce_hex = to_hex(nonce);
+    o.expected_report_data_hex = to_hex(session_report_data(nonce, ekm));
+
+    start = Clock::now();
+    const auto deadline = start + options.timeout;
+    impl->reader = std::make_unique<io::HttpReader>(stream);
+    std::optional<io::HttpMessage> response;
+    try {
+        const auto body = json{{"nonce_hex", o.nonce_hex}}.dump();
+        stream.write_all(as_bytes(fmt::format("POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n"
+                                              "Content-Length: {}\r\nConnection: keep-alive\r\n\r\n{}",
+                                              options.quote_path, server_name, body.size(), body)),
+                         deadline);
+        response = impl->reader->read(options.max_response, deadline);
+        if (!response) throw Error(Errc::io, "the server closed the connection without answering");
+    } catch (const Error& e) {
+        steps.add("quote_request", false, fmt::format("POST {}: {}", options.quote_path, e.what()));
+        impl->stream.reset();
+        return Session(std::move(impl));
+    }
+    steps.add("quote_request", true, fmt::format("POST {}: {} bytes", options.quote_path, response->body.size()));
+    QuoteReply reply;
+    try {
+        reply = parse_quote_reply(*response);
+    } catch (const Error& e) {
+        steps.add("quote_response", false, e.what());
+        impl->stream.reset();
+        return Session(std::move(impl));
+    }
+    o.timings.quote_fetch_ms = io::ms_since(start);
+
+    start = Clock::now();
+    check_quote(options, reply, o, steps);
+    o.timings.verify_ms = io::ms_since(start);
+    o.verified = o.failed_step.empty();
+    if (!o.verified) impl->stream.reset();
+    return Session(std::move(impl));
+}
+
+}  // namespace tdxkit::atls

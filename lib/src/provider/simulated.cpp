@@ -1,0 +1,120 @@
+// The simulated provider: a quote signed with tdxkit's deterministic TEST PKI, plus a dstack-style
+// event log whose replay is the quote's RTMRs. It exists so that the attested-TLS flow can be
+// exercised end to end without TDX hardware; nothing it makes verifies against Intel's root.
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "provider/provider_internal.hpp"
+#include "tdxkit/error.hpp"
+#include "tdxkit/eventlog.hpp"
+#include "tdxkit/testing.hpp"
+
+namespace tdxkit::provider {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+// What a dstack CVM would measure for this app; fixed so that simulated logs are reproducible.
+constexpr std::string_view kSimulatedAppCompose =
+    R"({"manifest_version":2,"name":"tdxkit-simulated","runner":"docker-compose"})";
+constexpr std::uint32_t kEvEfiAction = 0x80000007;  // any TCG boot event type; only the digest is replayed
+
+std::string read_text_file(const fs::path& path) {
+    std::error_code ec;
+    if (!fs::is_regular_file(path, ec)) throw Error(Errc::io, fmt::format("simulated provider: no {}", path.string()));
+    std::ifstream in(path, std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!in && !in.eof()) throw Error(Errc::io, fmt::format("simulated provider: cannot read {}", path.string()));
+    return text;
+}
+
+// The PKI directory must be the one tdxkit::testing derives from the scenario's seed: the quote is
+// signed with those keys, so any other directory would be silently ignored.
+void check_pki_keys(const fs::path& dir, const testing::Scenario& scenario) {
+    for (const auto* label : {"attestation", "pck-leaf"}) {
+        const auto path = dir / fmt::format("{}.key", label);
+        if (read_text_file(path) != testing::private_key_pem(scenario.key(label))) {
+            throw Error(Errc::invalid_argument,
+                        fmt::format("simulated provider: {} is not the \"{}\" key of tdxkit's TEST PKI (seed \"{}\"); "
+                                    "only a directory written by tdxkit-testgen (testdata/pki) can be used",
+                                    path.string(), label, scenario.seed));
+        }
+    }
+}
+
+void check_pki_chain(const fs::path& dir, const testing::ScenarioOutput& built) {
+    const auto path = dir / "pck-chain.pem";
+    std::error_code ec;
+    if (fs::exists(path, ec) && read_text_file(path) != built.pck_chain_pem) {
+        throw Error(Errc::invalid_argument,
+                    fmt::format("simulated provider: {} differs from the chain of tdxkit's TEST PKI", path.string()));
+    }
+}
+
+json boot_event(std::uint32_t imr, int n) {
+    const auto digest = sha384(as_bytes(fmt::format("tdxkit simulated boot event RTMR{} #{}", imr, n)));
+    return {{"imr", imr}, {"event_type", kEvEfiAction}, {"digest", to_hex(digest)}, {"event", ""}, {"event_payload", ""}};
+}
+
+json runtime_event(std::string_view name, ByteSpan payload) {
+    return {{"imr", 3},
+            {"event_type", kDstackRuntimeEventType},
+            {"digest", to_hex(runtime_event_digest(name, payload))},
+            {"event", name},
+            {"event_payload", to_hex(payload)}};
+}
+
+std::string simulated_event_log(const std::optional<Bytes>& certificate_der) {
+    json log = json::array();
+    for (std::uint32_t imr = 0; imr < 3; ++imr) {
+        for (int n = 1; n <= 2; ++n) log.push_back(boot_event(imr, n));
+    }
+    const auto compose_hash = sha256(as_bytes(kSimulatedAppCompose));
+    const auto instance = sha256(as_bytes("tdxkit simulated instance"));
+    log.push_back(runtime_event("system-preparing", {}));
+    log.push_back(runtime_event("app-id", ByteSpan(compose_hash).first(20)));
+    log.push_back(runtime_event("compose-hash", compose_hash));
+    log.push_back(runtime_event("instance-id", ByteSpan(instance).first(20)));
+    log.push_back(runtime_event("boot-mr-done", {}));
+    log.push_back(runtime_event("system-ready", {}));
+    if (certificate_der) {
+        // shade's cert-manager: emit_event("New TLS Certificate", sha256(der).hexdigest()).
+        log.push_back(runtime_event("New TLS Certificate", as_bytes(to_hex(sha256(*certificate_der)))));
+    }
+    return log.dump();
+}
+
+}  // namespace
+
+GeneratedQuote from_simulated(const QuoteRequest& request) {
+    if (request.pki_dir.empty()) {
+        throw Error(Errc::invalid_argument,
+                    "the simulated provider needs the TEST PKI directory (--pki DIR, e.g. testdata/pki)");
+    }
+    testing::Scenario scenario;
+    check_pki_keys(request.pki_dir, scenario);
+    GeneratedQuote out;
+    out.provider = QuoteProvider::simulated;
+    out.source = fmt::format("simulated (TEST PKI {})", request.pki_dir);
+    out.event_log = simulated_event_log(request.bind_certificate_der);
+    out.vm_config = R"({"tdxkit_simulated":true})";
+    scenario.quote.td_body.report_data = request.report_data;
+    scenario.quote.td_body.rtmr = replay_rtmrs(parse_dstack_event_log(*out.event_log));
+    const auto built = scenario.build();
+    check_pki_chain(request.pki_dir, built);
+    out.quote = checked_quote(built.quote, request.report_data, out.source);
+    out.response_json = json{{"quote", to_hex(out.quote)},
+                             {"event_log", *out.event_log},
+                             {"report_data", to_hex(request.report_data)},
+                             {"vm_config", *out.vm_config}}
+                            .dump();
+    return out;
+}
+
+}  // namespace tdxkit::provider

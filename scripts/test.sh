@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Quick start, step 2 of 2 (README.md): build and run the whole ctest suite twice, with the `release` preset
+# and with the `asan` preset (AddressSanitizer + UndefinedBehaviorSanitizer).
+#
+#   bash scripts/test.sh
+#
+# Stops at the first failing build or test run and exits non-zero; the last lines printed are then the
+# failing ctest run's summary. Run scripts/setup.sh first on a fresh machine.
+set -euo pipefail
+
+readonly PRESETS=(release asan)
+readonly JOBS=2
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo"
+
+step() { printf '\n==> %s\n' "$*"; }
+run() {
+    printf '+ %s\n' "$*"
+    "$@"
+}
+
+for preset in "${PRESETS[@]}"; do
+    step "Configuring and building the '$preset' preset (build/$preset, $JOBS jobs)"
+    run cmake --preset "$preset"
+    run cmake --build --preset "$preset" --parallel "$JOBS"
+done
+
+for preset in "${PRESETS[@]}"; do
+    step "Running the test suite: '$preset' preset"
+    # ctest's own summary ("N% tests passed, N tests failed out of N", "Total Test time") ends the output.
+    run ctest --preset "$preset" --parallel "$JOBS"
+done

@@ -1,0 +1,365 @@
+// `tdxkit atls-connect` and `tdxkit atls-serve` through the real binaries, on loopback: the
+// simulated TD end to end, and every attack rejected with its own reason before any application
+// request is sent.
+
+#include <doctest/doctest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <nlohmann/json.hpp>
+#include <fmt/format.h>
+#include <openssl/sha.h>
+
+#include "atls/peers.hpp"
+#include "support/test_support.hpp"
+#include "tdxkit/bytes.hpp"
+
+using nlohmann::json;
+using tdxkit::test::run_tdxkit;
+using namespace tdxkit::test::atls;
+
+namespace {
+
+const std::string kSecretPath = "/application-secret";
+
+// `tdxkit atls-serve` in the background; its first stdout line names the port.
+struct Server {
+    std::unique_ptr<Background> process;
+    std::string port;
+
+    Server(const fs::path& dir, const std::string& name, std::vector<std::string> args) {
+        std::vector<std::string> argv{"timeout", "120", TDXKIT_BINARY, "atls-serve", "--listen", "127.0.0.1:0"};
+        argv.insert(argv.end(), args.begin(), args.end());
+        process = std::make_unique<Background>(argv, dir, name);
+        const auto line = wait_line(dir / (name + ".out"));
+        port = line.substr(line.rfind(':') + 1, line.find(' ', line.rfind(':')) - line.rfind(':') - 1);
+    }
+    [[nodiscard]] std::string address() const { return "127.0.0.1:" + port; }
+};
+
+std::vector<std::string> connect_args(const std::string& address, const std::string& ca,
+                                      std::vector<std::string> extra = {}) {
+    std::vector<std::string> args{"atls-connect", address, "--ca-file", ca, "--collateral", collateral_dir(),
+                                  "--trust-root", root_pem(), "--at", kAt, "--timeout", "10"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+}
+
+json connect_json(const std::string& address, const std::string& ca, std::vector<std::string> extra = {}) {
+    auto args = connect_args(address, ca, std::move(extra));
+    args.insert(args.begin(), "--json");
+    const auto r = run_tdxkit(args);
+    INFO(r.err);
+    REQUIRE(!r.out.empty());
+    auto doc = json::parse(r.out);
+    doc["_exit"] = r.exit_code;
+    return doc;
+}
+
+std::string fingerprint(const std::string& cert) {
+    const auto fp = tdxkit::test::run_process({"openssl", "x509", "-in", cert, "-noout", "-fingerprint", "-sha256"});
+    std::string hex;
+    for (const char c : fp.out.substr(fp.out.find('=') + 1)) {
+        if (std::isxdigit(static_cast<unsigned char>(c))) hex += static_cast<char>(std::tolower(c));
+    }
+    return hex;
+}
+
+// A rejected connection: exit 1, the named step failed, the reason mentions `needle`, and the
+// application request (--http-get) never reached `log`.
+void check_rejected(const json& doc, const std::string& step, const std::string& needle) {
+    CAPTURE(doc.dump(2));
+    CHECK(doc["_exit"] == 1);
+    CHECK(doc["result"] == "rejected");
+    CHECK(doc["failed_step"] == step);
+    CHECK(doc["reason"].get<std::string>().find(needle) != std::string::npos);
+    CHECK_FALSE(doc.contains("http"));
+}
+
+struct Fixture {
+    fs::path dir;
+    TestCert cert;
+    TestCert other;
+    std::unique_ptr<Peer> upstream;
+
+    explicit Fixture(const std::string& name)
+        : dir(scratch_dir("atls-" + name)), cert(make_cert(dir, "server")), other(make_cert(dir, "other")) {
+        upstream = std::make_unique<Peer>(dir, "upstream", std::vector<std::string>{"upstream"});
+    }
+    [[nodiscard]] std::string upstream_address() const { return "127.0.0.1:" + upstream->value; }
+    [[nodiscard]] bool application_reached() const {
+        return upstream->requests().find(kSecretPath) != std::string::npos;
+    }
+    Server simulated_server(const std::string& name, std::vector<std::string> extra = {}) const {
+        std::vector<std::string> args{"--cert", cert.cert, "--key", cert.key, "--provider", "simulated", "--pki",
+                                      pki_dir(), "--upstream", upstream_address()};
+        args.insert(args.end(), extra.begin(), extra.end());
+        return Server(dir, name, args);
+    }
+};
+
+// atls-serve with the dstack provider, its guest agent a fake one in `mode` (fake_peers.py dstack).
+struct DstackTd {
+    Peer agent;
+    Server server;
+    DstackTd(const Fixture& f, const std::string& mode)
+        : agent(f.dir, "agent-" + mode,
+                {"dstack", "--socket", (f.dir / (mode + ".sock")).string(), "--mode", mode, "--cert", f.cert.cert,
+                 "--other-cert", f.other.cert}),
+          server(start(f, mode, agent.value)) {}
+
+    static Server start(const Fixture& f, const std::string& mode, const std::string& socket) {
+        ::setenv("DSTACK_SIMULATOR_ENDPOINT", socket.c_str(), 1);
+        Server s(f.dir, "serve-" + mode, {"--cert", f.cert.cert, "--key", f.cert.key, "--provider", "dstack",
+                                          "--upstream", f.upstream_address()});
+        ::unsetenv("DSTACK_SIMULATOR_ENDPOINT");
+        return s;
+    }
+};
+
+// Plain HTTP POST over TCP (the --ekm-header side of atls-serve is behind a TLS proxy).
+std::string http_post(const std::string& port, const std::string& path, const std::string& body,
+                      const std::string& extra_headers) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<std::uint16_t>(std::stoi(port)));
+    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    const auto request = "POST " + path + " HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
+                         "\r\nConnection: close\r\n" + extra_headers + "\r\n" + body;
+    REQUIRE(::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size()));
+    std::string response;
+    char buf[65536];
+    ssize_t n = 0;
+    while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) response.append(buf, static_cast<std::size_t>(n));
+    ::close(fd);
+    return response;
+}
+
+std::string sha512_hex(const tdxkit::Bytes& data) {
+    unsigned char md[SHA512_DIGEST_LENGTH];
+    SHA512(data.data(), data.size(), md);
+    return tdxkit::to_hex(tdxkit::ByteSpan(md, sizeof md));
+}
+
+}  // namespace
+
+TEST_CASE("end to end: simulated TD, quote bound to the session, RTMRs replayed, certificate bound, then GET") {
+    Fixture f("e2e");
+    const auto server = f.simulated_server("serve");
+    const auto doc = connect_json(server.address(), f.cert.cert, {"--http-get", kSecretPath});
+    CAPTURE(doc.dump(2));
+    CHECK(doc["_exit"] == 0);
+    CHECK(doc["schema"] == "tdxkit.atls/v1");
+    CHECK(doc["result"] == "ok");
+    CHECK(doc["failed_step"].is_null());
+    for (const auto& s : doc["steps"]) CHECK_MESSAGE(s["passed"] == true, s.dump());
+    CHECK(doc["steps"].size() == 12);
+    CHECK(doc["server"]["tls_version"] == "TLSv1.3");
+    CHECK(doc["server"]["certificate_validated"] == true);
+    CHECK(doc["server"]["certificate_sha256"] == fingerprint(f.cert.cert));
+    CHECK(doc["binding"]["bound_certificate_sha256"] == fingerprint(f.cert.cert));
+    CHECK(doc["binding"]["report_data_bound"] == true);
+    CHECK(doc["binding"]["report_data"] == doc["binding"]["expected_report_data"]);
+    CHECK(doc["verification"]["tcb_status"] == "UpToDate");
+    CHECK(doc["policy"]["satisfied"] == true);
+    for (int i = 0; i < 4; ++i) {
+        CHECK(doc["event_log"]["replayed_rtmrs"][i] == doc["quote"]["rtmr" + std::to_string(i)]);
+    }
+    CHECK(doc["http"]["status"] == 200);
+    CHECK(doc["http"]["body"] == "hello from upstream\n");
+    CHECK(f.application_reached());
+    for (const auto* t : {"connect", "handshake", "quote_fetch", "verify"}) CHECK(doc["timings_ms"][t].get<double>() > 0);
+
+    // Human output; --http-get prints only the body on stdout.
+    const auto text = run_tdxkit(connect_args(server.address(), f.cert.cert));
+    CHECK(text.exit_code == 0);
+    CHECK(text.out.rfind("OK: 127.0.0.1:", 0) == 0);
+    CHECK(text.out.find("[ ok ] certificate_binding") != std::string::npos);
+    const auto get = run_tdxkit(connect_args(server.address(), f.cert.cert, {"--http-get", "/x"}));
+    CHECK(get.exit_code == 0);
+    CHECK(get.out == "hello from upstream\n");
+
+    // --pipe: the session carries a raw HTTP request from stdin.
+    const auto piped = run_tdxkit(connect_args(server.address(), f.cert.cert, {"--pipe"}),
+                                  "GET /piped HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    CHECK(piped.exit_code == 0);
+    CHECK(piped.out.find("hello from upstream") != std::string::npos);
+}
+
+TEST_CASE("the server certificate must be trusted, or the skip must be explicit and loud") {
+    Fixture f("trust");
+    const auto server = f.simulated_server("serve");
+    const auto untrusted = connect_json(server.address(), f.other.cert, {"--http-get", kSecretPath});
+    check_rejected(untrusted, "tls_handshake", "did not verify");
+    auto args = connect_args(server.address(), f.other.cert, {"--insecure-skip-tls-verify"});
+    const auto skipped = run_tdxkit(args);
+    CHECK(skipped.exit_code == 0);
+    CHECK(skipped.err.find("WARNING: --insecure-skip-tls-verify") != std::string::npos);
+    CHECK_FALSE(f.application_reached());
+}
+
+TEST_CASE("attack: a relaying man-in-the-middle gets a quote for its own session") {
+    Fixture f("mitm");
+    const auto server = f.simulated_server("serve");
+    // The relay holds a certificate the victim trusts (other.pem).
+    Peer mitm(f.dir, "mitm", {"mitm", "--cert", f.other.cert, "--key", f.other.key, "--upstream", server.address()});
+    const auto doc = connect_json("127.0.0.1:" + mitm.value, f.other.cert, {"--http-get", kSecretPath});
+    check_rejected(doc, "report_data_binding", "not made for this TLS session");
+    CHECK(mitm.requests() == "POST /tdx_quote HTTP/1.1\n");
+    CHECK_FALSE(f.application_reached());
+}
+
+TEST_CASE("attack: a quote replayed for an old nonce") {
+    Fixture f("replay");
+    const auto old = run_tdxkit({"-q", "quote", "generate", "--provider", "simulated", "--pki", pki_dir(),
+                                 "--report-data", std::string(128, 'a'), "--bind-cert", f.cert.cert, "--format", "json"});
+    REQUIRE(old.exit_code == 0);
+    json response{{"success", true}, {"quote", json::parse(old.out)}, {"quote_type", "tdx"}};
+    const auto canned = f.dir / "canned.json";
+    std::ofstream(canned) << response.dump();
+    Peer replay(f.dir, "replay", {"canned", "--cert", f.cert.cert, "--key", f.cert.key, "--response", canned.string()});
+    const auto doc = connect_json("127.0.0.1:" + replay.value, f.cert.cert, {"--http-get", kSecretPath});
+    check_rejected(doc, "report_data_binding", "report_data is " + std::string(128, 'a'));
+    CHECK(replay.requests() == "POST /tdx_quote HTTP/1.1\n");
+    // Everything else about the replayed quote is genuine: only the binding fails.
+    for (const auto& s : doc["steps"]) {
+        if (s["id"] != "report_data_binding") CHECK_MESSAGE(s["passed"] == true, s.dump());
+    }
+}
+
+TEST_CASE("attack: the certificate is not the one in the event log, or none is") {
+    Fixture f("cert");
+    for (const std::string mode : {"othercert", "nocert"}) {
+        CAPTURE(mode);
+        const DstackTd td(f, mode);
+        const auto& server = td.server;
+        const auto doc = connect_json(server.address(), f.cert.cert, {"--http-get", kSecretPath});
+        if (mode == "othercert") {
+            check_rejected(doc, "certificate_binding", "names certificate " + fingerprint(f.other.cert));
+        } else {
+            check_rejected(doc, "certificate_binding", "no RTMR3 \"New TLS Certificate\" event");
+        }
+        CHECK_FALSE(f.application_reached());
+        // --no-cert-binding relaxes exactly this check, loudly.
+        const auto relaxed = run_tdxkit(connect_args(server.address(), f.cert.cert, {"--no-cert-binding"}));
+        CHECK(relaxed.exit_code == 0);
+        CHECK(relaxed.err.find("WARNING: --no-cert-binding") != std::string::npos);
+    }
+}
+
+TEST_CASE("attack: an event log whose RTMR3 does not replay") {
+    Fixture f("tamper");
+    const DstackTd td(f, "tamper");
+    const auto& server = td.server;
+    const auto doc = connect_json(server.address(), f.cert.cert, {"--http-get", kSecretPath});
+    check_rejected(doc, "rtmr_replay", "RTMR3 replays to");
+    CHECK_FALSE(f.application_reached());
+}
+
+TEST_CASE("attack: a TLS 1.2-only server") {
+    Fixture f("tls12");
+    Peer old(f.dir, "tls12", {"tls12", "--cert", f.cert.cert, "--key", f.cert.key});
+    const auto doc = connect_json("127.0.0.1:" + old.value, f.cert.cert, {"--http-get", kSecretPath});
+    check_rejected(doc, "tls_handshake", "requires TLS 1.3");
+    CHECK(old.requests().find("HTTP/1.1") == std::string::npos);
+}
+
+TEST_CASE("a policy mismatch is rejected with the policy's own message") {
+    Fixture f("policy");
+    const auto server = f.simulated_server("serve");
+    const auto policy = f.dir / "policy.json";
+    std::ofstream(policy) << R"({"version":1,"td":{"mrtd":[")" << std::string(96, '0') << R"("]}})";
+    const auto doc = connect_json(server.address(), f.cert.cert, {"--policy", policy.string(), "--http-get", kSecretPath});
+    check_rejected(doc, "policy", "td.mrtd");
+    CHECK(doc["policy"]["satisfied"] == false);
+    CHECK_FALSE(f.application_reached());
+}
+
+TEST_CASE("attack: oversized, slow and malformed quote responses") {
+    Fixture f("misbehave");
+    {
+        Peer big(f.dir, "oversized", {"oversized", "--cert", f.cert.cert, "--key", f.cert.key});
+        const auto doc = connect_json("127.0.0.1:" + big.value, f.cert.cert, {"--http-get", kSecretPath});
+        check_rejected(doc, "quote_request", "exceeds the limit");
+        CHECK(big.requests() == "POST /tdx_quote HTTP/1.1\n");
+    }
+    {
+        Peer slow(f.dir, "slow", {"slow", "--cert", f.cert.cert, "--key", f.cert.key});
+        const auto start = std::chrono::steady_clock::now();
+        auto args = connect_args("127.0.0.1:" + slow.value, f.cert.cert, {"--http-get", kSecretPath});
+        args.insert(args.begin(), "--json");
+        args[args.size() - 3] = "2";  // --timeout 2 (after --http-get PATH)
+        const auto r = run_tdxkit(args);
+        const auto elapsed = std::chrono::steady_clock::now() - start;
+        auto doc = json::parse(r.out);
+        doc["_exit"] = r.exit_code;
+        check_rejected(doc, "quote_request", "timed out");
+        CHECK(elapsed < std::chrono::seconds(8));  // --timeout 2, plus process start-up on a loaded machine
+        CHECK(slow.requests() == "POST /tdx_quote HTTP/1.1\n");
+    }
+    {
+        Peer bad(f.dir, "malformed", {"malformed", "--cert", f.cert.cert, "--key", f.cert.key});
+        const auto doc = connect_json("127.0.0.1:" + bad.value, f.cert.cert, {"--http-get", kSecretPath});
+        check_rejected(doc, "quote_response", "not JSON");
+        CHECK(bad.requests() == "POST /tdx_quote HTTP/1.1\n");
+    }
+}
+
+TEST_CASE("an unreachable server is exit 4 (outcome unknown), not a rejection") {
+    const auto r = run_tdxkit({"atls-connect", "127.0.0.1:1", "--collateral", collateral_dir(), "--trust-root",
+                               root_pem(), "--at", kAt});
+    CHECK(r.exit_code == 4);
+    CHECK(r.out.find("tcp_connect") != std::string::npos);
+}
+
+TEST_CASE("atls-serve --ekm-header: missing header 400, wrong HMAC 403, bad nonce 400, correct 200") {
+    Fixture f("ekm");
+    const auto key = f.dir / "hmac.key";
+    std::ofstream(key) << "dev-mode-ekm-placeholder-not-for-production\n";
+    const Server server(f.dir, "serve", {"--cert", f.cert.cert, "--provider", "simulated", "--pki", pki_dir(),
+                                         "--ekm-header", "--ekm-hmac-key-file", key.string()});
+    const std::string nonce(64, '1');
+    const std::string body = R"({"nonce_hex":")" + nonce + "\"}";
+    // Reference vector (dstack-atls-eventlog.md §5): EKM 20..3f with this key.
+    std::string ekm;
+    for (int i = 0x20; i < 0x40; ++i) ekm += fmt::format("{:02x}", i);
+    const std::string good = ekm + ":52323983cc0cd6c10d87a8a977558647a2c97e2a15aff691c2282824c2ddcbc2";
+    std::string bad = good;
+    bad.back() = bad.back() == '2' ? '3' : '2';
+
+    CHECK(http_post(server.port, "/tdx_quote", body, "").rfind("HTTP/1.1 400", 0) == 0);
+    CHECK(http_post(server.port, "/tdx_quote", body, "X-TLS-EKM-Channel-Binding: " + bad + "\r\n").rfind("HTTP/1.1 403", 0) == 0);
+    CHECK(http_post(server.port, "/tdx_quote", R"({"nonce_hex":"abc"})", "X-TLS-EKM-Channel-Binding: " + good + "\r\n")
+              .rfind("HTTP/1.1 400", 0) == 0);
+    const auto ok = http_post(server.port, "/tdx_quote", body, "X-TLS-EKM-Channel-Binding: " + good + "\r\n");
+    REQUIRE(ok.rfind("HTTP/1.1 200", 0) == 0);
+    const auto doc = json::parse(ok.substr(ok.find("\r\n\r\n") + 4));
+    CHECK(doc["success"] == true);
+    CHECK(doc["quote_type"] == "tdx");
+    const auto expected = sha512_hex(tdxkit::from_hex(nonce + ekm));
+    CHECK(doc["quote"]["report_data"] == expected);
+    // The quote itself carries it, and its event log binds the proxy's certificate (--cert).
+    const auto quote_file = f.dir / "q.hex";
+    std::ofstream(quote_file) << doc["quote"]["quote"].get<std::string>();
+    const auto decoded = run_tdxkit({"--json", "quote", "decode", quote_file.string()});
+    CHECK(json::parse(decoded.out)["body"]["report_data"] == expected);
+    CHECK(doc["quote"]["event_log"].get<std::string>().find("New TLS Certificate") != std::string::npos);
+}
+
+TEST_CASE("atls-serve: usage errors and graceful SIGTERM") {
+    Fixture f("serve-usage");
+    CHECK(run_tdxkit({"atls-serve", "--listen", "127.0.0.1:0", "--cert", f.cert.cert, "--provider", "simulated",
+                      "--pki", pki_dir()})
+              .exit_code == 2);  // no --key
+    CHECK(run_tdxkit({"atls-serve", "--listen", "127.0.0.1:0", "--cert", f.cert.cert, "--ekm-header", "--provider",
+                      "simulated", "--pki", pki_dir()})
+              .exit_code == 2);  // no HMAC key
+    CHECK(run_tdxkit({"atls-serve", "--listen", "nonsense", "--cert", f.cert.cert, "--key", f.cert.key}).exit_code == 2);
+    Server server = f.simulated_server("serve");
+    CHECK(server.process->stop() == 0);
+    CHECK(server.process->err().find("stopped") != std::string::npos);
+}

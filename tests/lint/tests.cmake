@@ -1,0 +1,25 @@
+# Lint checks for the man pages, shell completions and scripts (included by tests/CMakeLists.txt).
+# Each is its own ctest test; a missing optional tool makes it "Skipped" (exit 77), visibly.
+# The content checks (every subcommand and option documented and completed) are in
+# tests/cli/docs_test.cpp.
+
+set(_lint "${CMAKE_CURRENT_LIST_DIR}/lint.sh")
+
+file(GLOB _man_pages CONFIGURE_DEPENDS "${CMAKE_SOURCE_DIR}/man/*.1")
+foreach(_page IN LISTS _man_pages)
+  get_filename_component(_name "${_page}" NAME)
+  add_test(NAME lint_groff_${_name} COMMAND bash "${_lint}" groff "${_page}")
+  add_test(NAME lint_mandoc_${_name} COMMAND bash "${_lint}" mandoc "${_page}")
+endforeach()
+
+add_test(NAME lint_bash_completion_syntax COMMAND bash "${_lint}" bash-syntax "${CMAKE_SOURCE_DIR}/completions/tdxkit.bash")
+add_test(NAME lint_zsh_completion_syntax COMMAND bash "${_lint}" zsh-syntax "${CMAKE_SOURCE_DIR}/completions/_tdxkit")
+add_test(NAME lint_fish_completion_syntax COMMAND bash "${_lint}" fish-syntax "${CMAKE_SOURCE_DIR}/completions/tdxkit.fish")
+add_test(NAME lint_shellcheck COMMAND bash "${_lint}" shellcheck
+  "${CMAKE_SOURCE_DIR}/completions/tdxkit.bash" "${CMAKE_SOURCE_DIR}/scripts/setup.sh"
+  "${CMAKE_SOURCE_DIR}/scripts/test.sh" "${CMAKE_SOURCE_DIR}/.ci/run" "${_lint}")
+add_test(NAME lint_clang_format_config COMMAND bash "${_lint}" clang-format-config "${CMAKE_SOURCE_DIR}")
+
+get_property(_lint_tests DIRECTORY PROPERTY TESTS)
+list(FILTER _lint_tests INCLUDE REGEX "^lint_")
+set_tests_properties(${_lint_tests} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 60)

@@ -12,6 +12,8 @@ readonly PACKAGES=(
     cmake ninja-build g++ ccache pkg-config
     libcli11-dev libssl-dev libcurl4-openssl-dev nlohmann-json3-dev libfmt-dev doctest-dev
     groff-base zsh fish
+    dpkg-dev python3 openssl libbenchmark-dev
+    clang libclang-rt-14-dev
 )
 readonly JOBS=2
 readonly PRESET=release

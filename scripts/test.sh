@@ -26,6 +26,15 @@ for preset in "${PRESETS[@]}"; do
     run cmake --build --preset "$preset" --parallel "$JOBS"
 done
 
+# Each libFuzzer target for a short bounded run (clang, ASan+UBSan): only the fuzz targets are built
+# in this preset. Before the full suites, so that ctest's summary of the last suite ends the output.
+step "Building the libFuzzer targets (build/fuzz, clang)"
+run cmake --preset fuzz
+run cmake --build --preset fuzz --parallel "$JOBS" --target \
+    fuzz_quote fuzz_quote_input fuzz_certificates fuzz_collateral fuzz_policy
+step "Fuzzing each target for a bounded time"
+run ctest --preset fuzz --parallel "$JOBS"
+
 for preset in "${PRESETS[@]}"; do
     step "Running the test suite: '$preset' preset"
     # ctest's own summary ("N% tests passed, N tests failed out of N", "Total Test time") ends the output.

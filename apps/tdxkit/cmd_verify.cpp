@@ -304,7 +304,7 @@ void verify_batch_line(BatchLine& line, BatchCollateral& collateral, Context& ct
         json request;
         try {
             request = json::parse(line.text);
-        } catch (const json::parse_error& e) {
+        } catch (const json::exception& e) {
             throw Error(Errc::malformed, fmt::format("batch line is not JSON: {}", e.what()));
         }
         if (!request.is_object()) throw Error(Errc::malformed, "batch line must be a JSON object");
@@ -379,7 +379,13 @@ int run_verify(const VerifyCommand& cmd, const GlobalOptions& global) {
         throw Error(Errc::invalid_argument, "give either a QUOTE or --batch FILE");
     }
     Context ctx;
-    init_context(cmd, ctx);
+    try {
+        init_context(cmd, ctx);
+    } catch (const Error& e) {
+        // A bad --at, --policy or --trust-root is still answered with one JSON document.
+        if (!global.json) throw;
+        return print_json_error({{"schema", "tdxkit.verify/v1"}}, e);
+    }
     return cmd.batch.empty() ? run_single(cmd, global, ctx) : run_batch(cmd, global, ctx);
 }
 

@@ -114,6 +114,10 @@ TEST_CASE("exit codes: missing collateral 4, malformed quote 3, bad time 2, miss
     auto bad_time = demo_args();
     bad_time.back() = "yesterday";
     CHECK(run_tdxkit(bad_time).exit_code == 2);
+    bad_time.push_back("--json");
+    const auto bad_time_json = run_tdxkit(bad_time);
+    CHECK(bad_time_json.exit_code == 2);
+    CHECK(json::parse(bad_time_json.out)["error"]["code"] == "invalid_argument");
 
     CHECK(run_tdxkit({"verify", "/nonexistent/quote.bin", "--collateral", data("collateral/sim")}).exit_code == 5);
     fs::remove(garbage);

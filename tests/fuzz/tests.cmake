@@ -1,6 +1,9 @@
 # Fuzz targets. Every target's corpus runs as a ctest regression test (any compiler); with
-# -DTDXKIT_FUZZ=ON and clang (preset "fuzz") the real libFuzzer binaries are built too:
+# -DTDXKIT_FUZZ=ON and clang (preset "fuzz") the real libFuzzer binaries are built too, and
+# `ctest --preset fuzz` runs each for TDXKIT_FUZZ_SECONDS:
 #   build/fuzz/tests/fuzz_quote tests/fuzz/corpus/quote -max_total_time=60
+
+set(TDXKIT_FUZZ_SECONDS 20 CACHE STRING "Seconds each libFuzzer target runs under ctest --preset fuzz")
 
 file(GLOB TDXKIT_FUZZ_SOURCES CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/fuzz_*.cpp)
 foreach(source IN LISTS TDXKIT_FUZZ_SOURCES)
@@ -20,5 +23,12 @@ foreach(source IN LISTS TDXKIT_FUZZ_SOURCES)
     target_include_directories(${name} PRIVATE ${CMAKE_CURRENT_LIST_DIR})
     target_compile_options(${name} PRIVATE -fsanitize=fuzzer)
     target_link_options(${name} PRIVATE -fsanitize=fuzzer)
+    # A short bounded run per target in CI (ctest --preset fuzz); new inputs go to a scratch directory,
+    # never into the committed corpus.
+    add_test(NAME fuzz_run_${corpus}
+      COMMAND ${CMAKE_COMMAND} -E env ASAN_OPTIONS=detect_leaks=1
+              sh -c "mkdir -p \"$1\" && exec \"$2\" \"$1\" \"$3\" -max_total_time=${TDXKIT_FUZZ_SECONDS} -rss_limit_mb=2048 -print_final_stats=1"
+              fuzz_run ${CMAKE_CURRENT_BINARY_DIR}/fuzz-scratch/${corpus} $<TARGET_FILE:${name}> ${CMAKE_CURRENT_LIST_DIR}/corpus/${corpus})
+    set_tests_properties(fuzz_run_${corpus} PROPERTIES TIMEOUT 600)
   endif()
 endforeach()

@@ -63,10 +63,12 @@ TEST_CASE("MRCONFIGID V2 follows dstack's keccak256 layout") {
     Octets<20> app{};
     app.fill(0x22);
     const auto id = from_hex("abcd");
-    Bytes preimage(hash.begin(), hash.end());
-    preimage.insert(preimage.end(), app.begin(), app.end());
+    // Built byte by byte: GCC 12 -O2 misreads range inserts into a fresh vector (-Warray-bounds).
+    Bytes preimage;
+    for (const auto b : hash) preimage.push_back(b);
+    for (const auto b : app) preimage.push_back(b);
     preimage.push_back(2);
-    preimage.insert(preimage.end(), id.begin(), id.end());
+    for (const auto b : id) preimage.push_back(b);
     const auto v2 = mr_config_id_v2(hash, app, KeyProviderKind::kms, id);
     CHECK(v2[0] == 2);
     const auto digest = keccak256(preimage);

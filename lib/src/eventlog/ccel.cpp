@@ -17,7 +17,6 @@ namespace {
 
 constexpr std::size_t kAcpiCcelTableSize = 56;
 constexpr std::uint8_t kCcTypeTdx = 2;
-constexpr std::uint32_t kEndMarker = 0xFFFFFFFF;
 constexpr std::uint16_t kAlgSha384 = 0x000C;
 constexpr std::uint32_t kMaxMrIndex = 4;  // RTMR3
 constexpr std::string_view kSpecIdSignature{"Spec ID Event03\0", 16};

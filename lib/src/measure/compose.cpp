@@ -177,7 +177,7 @@ ordered_json parse_js(std::string_view text) {
         } catch (const ordered_json::out_of_range&) {
             return ordered_json::parse(overflowing_numbers_to_null(text));
         }
-    } catch (const ordered_json::parse_error& e) {
+    } catch (const ordered_json::exception& e) {
         const std::string_view msg = e.what();
         const auto start = msg.find("] ");
         throw Error(Errc::malformed, fmt::format("app-compose: not valid JSON: {}",
@@ -297,7 +297,7 @@ ComposeMeasurement measure_compose(ByteSpan measured, const ComposeOptions& opti
     nlohmann::json doc;
     try {
         doc = nlohmann::json::parse(std::string_view(reinterpret_cast<const char*>(measured.data()), measured.size()));
-    } catch (const nlohmann::json::parse_error&) {
+    } catch (const nlohmann::json::exception&) {
         doc = nlohmann::json::object();
     }
     if (!doc.is_object()) doc = nlohmann::json::object();

@@ -219,7 +219,7 @@ SignedJsonBody extract_signed_body(std::string_view document, std::string_view m
     try {
         parsed_body = json::parse(*body);
         parsed_sig = json::parse(*signature);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {
         throw Error(Errc::malformed, fmt::format("{}: {}", what, e.what()));
     }
     if (!parsed_body.is_object()) throw Error(Errc::malformed, fmt::format("{}: \"{}\" is not an object", what, member));
@@ -249,7 +249,7 @@ Collateral collateral_from_json(std::string_view json_text, std::string_view wha
     json doc;
     try {
         doc = json::parse(json_text);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {
         throw Error(Errc::malformed, fmt::format("{}: {}", what, e.what()));
     }
     if (!doc.is_object()) throw Error(Errc::malformed, fmt::format("{}: not a JSON object", what));

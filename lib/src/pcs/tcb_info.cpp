@@ -77,7 +77,7 @@ private:
 json parse_json(std::string_view body, std::string_view what) {
     try {
         return json::parse(body);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {
         throw Error(Errc::malformed, fmt::format("{}: {}", what, e.what()));
     }
 }

@@ -463,7 +463,7 @@ json parse_document(const Reader& r, std::string_view text) {
     };
     try {
         return json::parse(text, on_event);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {
         // e.what() starts with "[json.exception.parse_error.101] "; the rest locates the error.
         const std::string_view what = e.what();
         const auto start = what.find("] ");

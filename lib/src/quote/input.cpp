@@ -56,7 +56,7 @@ QuoteInput from_json(ByteSpan data) {
     json doc;
     try {
         doc = json::parse(as_text(data));
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {
         throw Error(Errc::malformed, fmt::format("JSON input: {}", e.what()));
     }
     QuoteInput in;

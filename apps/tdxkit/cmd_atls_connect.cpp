@@ -188,7 +188,7 @@ void register_atls_connect(CLI::App& root, const GlobalOptions& global, int& rc)
     sub->add_option("--trust-root", o->trust_root,
                     "TEST ONLY: use this root certificate (PEM/DER) instead of Intel's pinned SGX Root CA");
     sub->add_option("--at", o->at, "Verification time, RFC 3339 or unix seconds (default: now)");
-    sub->add_option("--policy", o->policy, "Policy file (JSON, docs/policy.md); default: UpToDate TCB, no debug");
+    sub->add_option("--policy", o->policy, "Policy file (JSON, lib/docs/policy.md); default: UpToDate TCB, no debug");
     sub->add_flag("--no-cert-binding", o->no_cert_binding,
                   "Do not require the server certificate in the event log (New TLS Certificate event)");
     sub->add_option("--http-get", o->http_get, "After verification, GET this path on the session and print the body");

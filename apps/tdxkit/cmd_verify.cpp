@@ -399,7 +399,7 @@ void register_verify(CLI::App& root, const GlobalOptions& global, int& rc) {
         ->check(CLI::IsMember({"auto", "raw", "hex", "base64", "json"}))
         ->capture_default_str();
     add_collateral_options(sub, cmd->sources);
-    sub->add_option("--policy", cmd->policy, "Policy file (JSON, docs/policy.md); default: UpToDate TCB, no debug");
+    sub->add_option("--policy", cmd->policy, "Policy file (JSON, lib/docs/policy.md); default: UpToDate TCB, no debug");
     sub->add_option("--at", cmd->at, "Verification time, RFC 3339 or unix seconds (default: now)");
     sub->add_option("--trust-root", cmd->trust_root,
                     "TEST ONLY: use this root certificate (PEM/DER) instead of Intel's pinned SGX Root CA");

@@ -494,13 +494,13 @@ TEST_CASE("policy_to_json round-trips and fills in defaults") {
                                      "td": {"allow_debug": false}})"));
     for (const auto* name : {"production-strict.json", "development-permissive.json"}) {
         CAPTURE(name);
-        const auto p = parse_policy(test::read_text(test::source_dir() / "docs/examples/policies" / name), name);
+        const auto p = parse_policy(test::read_text(test::source_dir() / "lib/docs/examples/policies" / name), name);
         CHECK(parse_policy(policy_to_json(p), name) == p);
     }
 }
 
 TEST_CASE("example policies parse and behave as documented") {
-    const auto dir = test::source_dir() / "docs/examples/policies";
+    const auto dir = test::source_dir() / "lib/docs/examples/policies";
     const auto strict = parse_policy(test::read_text(dir / "production-strict.json"), "production-strict.json");
     CHECK(strict.tcb.max_collateral_age == 30 * kDay);
     CHECK(strict.td.mrtd->size() == 2);
@@ -518,8 +518,8 @@ TEST_CASE("example policies parse and behave as documented") {
 // The schema and the parser describe the same format: every schema property is accepted (with the
 // schema's own example value), every object level rejects a made-up key, and the parser's list of
 // allowed keys at each level is exactly the schema's.
-TEST_CASE("docs/policy.schema.json matches the parser") {
-    const auto schema = json::parse(test::read_text(test::source_dir() / "docs/policy.schema.json"));
+TEST_CASE("lib/docs/policy.schema.json matches the parser") {
+    const auto schema = json::parse(test::read_text(test::source_dir() / "lib/docs/policy.schema.json"));
     CHECK(schema.at("$schema") == "https://json-schema.org/draft/2020-12/schema");
 
     const std::function<json(const json&)> resolve = [&](const json& node) {

@@ -1,7 +1,7 @@
 #pragma once
 
 // Human and JSON renderings of a decoded quote (`tdxkit quote decode`). The JSON schema is
-// "tdxkit.quote/v1", documented in docs/json-schemas.md.
+// "tdxkit.quote/v1", documented in lib/docs/json-schemas.md.
 
 #include <optional>
 #include <string>

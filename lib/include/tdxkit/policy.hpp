@@ -2,7 +2,7 @@
 
 // Acceptance policy: the operator's statement of which authentic quotes are acceptable. Verification
 // (verify.hpp) establishes what a quote is; the policy decides whether that is good enough. The file
-// format is documented in docs/policy.md and docs/policy.schema.json.
+// format is documented in lib/docs/policy.md and lib/docs/policy.schema.json.
 
 #include <cstddef>
 #include <cstdint>
@@ -81,7 +81,7 @@ struct KeyProviderRule {
 };
 
 // dstack application identity, checked on the RTMR3 events of an event log whose replay equals the
-// quote's RTMRs (docs/policy.md, "dstack"). Unset optionals are not checked.
+// quote's RTMRs (lib/docs/policy.md, "dstack"). Unset optionals are not checked.
 struct DstackPolicy {
     std::optional<DigestList> compose_hashes;   // 32 bytes each
     std::optional<DigestList> app_ids;          // 20 bytes
@@ -119,7 +119,7 @@ struct PolicyViolation {
 
 struct PolicyResult {
     bool satisfied = false;
-    std::vector<PolicyViolation> violations;  // in rule order (docs/policy.md "Evaluation order")
+    std::vector<PolicyViolation> violations;  // in rule order (lib/docs/policy.md "Evaluation order")
     std::size_t rules_checked = 0;
 };
 

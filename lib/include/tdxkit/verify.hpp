@@ -1,7 +1,7 @@
 #pragma once
 
 // DCAP quote verification: a pure function of (quote, collateral, trust root, time). No I/O.
-// Follows Intel's current QVL where the public verifiers differ (see docs/verification.md).
+// Follows Intel's current QVL where the public verifiers differ (see lib/docs/verification.md).
 
 #include <cstdint>
 #include <memory>
@@ -66,7 +66,7 @@ struct VerifyOptions {
 };
 
 // One verification step, in the order performed. `id` is stable (documented in
-// docs/verification.md) so scripts and tests can match on it.
+// lib/docs/verification.md) so scripts and tests can match on it.
 struct Check {
     std::string id;
     bool passed = false;

@@ -1,6 +1,6 @@
 // The DCAP verification engine. Steps run in Intel QVL's order and stop at the first failure (fail
 // closed); every step records a Check so reports show exactly what was verified. Where the public
-// verifiers disagree, Intel's current QVL is followed (docs/verification.md explains each choice).
+// verifiers disagree, Intel's current QVL is followed (lib/docs/verification.md explains each choice).
 
 #include <algorithm>
 #include <mutex>

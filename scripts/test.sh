@@ -30,8 +30,7 @@ done
 # in this preset. Before the full suites, so that ctest's summary of the last suite ends the output.
 step "Building the libFuzzer targets (build/fuzz, clang)"
 run cmake --preset fuzz
-run cmake --build --preset fuzz --parallel "$JOBS" --target \
-    fuzz_quote fuzz_quote_input fuzz_certificates fuzz_collateral fuzz_policy
+run cmake --build --preset fuzz --parallel "$JOBS" --target fuzzers
 step "Fuzzing each target for a bounded time"
 run ctest --preset fuzz --parallel "$JOBS"
 

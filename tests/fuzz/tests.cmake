@@ -6,6 +6,9 @@
 set(TDXKIT_FUZZ_SECONDS 20 CACHE STRING "Seconds each libFuzzer target runs under ctest --preset fuzz")
 
 file(GLOB TDXKIT_FUZZ_SOURCES CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/fuzz_*.cpp)
+if(TDXKIT_FUZZ)
+  add_custom_target(fuzzers)  # every libFuzzer binary: cmake --build --preset fuzz --target fuzzers
+endif()
 foreach(source IN LISTS TDXKIT_FUZZ_SOURCES)
   get_filename_component(name ${source} NAME_WE)
   string(REPLACE "fuzz_" "" corpus ${name})
@@ -23,6 +26,7 @@ foreach(source IN LISTS TDXKIT_FUZZ_SOURCES)
     target_include_directories(${name} PRIVATE ${CMAKE_CURRENT_LIST_DIR})
     target_compile_options(${name} PRIVATE -fsanitize=fuzzer)
     target_link_options(${name} PRIVATE -fsanitize=fuzzer)
+    add_dependencies(fuzzers ${name})
     # A short bounded run per target in CI (ctest --preset fuzz); new inputs go to a scratch directory,
     # never into the committed corpus.
     add_test(NAME fuzz_run_${corpus}

@@ -11,11 +11,42 @@
 #include <openssl/x509v3.h>
 
 #include "atls/io.hpp"
+#include "atls/messages.hpp"
 #include "tdxkit/atls.hpp"
 #include "tdxkit/error.hpp"
 #include "tdxkit/eventlog.hpp"
 
 namespace tdxkit::atls {
+
+detail::QuoteReply detail::parse_quote_reply(const io::HttpMessage& response) {
+    using nlohmann::json;
+    if (!response.start_line.starts_with("HTTP/1.1 200")) {
+        throw Error(Errc::malformed,
+                    fmt::format("the server answered \"{}\" instead of 200", response.start_line.substr(0, 80)));
+    }
+    json doc;
+    try {
+        doc = json::parse(response.body);
+    } catch (const json::exception& e) {
+        throw Error(Errc::malformed, fmt::format("the response body is not JSON: {}", e.what()));
+    }
+    if (!doc.is_object() || !doc.contains("quote") || !doc["quote"].is_object()) {
+        throw Error(Errc::malformed, "the response has no \"quote\" object (expected the shade /tdx_quote format)");
+    }
+    const auto& q = doc["quote"];
+    if (!q.contains("quote") || !q["quote"].is_string()) throw Error(Errc::malformed, "no string .quote.quote");
+    detail::QuoteReply reply;
+    reply.quote = from_hex(q["quote"].get<std::string>(), ".quote.quote");
+    if (const auto it = q.find("event_log"); it != q.end() && it->is_string()) {
+        reply.event_log = it->get<std::string>();
+    } else if (it != q.end() && it->is_array()) {
+        reply.event_log = it->dump();
+    } else {
+        throw Error(Errc::malformed, "no .quote.event_log (a JSON array, or a string holding one)");
+    }
+    return reply;
+}
+
 
 struct Session::Impl {
     Outcome outcome;
@@ -91,38 +122,6 @@ std::string handshake_advice(const std::string& error, SSL* ssl) {
     return error;
 }
 
-struct QuoteReply {
-    Bytes quote;
-    std::string event_log;
-};
-
-QuoteReply parse_quote_reply(const io::HttpMessage& response) {
-    if (!response.start_line.starts_with("HTTP/1.1 200")) {
-        throw Error(Errc::malformed,
-                    fmt::format("the server answered \"{}\" instead of 200", response.start_line.substr(0, 80)));
-    }
-    json doc;
-    try {
-        doc = json::parse(response.body);
-    } catch (const json::exception& e) {
-        throw Error(Errc::malformed, fmt::format("the response body is not JSON: {}", e.what()));
-    }
-    if (!doc.is_object() || !doc.contains("quote") || !doc["quote"].is_object()) {
-        throw Error(Errc::malformed, "the response has no \"quote\" object (expected the shade /tdx_quote format)");
-    }
-    const auto& q = doc["quote"];
-    if (!q.contains("quote") || !q["quote"].is_string()) throw Error(Errc::malformed, "no string .quote.quote");
-    QuoteReply reply;
-    reply.quote = from_hex(q["quote"].get<std::string>(), ".quote.quote");
-    if (const auto it = q.find("event_log"); it != q.end() && it->is_string()) {
-        reply.event_log = it->get<std::string>();
-    } else if (it != q.end() && it->is_array()) {
-        reply.event_log = it->dump();
-    } else {
-        throw Error(Errc::malformed, "no .quote.event_log (a JSON array, or a string holding one)");
-    }
-    return reply;
-}
 
 // The last RTMR3 "New TLS Certificate" event: a later one replaces the certificate (cert renewal).
 const Event* last_certificate_event(const EventLog& log) {
@@ -133,7 +132,7 @@ const Event* last_certificate_event(const EventLog& log) {
     return found;
 }
 
-void check_quote(const ClientOptions& options, const QuoteReply& reply, Outcome& o,
+void check_quote(const ClientOptions& options, const detail::QuoteReply& reply, Outcome& o,
                  Steps& steps) {
     try {
         o.quote = parse_quote(reply.quote);
@@ -375,9 +374,9 @@ Session connect(const ClientOptions& options) {
         return Session(std::move(impl));
     }
     steps.add("quote_request", true, fmt::format("POST {}: {} bytes", options.quote_path, response->body.size()));
-    QuoteReply reply;
+    detail::QuoteReply reply;
     try {
-        reply = parse_quote_reply(*response);
+        reply = detail::parse_quote_reply(*response);
     } catch (const Error& e) {
         steps.add("quote_response", false, e.what());
         impl->stream.reset();

@@ -15,10 +15,40 @@
 #include <nlohmann/json.hpp>
 
 #include "atls/io.hpp"
+#include "atls/messages.hpp"
 #include "tdxkit/atls.hpp"
 #include "tdxkit/error.hpp"
 
 namespace tdxkit::atls {
+
+std::string detail::request_target(const io::HttpMessage& req, std::string& method) {
+    const auto sp1 = req.start_line.find(' ');
+    const auto sp2 = req.start_line.find(' ', sp1 == std::string::npos ? sp1 : sp1 + 1);
+    if (sp1 == std::string::npos || sp2 == std::string::npos || !req.start_line.substr(sp2 + 1).starts_with("HTTP/1.")) {
+        throw Error(Errc::malformed, "bad HTTP request line");
+    }
+    method = req.start_line.substr(0, sp1);
+    return req.start_line.substr(sp1 + 1, sp2 - sp1 - 1);
+}
+
+Bytes detail::parse_nonce(const std::string& body) {
+    using nlohmann::json;
+    json doc;
+    try {
+        doc = json::parse(body);
+    } catch (const json::exception&) {
+        throw Error(Errc::malformed, "the body is not JSON");
+    }
+    const auto it = doc.is_object() ? doc.find("nonce_hex") : doc.end();
+    if (it == doc.end() || !it->is_string()) throw Error(Errc::malformed, "the body has no string \"nonce_hex\"");
+    const auto& hex = it->get_ref<const std::string&>();
+    const bool shape = hex.size() == 2 * kNonceSize && std::all_of(hex.begin(), hex.end(), [](char c) {
+                           return std::isxdigit(static_cast<unsigned char>(c)) != 0;
+                       });
+    if (!shape) throw Error(Errc::malformed, "nonce_hex must be exactly 64 hex characters");
+    return from_hex(hex, "nonce_hex");
+}
+
 namespace {
 
 using nlohmann::json;
@@ -64,32 +94,7 @@ Reply error_reply(int status, const std::string& message) {
     return {status, json{{"detail", {{"success", false}, {"error", message}, {"quote_type", "tdx"}}}}.dump()};
 }
 
-std::string request_target(const io::HttpMessage& req, std::string& method) {
-    const auto sp1 = req.start_line.find(' ');
-    const auto sp2 = req.start_line.find(' ', sp1 == std::string::npos ? sp1 : sp1 + 1);
-    if (sp1 == std::string::npos || sp2 == std::string::npos || !req.start_line.substr(sp2 + 1).starts_with("HTTP/1.")) {
-        throw Error(Errc::malformed, "bad HTTP request line");
-    }
-    method = req.start_line.substr(0, sp1);
-    return req.start_line.substr(sp1 + 1, sp2 - sp1 - 1);
-}
 
-Bytes parse_nonce(const std::string& body) {
-    json doc;
-    try {
-        doc = json::parse(body);
-    } catch (const json::exception&) {
-        throw Error(Errc::malformed, "the body is not JSON");
-    }
-    const auto it = doc.is_object() ? doc.find("nonce_hex") : doc.end();
-    if (it == doc.end() || !it->is_string()) throw Error(Errc::malformed, "the body has no string \"nonce_hex\"");
-    const auto& hex = it->get_ref<const std::string&>();
-    const bool shape = hex.size() == 2 * kNonceSize && std::all_of(hex.begin(), hex.end(), [](char c) {
-                           return std::isxdigit(static_cast<unsigned char>(c)) != 0;
-                       });
-    if (!shape) throw Error(Errc::malformed, "nonce_hex must be exactly 64 hex characters");
-    return from_hex(hex, "nonce_hex");
-}
 
 class Connection {
 public:
@@ -116,7 +121,7 @@ private:
         std::string method;
         std::string target;
         try {
-            target = request_target(req, method);
+            target = detail::request_target(req, method);
         } catch (const Error& e) {
             send(error_reply(400, e.what()), false, "-", "-");
             return false;
@@ -149,7 +154,7 @@ private:
         }
         Bytes nonce;
         try {
-            nonce = parse_nonce(req.body);
+            nonce = detail::parse_nonce(req.body);
         } catch (const Error& e) {
             return error_reply(400, e.what());
         }

@@ -8,6 +8,8 @@
 #include <iterator>
 
 #include "tdxkit/collateral.hpp"
+#include "tdxkit/eventlog.hpp"
+#include "tdxkit/measure.hpp"
 #include "tdxkit/quote.hpp"
 #include "tdxkit/verify.hpp"
 
@@ -58,6 +60,38 @@ void BM_VerifyQuoteWarmCollateral(benchmark::State& state) {
     state.counters["verifications/s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_VerifyQuoteWarmCollateral)->Unit(benchmark::kMicrosecond);
+
+// Event-log replay: a real dstack JSON log (parse, recompute runtime digests, replay RTMR0-3).
+void BM_ReplayDstackEventLog(benchmark::State& state) {
+    const auto log = read_file(kData / "eventlogs/dstack-verifier-quote-report.event_log.json");
+    for (auto _ : state) benchmark::DoNotOptimize(tdxkit::replay_rtmrs(tdxkit::parse_event_log(log)));
+}
+BENCHMARK(BM_ReplayDstackEventLog)->Unit(benchmark::kMicrosecond);
+
+// Event-log replay: the real CCEL binary log with its ACPI table.
+void BM_ReplayCcelEventLog(benchmark::State& state) {
+    const auto log = read_file(kData / "eventlogs/gotdxguest-cos113-ccel_data.bin");
+    const auto table = read_file(kData / "eventlogs/gotdxguest-cos113-ccel_table.bin");
+    for (auto _ : state) benchmark::DoNotOptimize(tdxkit::replay_rtmrs(tdxkit::parse_ccel(log, tdxkit::ByteSpan(table))));
+}
+BENCHMARK(BM_ReplayCcelEventLog)->Unit(benchmark::kMicrosecond);
+
+// Compose hash of a real app-compose: exact bytes, and the SDK-canonical form.
+void BM_ComposeHash(benchmark::State& state) {
+    const auto compose = read_file(kData / "compose/nearmpc-head-app_compose.json");
+    for (auto _ : state) benchmark::DoNotOptimize(tdxkit::measure_compose(compose));
+}
+BENCHMARK(BM_ComposeHash)->Unit(benchmark::kMicrosecond);
+
+void BM_ComposeHashNormalized(benchmark::State& state) {
+    const auto compose = read_file(kData / "compose/nearmpc-head-app_compose.json");
+    const std::string text(compose.begin(), compose.end());
+    for (auto _ : state) {
+        const auto canonical = tdxkit::normalize_app_compose(text);
+        benchmark::DoNotOptimize(tdxkit::measure_compose(tdxkit::as_bytes(canonical)));
+    }
+}
+BENCHMARK(BM_ComposeHashNormalized)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

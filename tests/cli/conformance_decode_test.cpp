@@ -35,25 +35,8 @@ using nlohmann::json;
 
 namespace {
 
-const json& manifest() {
-    static const json doc = json::parse(test::read_text(test::shared_testdata() / "MANIFEST.json"));
-    return doc;
-}
-
-std::vector<std::string> rdns(const std::string& name) {
-    std::vector<std::string> out;
-    std::size_t pos = 0;
-    while (pos <= name.size()) {
-        auto end = name.find(',', pos);
-        if (end == std::string::npos) end = name.size();
-        auto part = name.substr(pos, end - pos);
-        while (!part.empty() && part.front() == ' ') part.erase(part.begin());
-        if (!part.empty()) out.push_back(part);
-        pos = end + 1;
-    }
-    std::sort(out.begin(), out.end());
-    return out;
-}
+using tdxkit::test::manifest;
+using tdxkit::test::rdns;
 
 json decode(const std::string& rel) {
     const auto r = test::run_tdxkit({"--json", "quote", "decode", (test::shared_testdata() / rel).string()});

@@ -18,10 +18,7 @@ using nlohmann::json;
 
 namespace {
 
-const json& manifest() {
-    static const json doc = json::parse(test::read_text(test::shared_testdata() / "MANIFEST.json"));
-    return doc;
-}
+using tdxkit::test::manifest;
 
 const json& manifest_quote(const std::string& file) {
     for (const auto& q : manifest().at("quotes")) {

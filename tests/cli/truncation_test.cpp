@@ -21,10 +21,7 @@ using nlohmann::json;
 
 namespace {
 
-const json& manifest() {
-    static const json doc = json::parse(test::read_text(test::shared_testdata() / "MANIFEST.json"));
-    return doc;
-}
+using tdxkit::test::manifest;
 
 // The quote's own bytes: the file without the trailing bytes MANIFEST counts.
 Bytes exact_quote(const std::string& name) {

@@ -1,5 +1,6 @@
 #include "support/test_support.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -29,6 +30,26 @@ std::filesystem::path shared_testdata() {
 }
 
 std::filesystem::path source_dir() { return std::filesystem::path{TDXKIT_SOURCE_DIR}; }
+
+const nlohmann::json& manifest() {
+    static const nlohmann::json doc = nlohmann::json::parse(read_text(shared_testdata() / "MANIFEST.json"));
+    return doc;
+}
+
+std::vector<std::string> rdns(const std::string& name) {
+    std::vector<std::string> out;
+    std::size_t pos = 0;
+    while (pos <= name.size()) {
+        auto end = name.find(',', pos);
+        if (end == std::string::npos) end = name.size();
+        auto part = name.substr(pos, end - pos);
+        while (!part.empty() && part.front() == ' ') part.erase(part.begin());
+        if (!part.empty()) out.push_back(part);
+        pos = end + 1;
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
 
 Bytes read_file(const std::filesystem::path& path) {
     std::ifstream in(path, std::ios::binary);

@@ -1,10 +1,14 @@
 #pragma once
 
 #include <filesystem>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "tdxkit/bytes.hpp"
+#include "tdxkit/error.hpp"
 
 namespace tdxkit::test {
 
@@ -17,6 +21,24 @@ std::filesystem::path source_dir();
 
 Bytes read_file(const std::filesystem::path& path);
 std::string read_text(const std::filesystem::path& path);
+
+// ../shared/testdata/MANIFEST.json, parsed once (skips the test when the folder is absent).
+const nlohmann::json& manifest();
+
+// The Errc of the tdxkit::Error that fn throws; fails the test when it throws none.
+template <class Fn>
+Errc code_of(Fn&& fn) {
+    try {
+        fn();
+    } catch (const Error& e) {
+        return e.code();
+    }
+    throw std::runtime_error("no tdxkit::Error thrown");
+}
+
+// The RDNs of a distinguished name ("CN=a, O=b" or "O=b,CN=a"), sorted: names compare equal
+// whatever order and spacing the printer chose.
+std::vector<std::string> rdns(const std::string& name);
 
 struct ProcessResult {
     int exit_code = -1;  // 128+N when killed by signal N

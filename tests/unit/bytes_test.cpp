@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include "support/test_support.hpp"
 #include "tdxkit/bytes.hpp"
 #include "tdxkit/error.hpp"
 
@@ -19,17 +20,9 @@ TEST_CASE("sha256 of the empty string (FIPS 180-4 vector)") {
 
 namespace {
 
-Bytes bytes_of(std::string_view s) { return Bytes(s.begin(), s.end()); }
+using tdxkit::test::code_of;
 
-Errc code_of(auto&& fn) {
-    try {
-        fn();
-    } catch (const Error& e) {
-        return e.code();
-    }
-    FAIL("no tdxkit::Error thrown");
-    return Errc::internal;
-}
+Bytes bytes_of(std::string_view s) { return Bytes(s.begin(), s.end()); }
 
 }  // namespace
 

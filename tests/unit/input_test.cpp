@@ -20,10 +20,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const json& manifest() {
-    static const json doc = json::parse(test::read_text(test::shared_testdata() / "MANIFEST.json"));
-    return doc;
-}
+using tdxkit::test::manifest;
+using tdxkit::test::code_of;
 
 Bytes shared(const std::string& rel) { return test::read_file(test::shared_testdata() / rel); }
 
@@ -37,16 +35,6 @@ std::string decoded_sha(const std::string& bin) {
 }
 
 std::string text_of(const Bytes& b) { return {b.begin(), b.end()}; }
-
-Errc code_of(auto&& fn) {
-    try {
-        fn();
-    } catch (const Error& e) {
-        return e.code();
-    }
-    FAIL("no tdxkit::Error thrown");
-    return Errc::internal;
-}
 
 }  // namespace
 

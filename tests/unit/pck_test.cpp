@@ -25,30 +25,14 @@ using nlohmann::json;
 
 namespace {
 
-const json& manifest() {
-    static const json doc = json::parse(test::read_text(test::shared_testdata() / "MANIFEST.json"));
-    return doc;
-}
+using tdxkit::test::manifest;
+using tdxkit::test::rdns;
+using tdxkit::test::code_of;
 
 Quote load_quote(const std::string& file) { return parse_quote(test::read_file(test::shared_testdata() / file)); }
 
 // RFC 4514 order ("CN=..., O=..., C=US", MANIFEST) and OpenSSL's oneline order ("C=US,...,CN=...")
 // list the same RDNs in reverse: compare as sets of "key=value".
-std::vector<std::string> rdns(const std::string& name) {
-    std::vector<std::string> out;
-    std::size_t pos = 0;
-    while (pos <= name.size()) {
-        auto end = name.find(',', pos);
-        if (end == std::string::npos) end = name.size();
-        auto part = name.substr(pos, end - pos);
-        while (!part.empty() && part.front() == ' ') part.erase(part.begin());
-        if (!part.empty()) out.push_back(part);
-        pos = end + 1;
-    }
-    std::sort(out.begin(), out.end());
-    return out;
-}
-
 // The DER value of the SGX extension of a certificate, extracted with OpenSSL directly.
 Bytes sgx_extension_der(const std::string& pem) {
     BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
@@ -73,16 +57,6 @@ Bytes leaf_extension_der(const std::string& file) {
     const Quote q = load_quote(file);
     const auto certs = split_pem_chain(q.signature_data.certification.data);
     return sgx_extension_der(certs.at(0));
-}
-
-Errc code_of(auto&& fn) {
-    try {
-        fn();
-    } catch (const Error& e) {
-        return e.code();
-    }
-    FAIL("no tdxkit::Error thrown");
-    return Errc::internal;
 }
 
 }  // namespace

@@ -23,10 +23,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const json& manifest() {
-    static const json doc = json::parse(test::read_text(test::shared_testdata() / "MANIFEST.json"));
-    return doc;
-}
+using tdxkit::test::manifest;
 
 fs::path quote_path(const std::string& name) { return test::shared_testdata() / "quotes" / name; }
 

@@ -4,6 +4,8 @@
 set -euo pipefail
 build_dir=$1
 source_dir=$2
+# A sanitizer build's library needs consumers built with the same runtime.
+flags=${3:-}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -13,14 +15,14 @@ test -f "$work/prefix/share/man/man1/tdxkit.1"
 test -f "$work/prefix/share/bash-completion/completions/tdxkit"
 "$work/prefix/bin/tdxkit" --version
 
-cmake -S "$source_dir/tests/install/consumer" -B "$work/consumer" -G Ninja \
+cmake -S "$source_dir/tests/install/consumer" -B "$work/consumer" -G Ninja -DCMAKE_CXX_FLAGS="$flags" \
   -DCMAKE_PREFIX_PATH="$work/prefix" -DCMAKE_BUILD_RPATH="$work/prefix/lib" >/dev/null
 cmake --build "$work/consumer" >/dev/null
 "$work/consumer/consumer"
 
 export PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig"
-# shellcheck disable=SC2046
-c++ -std=c++20 "$source_dir/tests/install/consumer/main.cpp" -o "$work/pc-consumer" \
+# shellcheck disable=SC2046,SC2086
+c++ $flags -std=c++20 "$source_dir/tests/install/consumer/main.cpp" -o "$work/pc-consumer" \
   $(pkg-config --cflags --libs tdxkit) -Wl,-rpath,"$work/prefix/lib"
 "$work/pc-consumer"
 echo "install, find_package and pkg-config consumers OK"

@@ -298,7 +298,8 @@ TEST_CASE("attack: oversized, slow and malformed quote responses") {
         auto doc = json::parse(r.out);
         doc["_exit"] = r.exit_code;
         check_rejected(doc, "quote_request", "timed out");
-        CHECK(elapsed < std::chrono::seconds(8));  // --timeout 2, plus process start-up on a loaded machine
+        // --timeout 2 against a server that dribbles for 60 s; the margin absorbs a loaded (ASan) machine.
+        CHECK(elapsed < std::chrono::seconds(20));
         CHECK(slow.requests() == "POST /tdx_quote HTTP/1.1\n");
     }
     {

@@ -5,6 +5,9 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
+#include <memory>
+#include <mutex>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -90,6 +93,47 @@ std::string simulated_event_log(const std::optional<Bytes>& certificate_der) {
     return log.dump();
 }
 
+// Building the PKI and collateral is the slow part (every certificate and CRL is signed again), and
+// only the report data changes between requests of one server. So the quote is built once per
+// (PKI directory, event log), and each request only sets its report data and re-signs the quote
+// with the attestation key, exactly as the scenario would.
+struct QuoteTemplate {
+    Quote quote;
+    testing::PrivateScalar signing_key{};
+};
+
+std::shared_ptr<const QuoteTemplate> quote_template(const fs::path& pki_dir, const std::string& event_log) {
+    static std::mutex mutex;
+    static std::map<std::string, std::shared_ptr<const QuoteTemplate>> templates;
+    const auto key = pki_dir.string() + '\n' + event_log;
+    const std::lock_guard lock(mutex);
+    if (const auto it = templates.find(key); it != templates.end()) return it->second;
+
+    testing::Scenario scenario;
+    check_pki_keys(pki_dir, scenario);
+    scenario.quote.td_body.rtmr = replay_rtmrs(parse_dstack_event_log(event_log));
+    const auto built = scenario.build();
+    check_pki_chain(pki_dir, built);
+    auto made = std::make_shared<QuoteTemplate>();
+    made->quote = parse_quote(built.quote);
+    made->signing_key = scenario.key(scenario.quote.signing_key.empty() ? scenario.quote.attestation_key
+                                                                         : scenario.quote.signing_key);
+    if (templates.size() >= 16) templates.clear();  // a server uses one; bound it anyway
+    templates.emplace(key, made);
+    return made;
+}
+
+Bytes signed_quote(const QuoteTemplate& tmpl, const Octets<64>& report_data) {
+    Quote quote = tmpl.quote;
+    auto body = std::get<TdReportBody>(quote.body);
+    body.report_data = report_data;
+    quote.body = body;
+    // The signed region is the header and body, which serialize_quote writes first.
+    Bytes raw = serialize_quote(quote);
+    quote.signature_data.signature = testing::sign_p256(tmpl.signing_key, ByteSpan(raw).first(quote.signed_length()));
+    return serialize_quote(quote);
+}
+
 }  // namespace
 
 GeneratedQuote from_simulated(const QuoteRequest& request) {
@@ -97,18 +141,13 @@ GeneratedQuote from_simulated(const QuoteRequest& request) {
         throw Error(Errc::invalid_argument,
                     "the simulated provider needs the TEST PKI directory (--pki DIR, e.g. testdata/pki)");
     }
-    testing::Scenario scenario;
-    check_pki_keys(request.pki_dir, scenario);
     GeneratedQuote out;
     out.provider = QuoteProvider::simulated;
     out.source = fmt::format("simulated (TEST PKI {})", request.pki_dir);
     out.event_log = simulated_event_log(request.bind_certificate_der);
     out.vm_config = R"({"tdxkit_simulated":true})";
-    scenario.quote.td_body.report_data = request.report_data;
-    scenario.quote.td_body.rtmr = replay_rtmrs(parse_dstack_event_log(*out.event_log));
-    const auto built = scenario.build();
-    check_pki_chain(request.pki_dir, built);
-    out.quote = checked_quote(built.quote, request.report_data, out.source);
+    const auto tmpl = quote_template(request.pki_dir, *out.event_log);
+    out.quote = checked_quote(signed_quote(*tmpl, request.report_data), request.report_data, out.source);
     out.response_json = json{{"quote", to_hex(out.quote)},
                              {"event_log", *out.event_log},
                              {"report_data", to_hex(request.report_data)},

@@ -279,6 +279,25 @@ TEST_CASE("a policy mismatch is rejected with the policy's own message") {
     CHECK_FALSE(f.application_reached());
 }
 
+TEST_CASE("the policy's dstack rules see the event log that came with the quote") {
+    Fixture f("dstackpolicy");
+    const auto server = f.simulated_server("serve");
+    // The simulated provider measures this app-compose (lib/src/provider/simulated.cpp).
+    const auto compose_hash = tdxkit::to_hex(tdxkit::sha256(tdxkit::as_bytes(
+        R"({"manifest_version":2,"name":"tdxkit-simulated","runner":"docker-compose"})")));
+    const auto accept = f.dir / "accept.json";
+    std::ofstream(accept) << R"({"version":1,"dstack":{"compose_hashes":[")" << compose_hash << R"("]}})";
+    const auto ok = connect_json(server.address(), f.cert.cert, {"--policy", accept.string()});
+    CHECK(ok["result"] == "ok");
+    CHECK(ok["policy"]["satisfied"] == true);
+
+    const auto reject = f.dir / "reject.json";
+    std::ofstream(reject) << R"({"version":1,"dstack":{"compose_hashes":[")" << std::string(64, 'a') << R"("]}})";
+    const auto doc = connect_json(server.address(), f.cert.cert, {"--policy", reject.string(), "--http-get", kSecretPath});
+    check_rejected(doc, "policy", "dstack.compose_hashes");
+    CHECK_FALSE(f.application_reached());
+}
+
 TEST_CASE("attack: oversized, slow and malformed quote responses") {
     Fixture f("misbehave");
     {

@@ -1,6 +1,7 @@
 // The attested-TLS client: handshake (TLS 1.3 only), EKM, nonce, quote over the same session, then
 // every check; the application gets the session only when all of them passed.
 
+#include <optional>
 #include <arpa/inet.h>
 #include <poll.h>
 #include <unistd.h>
@@ -166,22 +167,27 @@ void check_quote(const ClientOptions& options, const detail::QuoteReply& reply, 
         steps.add("tcb_status", r.tcb_status != TcbStatus::revoked,
                   fmt::format("TCB status {}", r.tcb_status ? tcb_status_name(*r.tcb_status) : "unknown"));
     }
-    o.policy_result = evaluate_policy(options.policy, *o.quote, r, now);
+    // The policy's dstack rules need the event log that came with the quote.
+    std::optional<EventLog> log;
+    std::string log_error;
+    try {
+        log = parse_dstack_event_log(reply.event_log);
+    } catch (const Error& e) {
+        log_error = e.what();
+    }
+    o.policy_result = evaluate_policy(options.policy, *o.quote, r, now, log ? &*log : nullptr);
     const auto& p = *o.policy_result;
     steps.add("policy", p.satisfied,
               p.satisfied ? fmt::format("{}: {} rules satisfied", options.policy.source, p.rules_checked)
                           : fmt::format("{}: {}", options.policy.source, p.violations.front().message));
 
-    EventLog log;
-    try {
-        log = parse_dstack_event_log(reply.event_log);
-    } catch (const Error& e) {
-        steps.add("event_log", false, fmt::format("the event log does not parse: {}", e.what()));
+    if (!log) {
+        steps.add("event_log", false, fmt::format("the event log does not parse: {}", log_error));
         return;
     }
-    o.event_count = log.events.size();
-    steps.add("event_log", true, fmt::format("{} events ({})", log.events.size(), log.container));
-    o.replayed_rtmrs = replay_rtmrs(log);
+    o.event_count = log->events.size();
+    steps.add("event_log", true, fmt::format("{} events ({})", log->events.size(), log->container));
+    o.replayed_rtmrs = replay_rtmrs(*log);
     const auto mismatch = compare_rtmrs(*o.replayed_rtmrs, *td);
     steps.add("rtmr_replay", !mismatch,
               mismatch ? fmt::format("RTMR{} replays to {} but the quote has {}: the event log is not the one that "
@@ -189,7 +195,7 @@ void check_quote(const ClientOptions& options, const detail::QuoteReply& reply, 
                                      mismatch->rtmr, to_hex(mismatch->replayed), to_hex(mismatch->quoted))
                        : "RTMR0-3 equal the replay of the event log (runtime digests recomputed)");
 
-    const auto* event = last_certificate_event(log);
+    const auto* event = last_certificate_event(*log);
     if (event != nullptr) o.bound_certificate_sha256 = std::string(event->payload.begin(), event->payload.end());
     const bool bound = event != nullptr && !mismatch && equal_ct(event->payload, as_bytes(o.peer_certificate_sha256));
     if (!options.require_certificate_binding) {

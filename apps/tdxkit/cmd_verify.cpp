@@ -16,7 +16,6 @@
 #include "cli.hpp"
 #include "collateral_options.hpp"
 #include "tdxkit/collateral.hpp"
-#include "tdxkit/describe.hpp"
 #include "tdxkit/eventlog.hpp"
 #include "tdxkit/input.hpp"
 #include "tdxkit/policy.hpp"
@@ -279,13 +278,14 @@ public:
     BatchCollateral(const CollateralCliOptions& sources, UnixTime now) : sources_(sources), now_(now) {}
 
     std::shared_ptr<const Collateral> get(const Quote& quote) {
-        const auto chain = quote_pck_chain(quote);
-        std::string key = quote.is_tdx() ? "tdx" : "sgx";
-        if (!chain.empty() && chain.front().sgx_extension) {
-            key += to_hex(chain.front().sgx_extension->fmspc) + pck_ca_type_name(pck_ca_type(chain.front()));
+        // With --collateral every quote shares it, and the PCK chain need not be decoded per quote.
+        std::string key = "given";
+        if (sources_.collateral.empty()) {
+            const auto request = collateral_request_for(quote);
+            key = fmt::format("{}/{}/{}", tee_type_name(request.tee), request.fmspc, pck_ca_type_name(request.ca));
         }
         std::lock_guard lock(mutex_);  // held while fetching: one fetch per key, never two racing
-        auto& slot = entries_[sources_.collateral.empty() ? key : std::string("given")];
+        auto& slot = entries_[key];
         if (!slot) slot = std::make_shared<const Collateral>(resolve_collateral(sources_, quote, now_, true));
         return slot;
     }

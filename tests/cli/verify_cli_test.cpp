@@ -182,3 +182,15 @@ TEST_CASE("quote from standard input and from a JSON container") {
     const auto wrapped = R"({"quote": ")" + tdxkit::to_hex(quote) + R"(", "event_log": "[]"})";
     CHECK(run_tdxkit(args, wrapped).exit_code == 0);
 }
+
+// The dynamic loader's own account (LD_DEBUG=libs) of what an offline verification maps: libssl
+// and libcurl are opened only by the commands that speak TLS or HTTP (peak RSS, README).
+TEST_CASE("offline verify loads neither libssl nor libcurl") {
+    auto argv = demo_args();
+    argv.insert(argv.begin(), {"env", "LD_DEBUG=libs", TDXKIT_BINARY});
+    const auto r = tdxkit::test::run_process(argv);
+    CHECK(r.exit_code == 0);
+    REQUIRE(r.err.find("libcrypto.so.3") != std::string::npos);
+    CHECK(r.err.find("libssl.so") == std::string::npos);
+    CHECK(r.err.find("libcurl.so") == std::string::npos);
+}

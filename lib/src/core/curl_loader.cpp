@@ -1,113 +1,100 @@
-// libcurl, loaded on first use. Linking it directly makes every tdxkit process map and initialise
-// libcurl's ~30 dependencies (GnuTLS, p11-kit, Kerberos, LDAP...), about 5 ms and 4 MiB per run,
-// although only fetching collateral and talking to the dstack agent need it. These definitions
-// of the libcurl entry points tdxkit uses (hidden, like every symbol of the library) forward to
-// libcurl.so.4 opened with dlopen the first time one is called.
+// libcurl, loaded on first use (see lazy_library.hpp). Linking it directly makes every tdxkit
+// process map and initialise libcurl's ~30 dependencies (GnuTLS, p11-kit, Kerberos, LDAP...), about
+// 5 ms and 4 MiB per run, although only fetching collateral and talking to the dstack agent need it.
+// When libcurl.so.4 cannot be opened, every entry point fails the libcurl way and
+// curl_easy_strerror says why.
 
 #include <cstdarg>
-#include <mutex>
 
 // The forwarders below define curl_easy_setopt/getinfo, which curl.h otherwise wraps in GCC
 // type-checking macros.
 #define CURL_DISABLE_TYPECHECK
+#include "core/lazy_library.hpp"
+
 #include <curl/curl.h>
-#include <dlfcn.h>
 
 namespace {
 
-struct CurlApi {
-    CURLcode (*global_init)(long);
-    CURL* (*easy_init)();
-    CURLcode (*easy_setopt)(CURL*, CURLoption, ...);
-    CURLcode (*easy_perform)(CURL*);
-    CURLcode (*easy_getinfo)(CURL*, CURLINFO, ...);
-    void (*easy_cleanup)(CURL*);
-    const char* (*easy_strerror)(CURLcode);
-    curl_slist* (*slist_append)(curl_slist*, const char*);
-    void (*slist_free_all)(curl_slist*);
-};
-
-template <class Fn>
-bool bind(void* lib, const char* name, Fn& out) {
-    out = reinterpret_cast<Fn>(dlsym(lib, name));
-    return out != nullptr;
+const char* libcurl_soname() {
+    return "libcurl.so.4";
 }
 
-// nullptr when libcurl cannot be loaded: every forwarder then reports failure the libcurl way.
-const CurlApi* api() {
-    static const CurlApi* loaded = [] () -> const CurlApi* {
-        void* lib = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
-        if (lib == nullptr) return nullptr;
-        static CurlApi a{};
-        const bool ok = bind(lib, "curl_global_init", a.global_init) && bind(lib, "curl_easy_init", a.easy_init) &&
-                        bind(lib, "curl_easy_setopt", a.easy_setopt) && bind(lib, "curl_easy_perform", a.easy_perform) &&
-                        bind(lib, "curl_easy_getinfo", a.easy_getinfo) &&
-                        bind(lib, "curl_easy_cleanup", a.easy_cleanup) &&
-                        bind(lib, "curl_easy_strerror", a.easy_strerror) &&
-                        bind(lib, "curl_slist_append", a.slist_append) &&
-                        bind(lib, "curl_slist_free_all", a.slist_free_all);
-        return ok ? &a : nullptr;
-    }();
-    return loaded;
+template <auto Declared>
+auto real(const char* name) {
+    return tdxkit::lazy::real<Declared, libcurl_soname>(name);
+}
+
+template <auto Declared, class Missing, class... Args>
+auto forward(const char* name, Missing missing, Args... args) {
+    return tdxkit::lazy::call<Declared, libcurl_soname>(name, missing, args...);
 }
 
 }  // namespace
 
 extern "C" {
 
-CURLcode curl_global_init(long flags) { return api() ? api()->global_init(flags) : CURLE_FAILED_INIT; }
+CURLcode curl_global_init(long flags) {
+    return forward<&curl_global_init>("curl_global_init", CURLE_FAILED_INIT, flags);
+}
 
-CURL* curl_easy_init() { return api() ? api()->easy_init() : nullptr; }
+CURL* curl_easy_init() {
+    return forward<&curl_easy_init>("curl_easy_init", nullptr);
+}
 
 // The variadic argument is read with the type libcurl itself reads for the option's range
 // (curl.h CURLOPTTYPE_*), then passed on unchanged.
 CURLcode curl_easy_setopt(CURL* handle, CURLoption option, ...) {
-    if (!api()) return CURLE_FAILED_INIT;
+    const auto setopt = real<&curl_easy_setopt>("curl_easy_setopt");
+    if (setopt == nullptr) return CURLE_FAILED_INIT;
     va_list args;
     va_start(args, option);
     CURLcode rc;
     if (option < CURLOPTTYPE_OBJECTPOINT) {
-        rc = api()->easy_setopt(handle, option, va_arg(args, long));
+        rc = setopt(handle, option, va_arg(args, long));
     } else if (option < CURLOPTTYPE_FUNCTIONPOINT) {
-        rc = api()->easy_setopt(handle, option, va_arg(args, void*));
+        rc = setopt(handle, option, va_arg(args, void*));
     } else if (option < CURLOPTTYPE_OFF_T) {
         using AnyFunction = void (*)();
-        rc = api()->easy_setopt(handle, option, va_arg(args, AnyFunction));
+        rc = setopt(handle, option, va_arg(args, AnyFunction));
     } else if (option < CURLOPTTYPE_BLOB) {
-        rc = api()->easy_setopt(handle, option, va_arg(args, curl_off_t));
+        rc = setopt(handle, option, va_arg(args, curl_off_t));
     } else {
-        rc = api()->easy_setopt(handle, option, va_arg(args, void*));
+        rc = setopt(handle, option, va_arg(args, void*));
     }
     va_end(args);
     return rc;
 }
 
-CURLcode curl_easy_perform(CURL* handle) { return api() ? api()->easy_perform(handle) : CURLE_FAILED_INIT; }
+CURLcode curl_easy_perform(CURL* handle) {
+    return forward<&curl_easy_perform>("curl_easy_perform", CURLE_FAILED_INIT, handle);
+}
 
 // Every CURLINFO tdxkit asks for returns through a pointer.
 CURLcode curl_easy_getinfo(CURL* handle, CURLINFO info, ...) {
-    if (!api()) return CURLE_FAILED_INIT;
+    const auto getinfo = real<&curl_easy_getinfo>("curl_easy_getinfo");
+    if (getinfo == nullptr) return CURLE_FAILED_INIT;
     va_list args;
     va_start(args, info);
     void* out = va_arg(args, void*);
     va_end(args);
-    return api()->easy_getinfo(handle, info, out);
+    return getinfo(handle, info, out);
 }
 
 void curl_easy_cleanup(CURL* handle) {
-    if (api()) api()->easy_cleanup(handle);
+    forward<&curl_easy_cleanup>("curl_easy_cleanup", 0, handle);
 }
 
 const char* curl_easy_strerror(CURLcode code) {
-    return api() ? api()->easy_strerror(code) : "libcurl.so.4 could not be loaded (install libcurl4)";
+    return forward<&curl_easy_strerror>(
+        "curl_easy_strerror", "libcurl.so.4 could not be loaded (install libcurl4)", code);
 }
 
 curl_slist* curl_slist_append(curl_slist* list, const char* text) {
-    return api() ? api()->slist_append(list, text) : nullptr;
+    return forward<&curl_slist_append>("curl_slist_append", nullptr, list, text);
 }
 
 void curl_slist_free_all(curl_slist* list) {
-    if (api()) api()->slist_free_all(list);
+    forward<&curl_slist_free_all>("curl_slist_free_all", 0, list);
 }
 
 }  // extern "C"

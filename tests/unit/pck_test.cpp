@@ -19,6 +19,7 @@
 #include "tdxkit/pck.hpp"
 #include "tdxkit/quote.hpp"
 #include "tdxkit/time.hpp"
+#include "tdxkit/verify.hpp"
 
 using namespace tdxkit;
 using nlohmann::json;
@@ -210,4 +211,24 @@ TEST_CASE("describe_certificate rejects garbage with Error(malformed)") {
     const auto root = test::read_file(test::shared_testdata() / "roots" / "intel-sgx-root-ca.der");
     const Bytes truncated(root.begin(), root.end() - 1);
     CHECK(code_of([&] { (void)describe_certificate(truncated); }) == Errc::malformed);
+}
+
+TEST_CASE("a PEM block is a certificate only under a certificate label, with nothing after its DER") {
+    auto pem_of = [](const std::string& label, ByteSpan der) {
+        BIO* bio = BIO_new(BIO_s_mem());
+        REQUIRE(PEM_write_bio(bio, label.c_str(), "", der.data(), static_cast<long>(der.size())) > 0);
+        char* text = nullptr;
+        const long length = BIO_get_mem_data(bio, &text);
+        std::string out(text, static_cast<std::size_t>(length));
+        BIO_free(bio);
+        return out;
+    };
+    const Bytes root = intel_sgx_root_ca().certificate_der;
+    CHECK(describe_certificate(as_bytes(pem_of("CERTIFICATE", root))).subject_cn == "Intel SGX Root CA");
+    CHECK(describe_certificate(as_bytes(pem_of("X509 CERTIFICATE", root))).subject_cn == "Intel SGX Root CA");
+    CHECK(code_of([&] { (void)describe_certificate(as_bytes(pem_of("PUBLIC KEY", root))); }) == Errc::malformed);
+    CHECK(code_of([&] { (void)describe_certificate(as_bytes(pem_of("X509 CRL", root))); }) == Errc::malformed);
+    Bytes padded = root;
+    padded.insert(padded.end(), {0x04, 0x00});  // an empty OCTET STRING after the certificate
+    CHECK(code_of([&] { (void)describe_certificate(as_bytes(pem_of("CERTIFICATE", padded))); }) == Errc::malformed);
 }

@@ -54,12 +54,11 @@ Cache<X509_CRL, X509_CRL_up_ref, X509_CRL_free>& crl_cache() {
 
 }  // namespace
 
-X509Ptr cached_pem_cert(std::string_view pem, std::string_view what) {
-    return cert_cache().get(pem, [&] { return parse_pem_cert(pem, what); });
-}
+// Keyed by DER, so a certificate met as PEM in one chain and as DER elsewhere (Intel's root: in
+// every chain and pinned in the library) is decoded once.
+X509Ptr cached_pem_cert(std::string_view pem, std::string_view what) { return cached_der_cert(pem_cert_der(pem, what), what); }
 
 X509Ptr cached_der_cert(ByteSpan der, std::string_view what) {
-    // DER and PEM keys cannot collide: PEM text never starts with the SEQUENCE tag 0x30.
     const std::string_view key{reinterpret_cast<const char*>(der.data()), der.size()};
     return cert_cache().get(key, [&] { return parse_der_cert(der, what); });
 }

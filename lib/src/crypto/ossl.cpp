@@ -29,12 +29,28 @@ void fail(std::string_view what, int code_as_int) {
     throw Error(code, detail.empty() ? std::string(what) : fmt::format("{}: {}", what, detail));
 }
 
-X509Ptr parse_pem_cert(std::string_view pem, std::string_view what) {
+Bytes pem_cert_der(std::string_view pem, std::string_view what) {
     BioPtr bio{BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()))};
     if (!bio) fail("BIO_new_mem_buf");
-    X509Ptr cert{PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)};
-    if (!cert) fail(fmt::format("{}: not a PEM certificate", what), static_cast<int>(Errc::malformed));
-    return cert;
+    char* name = nullptr;
+    char* header = nullptr;
+    unsigned char* data = nullptr;
+    long length = 0;
+    const int ok = PEM_read_bio(bio.get(), &name, &header, &data, &length);
+    const std::string type = ok == 1 ? name : "";
+    Bytes der(data, data + (ok == 1 ? length : 0));
+    OPENSSL_free(name);
+    OPENSSL_free(header);
+    OPENSSL_free(data);
+    // The labels PEM_read_bio_X509 accepts.
+    if (ok != 1 || (type != PEM_STRING_X509 && type != PEM_STRING_X509_OLD)) {
+        fail(fmt::format("{}: not a PEM certificate", what), static_cast<int>(Errc::malformed));
+    }
+    return der;
+}
+
+X509Ptr parse_pem_cert(std::string_view pem, std::string_view what) {
+    return parse_der_cert(pem_cert_der(pem, what), what);
 }
 
 X509Ptr parse_der_cert(ByteSpan der, std::string_view what) {

@@ -45,6 +45,8 @@ using X509StackPtr = Ptr<STACK_OF(X509), free_x509_stack>;
 [[noreturn]] void fail(std::string_view what, int code_as_int = -1);
 std::string drain_errors();
 
+// The DER inside one PEM certificate block (the first one in `pem`).
+Bytes pem_cert_der(std::string_view pem, std::string_view what);
 X509Ptr parse_pem_cert(std::string_view pem, std::string_view what);
 X509Ptr parse_der_cert(ByteSpan der, std::string_view what);
 X509CrlPtr parse_der_crl(ByteSpan der, std::string_view what);

@@ -40,7 +40,7 @@ CollateralItem crl_item(std::string name, X509_CRL* crl) {
 class CollateralChecker {
 public:
     CollateralChecker(const Collateral& c, const TrustRoot& root, UnixTime now) : c_(c), now_(now) {
-        root_ = ossl::parse_der_cert(root.certificate_der, "trust root");
+        root_ = ossl::cached_der_cert(root.certificate_der, "trust root");
     }
 
     CollateralCheckResult run() {

@@ -1,5 +1,6 @@
 #include <fmt/format.h>
 
+#include "crypto/cert_cache.hpp"
 #include "crypto/ossl.hpp"
 #include "tdxkit/error.hpp"
 #include "tdxkit/verify.hpp"
@@ -69,7 +70,7 @@ constexpr std::uint8_t kIntelSgxRootPublicKey[64] = {
 TrustRoot intel_sgx_root_ca() {
     TrustRoot root;
     root.certificate_der.assign(std::begin(kIntelSgxRootCaDer), std::end(kIntelSgxRootCaDer));
-    const auto cert = ossl::parse_der_cert(root.certificate_der, "pinned Intel SGX Root CA");
+    const auto cert = ossl::cached_der_cert(root.certificate_der, "pinned Intel SGX Root CA");
     if (!equal_ct(ossl::ec_public_key_xy(cert.get()), kIntelSgxRootPublicKey)) {
         throw Error(Errc::internal, "pinned Intel SGX Root CA does not carry Intel's root public key");
     }
@@ -79,11 +80,11 @@ TrustRoot intel_sgx_root_ca() {
 
 TrustRoot custom_trust_root(ByteSpan pem_or_der) {
     const std::string_view text{reinterpret_cast<const char*>(pem_or_der.data()), pem_or_der.size()};
-    const auto cert = text.find("-----BEGIN CERTIFICATE-----") != std::string_view::npos
-                          ? ossl::parse_pem_cert(text, "trust root")
-                          : ossl::parse_der_cert(pem_or_der, "trust root");
     TrustRoot root;
-    root.certificate_der = ossl::cert_der(cert.get());
+    root.certificate_der = text.find("-----BEGIN CERTIFICATE-----") != std::string_view::npos
+                               ? ossl::pem_cert_der(text, "trust root")
+                               : Bytes(pem_or_der.begin(), pem_or_der.end());
+    const auto cert = ossl::cached_der_cert(root.certificate_der, "trust root");
     // A substitute that happens to be Intel's own root is still Intel's root.
     root.is_intel_production = equal_ct(ossl::ec_public_key_xy(cert.get()), kIntelSgxRootPublicKey);
     return root;

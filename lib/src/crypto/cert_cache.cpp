@@ -54,9 +54,13 @@ Cache<X509_CRL, X509_CRL_up_ref, X509_CRL_free>& crl_cache() {
 
 }  // namespace
 
-// Keyed by DER, so a certificate met as PEM in one chain and as DER elsewhere (Intel's root: in
-// every chain and pinned in the library) is decoded once.
-X509Ptr cached_pem_cert(std::string_view pem, std::string_view what) { return cached_der_cert(pem_cert_der(pem, what), what); }
+// Found by its PEM text (the warm path of batch verification: no base64 decoding) and decoded
+// through the DER entry, so a certificate met as PEM in one chain and as DER elsewhere (Intel's
+// root: in every chain, and pinned in the library) is decoded once. DER and PEM keys cannot
+// collide: PEM text never starts with the SEQUENCE tag 0x30.
+X509Ptr cached_pem_cert(std::string_view pem, std::string_view what) {
+    return cert_cache().get(pem, [&] { return cached_der_cert(pem_cert_der(pem, what), what); });
+}
 
 X509Ptr cached_der_cert(ByteSpan der, std::string_view what) {
     const std::string_view key{reinterpret_cast<const char*>(der.data()), der.size()};

@@ -29,6 +29,13 @@ auto forward(const char* name, Missing missing, Args... args) {
     return tdxkit::lazy::call<Declared, libcurl_soname>(name, missing, args...);
 }
 
+// va_start names the last fixed parameter, here an enum (CURLoption, CURLINFO) as curl.h declares
+// it. Clang warns that an enum may be promoted; these are int-sized, so nothing is promoted.
+static_assert(sizeof(CURLoption) == sizeof(int) && sizeof(CURLINFO) == sizeof(int));
+#if defined(__clang__)
+#pragma clang diagnostic ignored "-Wvarargs"
+#endif
+
 }  // namespace
 
 extern "C" {

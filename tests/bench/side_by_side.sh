@@ -46,22 +46,23 @@ print(f"  @phala/dcap-qvl (JavaScript)    {js:10.1f}/s   tdxkit full is {full/js
 print(f"  @phala/dcap-qvl-web (WASM)      {wasm:10.1f}/s   tdxkit full is {full/wasm:.0f}x faster")
 PY
 
-echo "== one-shot process: wall time and peak RSS (median of 5)"
+echo "== one-shot process: wall time and peak RSS (median of 11)"
+# Peak RSS from /usr/bin/time (a small parent: a child forked from python would carry python's
+# high-water mark across exec); wall time read around a direct run, since /usr/bin/time prints it in
+# 10 ms steps, too coarse for tdxkit.
 one_shot() {
-  local name=$1; shift
-  local walls=() rss=()
-  local stats
-  stats=$(mktemp)
-  for _ in 1 2 3 4 5; do
-    /usr/bin/time -o "$stats" -f '%e %M' "$@" >/dev/null 2>&1 || true
-    out=$(tail -1 "$stats")
-    walls+=("${out% *}"); rss+=("${out#* }")
-  done
-  rm -f "$stats"
-  python3 - "$name" "${walls[*]}" "${rss[*]}" <<'PY'
-import statistics, sys
-name, walls, rss = sys.argv[1], list(map(float, sys.argv[2].split())), list(map(int, sys.argv[3].split()))
-print(f"  {name:32} {statistics.median(walls)*1000:7.0f} ms  {statistics.median(rss)/1024:6.1f} MiB")
+  python3 - "$@" <<'PY'
+import statistics, subprocess, sys, tempfile, time
+name, argv = sys.argv[1], sys.argv[2:]
+walls, rss = [], []
+with tempfile.NamedTemporaryFile(mode="r") as stats:
+    for _ in range(11):
+        subprocess.run(["/usr/bin/time", "-o", stats.name, "-f", "%M", *argv], capture_output=True)
+        rss.append(int(open(stats.name).read().split()[-1]))
+        start = time.perf_counter()
+        subprocess.run(argv, capture_output=True)
+        walls.append(time.perf_counter() - start)
+print(f"  {name:32} {statistics.median(walls)*1000:7.1f} ms  {statistics.median(rss)/1024:6.1f} MiB")
 PY
 }
 one_shot "tdxkit verify" "$build/apps/tdxkit" verify "$quote" --collateral "$collateral_dir" --at "$at"

@@ -13,7 +13,7 @@ readonly PACKAGES=(
     libcli11-dev libssl-dev libcurl4-openssl-dev nlohmann-json3-dev libfmt-dev doctest-dev
     groff-base zsh fish
     dpkg-dev python3 openssl libbenchmark-dev
-    clang libclang-rt-14-dev
+    clang libclang-rt-14-dev clang-format
 )
 readonly JOBS=2
 readonly PRESET=release

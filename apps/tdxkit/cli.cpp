@@ -8,8 +8,8 @@
 #include <iostream>
 #include <iterator>
 
-#include <fmt/format.h>
 #include <unistd.h>
+#include <fmt/format.h>
 
 #include "tdxkit/version.hpp"
 
@@ -97,15 +97,16 @@ int run(int argc, char** argv) {
     app.set_version_flag("--version", fmt::format("tdxkit {}", kVersion));
     app.require_subcommand(1);
     app.fallthrough();
-    app.footer(
-        "Exit status: 0 ok, 1 rejected, 2 usage, 3 malformed input, 4 collateral unavailable, 5 I/O error, "
-        "70 internal error.\nSee tdxkit(1) and tdxkit-<command>(1).");
+    app.footer("Exit status: 0 ok, 1 rejected, 2 usage, 3 malformed input, 4 collateral unavailable, 5 I/O error, "
+               "70 internal error.\nSee tdxkit(1) and tdxkit-<command>(1).");
     GlobalOptions global;
     app.add_flag("--json", global.json, "Machine-readable JSON on stdout");
     app.add_flag("-q,--quiet", global.quiet, "No progress or informational messages on stderr");
 
     int rc = kOk;
-    for (const Registrar reg : {register_quote, register_verify, register_replay_rtmr, register_measure_compose, register_collateral, register_atls_connect, register_atls_serve}) reg(app, global, rc);
+    for (const Registrar reg : {register_quote, register_verify, register_replay_rtmr, register_measure_compose,
+                                register_collateral, register_atls_connect, register_atls_serve})
+        reg(app, global, rc);
 
     try {
         app.parse(argc, argv);

@@ -40,7 +40,8 @@ constexpr std::size_t kMaxHttpBody = 64 * 1024 * 1024;
 
 json opt_hex(const std::optional<std::string>& s) { return s ? json(*s) : json(nullptr); }
 
-std::string render_json(const ConnectOptions& o, const atls::Outcome& out, const std::optional<atls::Session::HttpResult>& http) {
+std::string render_json(const ConnectOptions& o, const atls::Outcome& out,
+                        const std::optional<atls::Session::HttpResult>& http) {
     json steps = json::array();
     for (const auto& s : out.steps) steps.push_back({{"id", s.id}, {"passed", s.passed}, {"detail", s.detail}});
     json doc{{"schema", "tdxkit.atls/v1"},
@@ -51,12 +52,15 @@ std::string render_json(const ConnectOptions& o, const atls::Outcome& out, const
               {{"address", o.address},
                {"tls_version", out.tls_version.empty() ? json(nullptr) : json(out.tls_version)},
                {"cipher", out.cipher.empty() ? json(nullptr) : json(out.cipher)},
-               {"certificate_sha256", out.peer_certificate_sha256.empty() ? json(nullptr) : json(out.peer_certificate_sha256)},
+               {"certificate_sha256",
+                out.peer_certificate_sha256.empty() ? json(nullptr) : json(out.peer_certificate_sha256)},
                {"certificate_validated", out.peer_certificate_validated}}},
              {"binding",
               {{"nonce", out.nonce_hex.empty() ? json(nullptr) : json(out.nonce_hex)},
-               {"expected_report_data", out.expected_report_data_hex.empty() ? json(nullptr) : json(out.expected_report_data_hex)},
-               {"report_data", out.quote && out.quote->td_body() ? json(to_hex(out.quote->td_body()->report_data)) : json(nullptr)},
+               {"expected_report_data",
+                out.expected_report_data_hex.empty() ? json(nullptr) : json(out.expected_report_data_hex)},
+               {"report_data",
+                out.quote && out.quote->td_body() ? json(to_hex(out.quote->td_body()->report_data)) : json(nullptr)},
                {"certificate_required", !o.no_cert_binding},
                {"bound_certificate_sha256", opt_hex(out.bound_certificate_sha256)}}},
              {"steps", steps},
@@ -87,7 +91,8 @@ std::string render_json(const ConnectOptions& o, const atls::Outcome& out, const
     if (out.policy_result) {
         json violations = json::array();
         for (const auto& v : out.policy_result->violations) {
-            violations.push_back({{"path", v.path}, {"expected", v.expected}, {"actual", v.actual}, {"message", v.message}});
+            violations.push_back(
+                {{"path", v.path}, {"expected", v.expected}, {"actual", v.actual}, {"message", v.message}});
         }
         doc["policy"] = {{"satisfied", out.policy_result->satisfied}, {"violations", violations}};
     } else {
@@ -113,11 +118,14 @@ std::string render_json(const ConnectOptions& o, const atls::Outcome& out, const
 }
 
 std::string render_text(const ConnectOptions& o, const atls::Outcome& out) {
-    std::string text = out.verified ? fmt::format("OK: {} is an attested TD (TLS session bound to its quote)\n", o.address)
-                                    : fmt::format("REJECTED: {}: {}\n", out.failed_step, out.reason);
-    for (const auto& s : out.steps) text += fmt::format("  [{}] {:<20} {}\n", s.passed ? " ok " : "FAIL", s.id, s.detail);
-    text += fmt::format("Timings: connect {:.1f} ms, handshake {:.1f} ms, quote fetch {:.1f} ms, verification {:.1f} ms\n",
-                        out.timings.connect_ms, out.timings.handshake_ms, out.timings.quote_fetch_ms, out.timings.verify_ms);
+    std::string text = out.verified
+                           ? fmt::format("OK: {} is an attested TD (TLS session bound to its quote)\n", o.address)
+                           : fmt::format("REJECTED: {}: {}\n", out.failed_step, out.reason);
+    for (const auto& s : out.steps)
+        text += fmt::format("  [{}] {:<20} {}\n", s.passed ? " ok " : "FAIL", s.id, s.detail);
+    text += fmt::format(
+        "Timings: connect {:.1f} ms, handshake {:.1f} ms, quote fetch {:.1f} ms, verification {:.1f} ms\n",
+        out.timings.connect_ms, out.timings.handshake_ms, out.timings.quote_fetch_ms, out.timings.verify_ms);
     return text;
 }
 
@@ -137,7 +145,8 @@ int run_connect(const ConnectOptions& o, const GlobalOptions& global) {
     if (!o.at.empty()) options.at = parse_time(o.at);
     if (!o.policy.empty()) {
         const auto text = read_input(o.policy, kMaxPolicy);
-        options.policy = parse_policy(std::string_view(reinterpret_cast<const char*>(text.data()), text.size()), o.policy);
+        options.policy =
+            parse_policy(std::string_view(reinterpret_cast<const char*>(text.data()), text.size()), o.policy);
     }
     options.require_certificate_binding = !o.no_cert_binding;
     if (o.insecure) {
@@ -180,7 +189,8 @@ void register_atls_connect(CLI::App& root, const GlobalOptions& global, int& rc)
     auto o = std::make_shared<ConnectOptions>();
     auto* sub = root.add_subcommand("atls-connect", "Attested TLS client: verify a TD server, then talk to it");
     sub->add_option("address", o->address, "Server HOST:PORT")->required();
-    sub->add_option("--server-name", o->server_name, "Name to verify in the certificate and send as SNI (default: HOST)");
+    sub->add_option("--server-name", o->server_name,
+                    "Name to verify in the certificate and send as SNI (default: HOST)");
     sub->add_option("--ca-file", o->ca_file, "PEM CA bundle for the server certificate instead of the system store");
     sub->add_flag("--insecure-skip-tls-verify", o->insecure,
                   "Do not validate the server certificate (the attestation still binds it)");

@@ -59,7 +59,8 @@ int run_serve(const ServeOptions& o, const GlobalOptions& global) {
     if (o.ekm_header) {
         if (o.ekm_hmac_key_file.empty()) throw Error(Errc::invalid_argument, "--ekm-header needs --ekm-hmac-key-file");
         if (!o.key.empty()) {
-            throw Error(Errc::invalid_argument, "--ekm-header serves plain HTTP behind the TLS proxy: --key is not used");
+            throw Error(Errc::invalid_argument,
+                        "--ekm-header serves plain HTTP behind the TLS proxy: --key is not used");
         }
         server.ekm_hmac_key = hmac_key(o.ekm_hmac_key_file);
     } else if (o.key.empty()) {
@@ -108,17 +109,17 @@ int run_serve(const ServeOptions& o, const GlobalOptions& global) {
         fmt::print(stderr, "tdxkit atls-serve: {}\n", line);
     };
     server.on_listening = [&](const std::string& host, std::uint16_t port) {
-        const auto address = host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port)
-                                                                  : fmt::format("{}:{}", host, port);
-        const auto text = global.json ? json{{"schema", "tdxkit.atls-serve/v1"},
-                                             {"listening", address},
-                                             {"mode", o.ekm_header ? "ekm-header" : "tls"},
-                                             {"provider", o.provider}}
-                                                .dump() +
-                                            "\n"
-                                      : fmt::format("tdxkit atls-serve: listening on {} ({})\n", address,
-                                                    o.ekm_header ? "plain HTTP behind a TLS proxy, EKM from header"
-                                                                 : "TLS 1.3");
+        const auto address =
+            host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port) : fmt::format("{}:{}", host, port);
+        const auto text =
+            global.json ? json{{"schema", "tdxkit.atls-serve/v1"},
+                               {"listening", address},
+                               {"mode", o.ekm_header ? "ekm-header" : "tls"},
+                               {"provider", o.provider}}
+                                  .dump() +
+                              "\n"
+                        : fmt::format("tdxkit atls-serve: listening on {} ({})\n", address,
+                                      o.ekm_header ? "plain HTTP behind a TLS proxy, EKM from header" : "TLS 1.3");
         write_output("-", as_bytes(text));
     };
 
@@ -139,7 +140,8 @@ void register_atls_serve(CLI::App& root, const GlobalOptions& global, int& rc) {
     auto o = std::make_shared<ServeOptions>();
     auto* sub = root.add_subcommand("atls-serve", "Attested TLS server: answer /tdx_quote with session-bound quotes");
     sub->add_option("--listen", o->listen, "ADDR:PORT to listen on (port 0: any free port)")->required();
-    sub->add_option("--cert", o->cert, "PEM certificate chain (leaf first); with --ekm-header, the proxy's")->required();
+    sub->add_option("--cert", o->cert, "PEM certificate chain (leaf first); with --ekm-header, the proxy's")
+        ->required();
     sub->add_option("--key", o->key, "PEM private key of --cert");
     sub->add_option("--provider", o->provider, "Quote provider; simulated only when named")
         ->check(CLI::IsMember({"auto", "configfs-tsm", "dstack", "simulated"}))

@@ -75,12 +75,12 @@ json document(const Collateral& c, const CollateralSummary& s, const std::option
         for (const auto& k : checked->result.checks) {
             checks.push_back({{"id", k.id}, {"passed", k.passed}, {"detail", k.detail}});
         }
-        doc["verification"] = {{"at", format_rfc3339(checked->at)},
-                               {"trust_root",
-                                {{"intel", checked->root.is_intel_production},
-                                 {"sha256", to_hex(sha256(checked->root.certificate_der))}}},
-                               {"valid", checked->result.valid},
-                               {"checks", checks}};
+        doc["verification"] = {
+            {"at", format_rfc3339(checked->at)},
+            {"trust_root",
+             {{"intel", checked->root.is_intel_production}, {"sha256", to_hex(sha256(checked->root.certificate_der))}}},
+            {"valid", checked->result.valid},
+            {"checks", checks}};
     }
     return doc;
 }
@@ -88,12 +88,14 @@ json document(const Collateral& c, const CollateralSummary& s, const std::option
 std::string text(const Collateral& c, const CollateralSummary& s, const std::optional<Checked>& checked) {
     std::string out;
     if (checked) out = checked->result.valid ? "OK\n" : fmt::format("REJECTED: {}\n", first_failure(checked->result));
-    const auto line = [&](std::string_view key, const std::string& value) { out += fmt::format("{:<14}{}\n", key, value); };
+    const auto line = [&](std::string_view key, const std::string& value) {
+        out += fmt::format("{:<14}{}\n", key, value);
+    };
     line("Collateral:", c.source);
     line("TEE:", fmt::format("{}, FMSPC {}, PCE-ID {}, QE Identity {}", s.tee, s.fmspc, s.pce_id, s.qe_identity_id));
     line("PCK CRL:", s.pck_crl_ca.empty() ? "issued by an unknown CA" : fmt::format("{} CA", s.pck_crl_ca));
-    line("TCB eval no.:", fmt::format("{} (TCB Info), {} (QE Identity)", s.tcb_evaluation_data_number,
-                                      s.qe_tcb_evaluation_data_number));
+    line("TCB eval no.:",
+         fmt::format("{} (TCB Info), {} (QE Identity)", s.tcb_evaluation_data_number, s.qe_tcb_evaluation_data_number));
     out += "Items:\n";
     for (const auto& i : s.items) {
         out += fmt::format("  {:<12} {:<28} {} .. {}\n", i.name, i.issuer, format_rfc3339(i.valid_from),
@@ -102,8 +104,8 @@ std::string text(const Collateral& c, const CollateralSummary& s, const std::opt
     line("Next update:", format_rfc3339(s.next_update));
     if (checked) {
         line("Checked at:", format_rfc3339(checked->at));
-        line("Trust root:", checked->root.is_intel_production ? "Intel SGX Root CA (pinned)"
-                                                              : "CUSTOM (test/development only)");
+        line("Trust root:",
+             checked->root.is_intel_production ? "Intel SGX Root CA (pinned)" : "CUSTOM (test/development only)");
         out += "Checks:\n";
         for (const auto& k : checked->result.checks) {
             out += fmt::format("  [{}] {:<22} {}\n", k.passed ? " ok " : "FAIL", k.id, k.detail);
@@ -176,7 +178,8 @@ void register_collateral(CLI::App& root, const GlobalOptions& global, int& rc) {
     group->require_subcommand(1);
 
     auto fetch = std::make_shared<FetchCommand>();
-    auto* f = group->add_subcommand("fetch", "Fetch the collateral for a quote or an FMSPC as a QuoteCollateralV3 bundle");
+    auto* f =
+        group->add_subcommand("fetch", "Fetch the collateral for a quote or an FMSPC as a QuoteCollateralV3 bundle");
     f->add_option("quote", fetch->quote_path, "Quote file (raw, hex, base64 or JSON container), '-' for stdin");
     f->add_option("--fmspc", fetch->fmspc, "FMSPC (12 hex digits) instead of a quote");
     f->add_option("--ca", fetch->ca, "PCK CA type, with --fmspc")->check(CLI::IsMember({"platform", "processor"}));
@@ -188,7 +191,8 @@ void register_collateral(CLI::App& root, const GlobalOptions& global, int& rc) {
     f->callback([fetch, &global, &rc] { rc = run_fetch(*fetch, global); });
 
     auto show = std::make_shared<ShowCommand>();
-    auto* s = group->add_subcommand("show", "Describe a collateral bundle or directory and check it against the trust root");
+    auto* s =
+        group->add_subcommand("show", "Describe a collateral bundle or directory and check it against the trust root");
     s->add_option("collateral", show->path, "Collateral directory or QuoteCollateralV3 JSON file")->required();
     s->add_option("--at", show->at, "Check time, RFC 3339 or unix seconds (default: now)");
     s->add_option("--trust-root", show->trust_root,

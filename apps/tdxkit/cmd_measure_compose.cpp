@@ -93,15 +93,19 @@ int run_measure(const MeasureCommand& cmd, const GlobalOptions& global) {
         return kOk;
     }
     std::string out;
-    const auto line = [&](std::string_view key, const std::string& value) { out += fmt::format("{:<28}{}\n", key, value); };
-    line("Compose hash:", fmt::format("{}  (SHA-256 of the {}, {} bytes)", to_hex(m.compose_hash), source, measured.size()));
-    line("App id:", fmt::format("{}  ({})", to_hex(m.app_id), opts.app_id ? "--app-id" : "first 20 bytes of the compose hash"));
+    const auto line = [&](std::string_view key, const std::string& value) {
+        out += fmt::format("{:<28}{}\n", key, value);
+    };
+    line("Compose hash:",
+         fmt::format("{}  (SHA-256 of the {}, {} bytes)", to_hex(m.compose_hash), source, measured.size()));
+    line("App id:",
+         fmt::format("{}  ({})", to_hex(m.app_id), opts.app_id ? "--app-id" : "first 20 bytes of the compose hash"));
     line("RTMR3 compose-hash digest:", to_hex(m.compose_event_digest));
     line("RTMR3 app-id digest:", to_hex(m.app_id_event_digest));
     line(fmt::format("MRCONFIGID (V{}):", m.mr_config_version), to_hex(m.mr_config_id));
-    line("Key provider:", m.key_provider_id.empty()
-                              ? std::string(key_provider_kind_name(m.key_provider))
-                              : fmt::format("{}, id {}", key_provider_kind_name(m.key_provider), to_hex(m.key_provider_id)));
+    line("Key provider:", m.key_provider_id.empty() ? std::string(key_provider_kind_name(m.key_provider))
+                                                    : fmt::format("{}, id {}", key_provider_kind_name(m.key_provider),
+                                                                  to_hex(m.key_provider_id)));
     if (!cmd.policy_out.empty()) line("Policy written to:", cmd.policy_out);
     write_output("-", as_bytes(out));
     return kOk;

@@ -56,7 +56,8 @@ int run_generate(const GenerateOptions& o, const GlobalOptions& global) {
     if (request.provider == QuoteProvider::simulated) {
         warn("--provider simulated: the quote is signed with tdxkit's public TEST keys. It proves nothing, verifies "
              "only with that PKI's --trust-root, and must never be accepted in production.");
-        if (!o.bind_cert.empty()) request.bind_certificate_der = atls::leaf_certificate_der(read_input(o.bind_cert, kMaxCertificate));
+        if (!o.bind_cert.empty())
+            request.bind_certificate_der = atls::leaf_certificate_der(read_input(o.bind_cert, kMaxCertificate));
     }
     const auto q = generate_quote(request);
     for (const auto& w : q.warnings) warn(w);

@@ -35,12 +35,15 @@ struct Replay {
 
 std::string payload_preview(ByteSpan payload) {
     if (payload.empty()) return "";
-    const bool printable = std::all_of(payload.begin(), payload.end(), [](std::uint8_t c) { return c >= 0x20 && c < 0x7f; });
+    const bool printable =
+        std::all_of(payload.begin(), payload.end(), [](std::uint8_t c) { return c >= 0x20 && c < 0x7f; });
     if (printable) {
-        const std::string text(payload.begin(), payload.begin() + static_cast<std::ptrdiff_t>(std::min(payload.size(), 2 * kPreviewBytes)));
+        const std::string text(payload.begin(), payload.begin() + static_cast<std::ptrdiff_t>(
+                                                                      std::min(payload.size(), 2 * kPreviewBytes)));
         return fmt::format("\"{}\"{}", text, payload.size() > 2 * kPreviewBytes ? "..." : "");
     }
-    return to_hex(payload.first(std::min(payload.size(), kPreviewBytes))) + (payload.size() > kPreviewBytes ? "..." : "");
+    return to_hex(payload.first(std::min(payload.size(), kPreviewBytes))) +
+           (payload.size() > kPreviewBytes ? "..." : "");
 }
 
 Replay run(const ReplayCommand& cmd) {
@@ -78,7 +81,9 @@ std::string reason(const Replay& r) {
 
 std::string render_json(const Replay& r) {
     json doc{{"schema", "tdxkit.replay/v1"},
-             {"result", !r.quote ? "replayed" : r.mismatch ? "mismatch" : "ok"},
+             {"result", !r.quote     ? "replayed"
+                        : r.mismatch ? "mismatch"
+                                     : "ok"},
              {"reason", reason(r)},
              {"input", {{"container", r.log.container}, {"events", r.log.events.size()}, {"skipped", r.log.skipped}}}};
     for (std::size_t i = 0; i < kRtmrCount; ++i) doc["rtmrs"][fmt::format("rtmr{}", i)] = to_hex(r.rtmrs[i]);
@@ -95,9 +100,10 @@ std::string render_json(const Replay& r) {
     }
     json events = json::array();
     for (const auto& e : r.log.events) {
-        json j{{"index", e.index},         {"rtmr", e.imr},         {"event_type", e.event_type},
-               {"name", e.name},           {"digest", to_hex(e.digest)}, {"recomputed", e.recomputed},
-               {"version", e.version},     {"payload", to_hex(e.payload)}};
+        json j{{"index", e.index},           {"rtmr", e.imr},
+               {"event_type", e.event_type}, {"name", e.name},
+               {"digest", to_hex(e.digest)}, {"recomputed", e.recomputed},
+               {"version", e.version},       {"payload", to_hex(e.payload)}};
         j["offset"] = e.offset ? json(*e.offset) : json(nullptr);
         events.push_back(j);
     }
@@ -110,10 +116,12 @@ std::string render_text(const Replay& r) {
     if (!r.quote) {
         out += "REPLAYED (no quote to compare with)\n";
     } else {
-        out += r.mismatch ? fmt::format("MISMATCH: {}\n", reason(r)) : "OK: the event log replays to the quote's RTMR0-3\n";
+        out += r.mismatch ? fmt::format("MISMATCH: {}\n", reason(r))
+                          : "OK: the event log replays to the quote's RTMR0-3\n";
     }
     out += fmt::format("{:<12}{}, {} events{}\n", "Event log:", r.log.container, r.log.events.size(),
-                       r.log.skipped != 0 ? fmt::format(" ({} records skipped: EV_NO_ACTION or MRTD)", r.log.skipped) : "");
+                       r.log.skipped != 0 ? fmt::format(" ({} records skipped: EV_NO_ACTION or MRTD)", r.log.skipped)
+                                          : "");
     if (r.quote) out += fmt::format("{:<12}{}\n", "Quote:", r.quote_source);
     for (std::size_t i = 0; i < kRtmrCount; ++i) {
         std::string status;
@@ -126,9 +134,9 @@ std::string render_text(const Replay& r) {
     out += "Events:\n";
     out += fmt::format("  {:>5} {:>4} {:<10} {:<20} {:<18} {}\n", "index", "rtmr", "type", "name", "digest", "payload");
     for (const auto& e : r.log.events) {
-        out += fmt::format("  {:>5} {:>4} {:#010x} {:<20} {:<18} {}\n", e.index, e.imr, e.event_type,
-                           e.name.empty() ? "-" : e.name,
-                           to_hex(ByteSpan(e.digest).first(8)) + (e.recomputed ? "*" : ".."), payload_preview(e.payload));
+        out += fmt::format(
+            "  {:>5} {:>4} {:#010x} {:<20} {:<18} {}\n", e.index, e.imr, e.event_type, e.name.empty() ? "-" : e.name,
+            to_hex(ByteSpan(e.digest).first(8)) + (e.recomputed ? "*" : ".."), payload_preview(e.payload));
     }
     out += "  (* = runtime event digest recomputed from name and payload)\n";
     return out;
@@ -151,8 +159,9 @@ int run_replay(const ReplayCommand& cmd, const GlobalOptions& global) {
 void register_replay_rtmr(CLI::App& root, const GlobalOptions& global, int& rc) {
     auto cmd = std::make_shared<ReplayCommand>();
     auto* sub = root.add_subcommand("replay-rtmr", "Replay an event log (dstack JSON or CCEL) into RTMR0-3");
-    sub->add_option("eventlog", cmd->event_log,
-                    "Event log: dstack JSON (array, string, GetQuote, /tdx_quote, tcb_info) or CCEL binary; '-' for stdin")
+    sub->add_option(
+           "eventlog", cmd->event_log,
+           "Event log: dstack JSON (array, string, GetQuote, /tdx_quote, tcb_info) or CCEL binary; '-' for stdin")
         ->required();
     sub->add_option("--quote", cmd->quote, "Quote to compare with (any form `quote decode` accepts)");
     sub->add_option("--acpi-table", cmd->acpi_table,

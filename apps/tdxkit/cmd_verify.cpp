@@ -89,7 +89,9 @@ json quote_summary_json(const Quote& q, const VerificationReport* r) {
 
 json verify_document(const Outcome& o, const TrustRoot& root) {
     json doc{{"schema", "tdxkit.verify/v1"},
-             {"result", o.exit_code == kOk ? "ok" : o.exit_code == kRejected ? "rejected" : "error"},
+             {"result", o.exit_code == kOk         ? "ok"
+                        : o.exit_code == kRejected ? "rejected"
+                                                   : "error"},
              {"reason", o.reason}};
     doc["trust_root"] = {{"intel", root.is_intel_production}, {"sha256", to_hex(sha256(root.certificate_der))}};
     if (o.quote) doc["quote"] = quote_summary_json(*o.quote, o.report ? &*o.report : nullptr);
@@ -97,9 +99,8 @@ json verify_document(const Outcome& o, const TrustRoot& root) {
         const auto& r = *o.report;
         doc["verified_at"] = format_rfc3339(r.verified_at);
         doc["collateral"] = {{"source", r.collateral_source},
-                             {"tcb_evaluation_data_number", r.tcb_evaluation_data_number
-                                                                ? json(*r.tcb_evaluation_data_number)
-                                                                : json(nullptr)},
+                             {"tcb_evaluation_data_number",
+                              r.tcb_evaluation_data_number ? json(*r.tcb_evaluation_data_number) : json(nullptr)},
                              {"valid_from", opt_time_json(r.collateral_earliest_issue)},
                              {"valid_until", opt_time_json(r.collateral_earliest_expiry)}};
         json checks = json::array();
@@ -136,7 +137,7 @@ json verify_document(const Outcome& o, const TrustRoot& root) {
         doc["event_log"] = o.event_log ? json{{"source", o.event_log_source},
                                               {"container", o.event_log->container},
                                               {"events", o.event_log->events.size()}}
-                                        : json(nullptr);
+                                       : json(nullptr);
         doc["policy"] = {{"source", o.policy->source},
                          {"satisfied", o.policy_result->satisfied},
                          {"rules_checked", o.policy_result->rules_checked},
@@ -147,7 +148,9 @@ json verify_document(const Outcome& o, const TrustRoot& root) {
 
 std::string render_text(const Outcome& o) {
     std::string out = o.exit_code == kOk ? "OK\n" : fmt::format("REJECTED: {}\n", o.reason);
-    const auto line = [&](std::string_view key, const std::string& value) { out += fmt::format("{:<14}{}\n", key, value); };
+    const auto line = [&](std::string_view key, const std::string& value) {
+        out += fmt::format("{:<14}{}\n", key, value);
+    };
     if (!o.report) return out;
     const auto& r = *o.report;
     if (o.quote) {
@@ -182,8 +185,8 @@ std::string render_text(const Outcome& o) {
                                        s.next_level_status, s.next_level_tcb_date, s.required));
     }
     if (o.event_log) {
-        line("Event log:", fmt::format("{} ({}, {} events)", o.event_log_source, o.event_log->container,
-                                       o.event_log->events.size()));
+        line("Event log:",
+             fmt::format("{} ({}, {} events)", o.event_log_source, o.event_log->container, o.event_log->events.size()));
     }
     if (o.policy_result && o.policy) {
         const auto& p = *o.policy_result;
@@ -239,7 +242,8 @@ void init_context(const VerifyCommand& cmd, Context& ctx) {
         ctx.policy = default_policy();
     } else {
         const auto text = read_input(cmd.policy, kMaxSmallFile);
-        ctx.policy = parse_policy(std::string_view(reinterpret_cast<const char*>(text.data()), text.size()), cmd.policy);
+        ctx.policy =
+            parse_policy(std::string_view(reinterpret_cast<const char*>(text.data()), text.size()), cmd.policy);
     }
 }
 
@@ -311,11 +315,13 @@ void verify_batch_line(BatchLine& line, BatchCollateral& collateral, Context& ct
         id = request.value("id", json(nullptr));
         for (const auto& [key, value] : request.items()) {
             if (key != "id" && key != "quote" && key != "event_log") {
-                throw Error(Errc::malformed, fmt::format("batch line: unknown field \"{}\" (id, quote, event_log)", key));
+                throw Error(Errc::malformed,
+                            fmt::format("batch line: unknown field \"{}\" (id, quote, event_log)", key));
             }
         }
         const auto q = request.find("quote");
-        if (q == request.end() || !q->is_string()) throw Error(Errc::malformed, "batch line: \"quote\" must be a string");
+        if (q == request.end() || !q->is_string())
+            throw Error(Errc::malformed, "batch line: \"quote\" must be a string");
         const auto text = q->get<std::string>();
         QuoteInput input = decode_quote_input(as_bytes(text));
         if (const auto log = request.find("event_log"); log != request.end() && !log->is_null()) {
@@ -366,8 +372,10 @@ int run_batch(const VerifyCommand& cmd, const GlobalOptions& global, Context& ct
     int status = kOk;
     for (const auto& line : lines) {
         out += line.result.dump() + "\n";
-        if (line.exit_code == kOk) ++ok;
-        else status = kRejected;
+        if (line.exit_code == kOk)
+            ++ok;
+        else
+            status = kRejected;
     }
     write_output("-", as_bytes(out));
     if (!global.quiet) fmt::print(stderr, "tdxkit: batch: {} of {} quotes verified\n", ok, lines.size());
@@ -403,8 +411,9 @@ void register_verify(CLI::App& root, const GlobalOptions& global, int& rc) {
     sub->add_option("--at", cmd->at, "Verification time, RFC 3339 or unix seconds (default: now)");
     sub->add_option("--trust-root", cmd->trust_root,
                     "TEST ONLY: use this root certificate (PEM/DER) instead of Intel's pinned SGX Root CA");
-    sub->add_option("--event-log", cmd->event_log,
-                    "Event log for the policy's dstack rules (default: the one carried by a GetQuote or /tdx_quote input)");
+    sub->add_option(
+        "--event-log", cmd->event_log,
+        "Event log for the policy's dstack rules (default: the one carried by a GetQuote or /tdx_quote input)");
     sub->add_option("--batch", cmd->batch,
                     "Verify JSON lines ({\"id\":..., \"quote\": hex|base64, \"event_log\": ...}) from FILE or '-'; "
                     "one result line each, in order");

@@ -3,8 +3,8 @@
 #include <cmath>
 #include <cstdlib>
 
-#include <fmt/format.h>
 #include <unistd.h>
+#include <fmt/format.h>
 
 #include "cli.hpp"
 #include "tdxkit/error.hpp"
@@ -16,9 +16,9 @@ void add_collateral_options(CLI::App* sub, CollateralCliOptions& o, bool with_co
         sub->add_option("--collateral", o.collateral,
                         "Collateral directory or QuoteCollateralV3 JSON file; skips the cache and the network");
     }
-    sub->add_option("--pccs-url", o.pccs_url,
-                    fmt::format("Collateral service: Intel PCS or a PCCS base URL (default: $PCCS_URL, else {})",
-                                kIntelPcsUrl));
+    sub->add_option(
+        "--pccs-url", o.pccs_url,
+        fmt::format("Collateral service: Intel PCS or a PCCS base URL (default: $PCCS_URL, else {})", kIntelPcsUrl));
     sub->add_option("--pccs-ca", o.pccs_ca, "PEM CA bundle to trust for the service instead of the system store");
     sub->add_option("--root-ca-crl-url", o.root_ca_crl_url,
                     "Root CA CRL URL (default: Intel's CRL distribution point for Intel PCS, rootcacrl for a PCCS)");

@@ -41,7 +41,8 @@ void BM_VerifyQuote(benchmark::State& state) {
         if (!report.authentic) state.SkipWithError(report.failure.c_str());
         benchmark::DoNotOptimize(report);
     }
-    state.counters["verifications/s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+    state.counters["verifications/s"] =
+        benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_VerifyQuote)->Unit(benchmark::kMicrosecond);
 
@@ -57,7 +58,8 @@ void BM_VerifyQuoteWarmCollateral(benchmark::State& state) {
         if (!report.authentic) state.SkipWithError(report.failure.c_str());
         benchmark::DoNotOptimize(report);
     }
-    state.counters["verifications/s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+    state.counters["verifications/s"] =
+        benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_VerifyQuoteWarmCollateral)->Unit(benchmark::kMicrosecond);
 
@@ -72,7 +74,8 @@ BENCHMARK(BM_ReplayDstackEventLog)->Unit(benchmark::kMicrosecond);
 void BM_ReplayCcelEventLog(benchmark::State& state) {
     const auto log = read_file(kData / "eventlogs/gotdxguest-cos113-ccel_data.bin");
     const auto table = read_file(kData / "eventlogs/gotdxguest-cos113-ccel_table.bin");
-    for (auto _ : state) benchmark::DoNotOptimize(tdxkit::replay_rtmrs(tdxkit::parse_ccel(log, tdxkit::ByteSpan(table))));
+    for (auto _ : state)
+        benchmark::DoNotOptimize(tdxkit::replay_rtmrs(tdxkit::parse_ccel(log, tdxkit::ByteSpan(table))));
 }
 BENCHMARK(BM_ReplayCcelEventLog)->Unit(benchmark::kMicrosecond);
 

@@ -8,8 +8,8 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-#include <nlohmann/json.hpp>
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <openssl/sha.h>
 
 #include "atls/peers.hpp"
@@ -41,8 +41,8 @@ struct Server {
 
 std::vector<std::string> connect_args(const std::string& address, const std::string& ca,
                                       std::vector<std::string> extra = {}) {
-    std::vector<std::string> args{"atls-connect", address, "--ca-file", ca, "--collateral", collateral_dir(),
-                                  "--trust-root", root_pem(), "--at", kAt, "--timeout", "10"};
+    std::vector<std::string> args{"atls-connect", address,    "--ca-file", ca,  "--collateral", collateral_dir(),
+                                  "--trust-root", root_pem(), "--at",      kAt, "--timeout",    "10"};
     args.insert(args.end(), extra.begin(), extra.end());
     return args;
 }
@@ -93,8 +93,8 @@ struct Fixture {
         return upstream->requests().find(kSecretPath) != std::string::npos;
     }
     Server simulated_server(const std::string& name, std::vector<std::string> extra = {}) const {
-        std::vector<std::string> args{"--cert", cert.cert, "--key", cert.key, "--provider", "simulated", "--pki",
-                                      pki_dir(), "--upstream", upstream_address()};
+        std::vector<std::string> args{"--cert",    cert.cert, "--key",   cert.key,     "--provider",
+                                      "simulated", "--pki",   pki_dir(), "--upstream", upstream_address()};
         args.insert(args.end(), extra.begin(), extra.end());
         return Server(dir, name, args);
     }
@@ -112,8 +112,9 @@ struct DstackTd {
 
     static Server start(const Fixture& f, const std::string& mode, const std::string& socket) {
         ::setenv("DSTACK_SIMULATOR_ENDPOINT", socket.c_str(), 1);
-        Server s(f.dir, "serve-" + mode, {"--cert", f.cert.cert, "--key", f.cert.key, "--provider", "dstack",
-                                          "--upstream", f.upstream_address()});
+        Server s(
+            f.dir, "serve-" + mode,
+            {"--cert", f.cert.cert, "--key", f.cert.key, "--provider", "dstack", "--upstream", f.upstream_address()});
         ::unsetenv("DSTACK_SIMULATOR_ENDPOINT");
         return s;
     }
@@ -172,7 +173,8 @@ TEST_CASE("end to end: simulated TD, quote bound to the session, RTMRs replayed,
     CHECK(doc["http"]["status"] == 200);
     CHECK(doc["http"]["body"] == "hello from upstream\n");
     CHECK(f.application_reached());
-    for (const auto* t : {"connect", "handshake", "quote_fetch", "verify"}) CHECK(doc["timings_ms"][t].get<double>() > 0);
+    for (const auto* t : {"connect", "handshake", "quote_fetch", "verify"})
+        CHECK(doc["timings_ms"][t].get<double>() > 0);
 
     // Human output; --http-get prints only the body on stdout.
     const auto text = run_tdxkit(connect_args(server.address(), f.cert.cert));
@@ -215,8 +217,9 @@ TEST_CASE("attack: a relaying man-in-the-middle gets a quote for its own session
 
 TEST_CASE("attack: a quote replayed for an old nonce") {
     Fixture f("replay");
-    const auto old = run_tdxkit({"-q", "quote", "generate", "--provider", "simulated", "--pki", pki_dir(),
-                                 "--report-data", std::string(128, 'a'), "--bind-cert", f.cert.cert, "--format", "json"});
+    const auto old =
+        run_tdxkit({"-q", "quote", "generate", "--provider", "simulated", "--pki", pki_dir(), "--report-data",
+                    std::string(128, 'a'), "--bind-cert", f.cert.cert, "--format", "json"});
     REQUIRE(old.exit_code == 0);
     json response{{"success", true}, {"quote", json::parse(old.out)}, {"quote_type", "tdx"}};
     const auto canned = f.dir / "canned.json";
@@ -273,7 +276,8 @@ TEST_CASE("a policy mismatch is rejected with the policy's own message") {
     const auto server = f.simulated_server("serve");
     const auto policy = f.dir / "policy.json";
     std::ofstream(policy) << R"({"version":1,"td":{"mrtd":[")" << std::string(96, '0') << R"("]}})";
-    const auto doc = connect_json(server.address(), f.cert.cert, {"--policy", policy.string(), "--http-get", kSecretPath});
+    const auto doc =
+        connect_json(server.address(), f.cert.cert, {"--policy", policy.string(), "--http-get", kSecretPath});
     check_rejected(doc, "policy", "td.mrtd");
     CHECK(doc["policy"]["satisfied"] == false);
     CHECK_FALSE(f.application_reached());
@@ -283,8 +287,8 @@ TEST_CASE("the policy's dstack rules see the event log that came with the quote"
     Fixture f("dstackpolicy");
     const auto server = f.simulated_server("serve");
     // The simulated provider measures this app-compose (lib/src/provider/simulated.cpp).
-    const auto compose_hash = tdxkit::to_hex(tdxkit::sha256(tdxkit::as_bytes(
-        R"({"manifest_version":2,"name":"tdxkit-simulated","runner":"docker-compose"})")));
+    const auto compose_hash = tdxkit::to_hex(tdxkit::sha256(
+        tdxkit::as_bytes(R"({"manifest_version":2,"name":"tdxkit-simulated","runner":"docker-compose"})")));
     const auto accept = f.dir / "accept.json";
     std::ofstream(accept) << R"({"version":1,"dstack":{"compose_hashes":[")" << compose_hash << R"("]}})";
     const auto ok = connect_json(server.address(), f.cert.cert, {"--policy", accept.string()});
@@ -293,7 +297,8 @@ TEST_CASE("the policy's dstack rules see the event log that came with the quote"
 
     const auto reject = f.dir / "reject.json";
     std::ofstream(reject) << R"({"version":1,"dstack":{"compose_hashes":[")" << std::string(64, 'a') << R"("]}})";
-    const auto doc = connect_json(server.address(), f.cert.cert, {"--policy", reject.string(), "--http-get", kSecretPath});
+    const auto doc =
+        connect_json(server.address(), f.cert.cert, {"--policy", reject.string(), "--http-get", kSecretPath});
     check_rejected(doc, "policy", "dstack.compose_hashes");
     CHECK_FALSE(f.application_reached());
 }
@@ -330,8 +335,8 @@ TEST_CASE("attack: oversized, slow and malformed quote responses") {
 }
 
 TEST_CASE("an unreachable server is exit 4 (outcome unknown), not a rejection") {
-    const auto r = run_tdxkit({"atls-connect", "127.0.0.1:1", "--collateral", collateral_dir(), "--trust-root",
-                               root_pem(), "--at", kAt});
+    const auto r = run_tdxkit(
+        {"atls-connect", "127.0.0.1:1", "--collateral", collateral_dir(), "--trust-root", root_pem(), "--at", kAt});
     CHECK(r.exit_code == 4);
     CHECK(r.out.find("tcp_connect") != std::string::npos);
 }
@@ -340,8 +345,9 @@ TEST_CASE("atls-serve --ekm-header: missing header 400, wrong HMAC 403, bad nonc
     Fixture f("ekm");
     const auto key = f.dir / "hmac.key";
     std::ofstream(key) << "dev-mode-ekm-placeholder-not-for-production\n";
-    const Server server(f.dir, "serve", {"--cert", f.cert.cert, "--provider", "simulated", "--pki", pki_dir(),
-                                         "--ekm-header", "--ekm-hmac-key-file", key.string()});
+    const Server server(f.dir, "serve",
+                        {"--cert", f.cert.cert, "--provider", "simulated", "--pki", pki_dir(), "--ekm-header",
+                         "--ekm-hmac-key-file", key.string()});
     const std::string nonce(64, '1');
     const std::string body = R"({"nonce_hex":")" + nonce + "\"}";
     // Reference vector (dstack-atls-eventlog.md §5): EKM 20..3f with this key.
@@ -352,7 +358,8 @@ TEST_CASE("atls-serve --ekm-header: missing header 400, wrong HMAC 403, bad nonc
     bad.back() = bad.back() == '2' ? '3' : '2';
 
     CHECK(http_post(server.port, "/tdx_quote", body, "").rfind("HTTP/1.1 400", 0) == 0);
-    CHECK(http_post(server.port, "/tdx_quote", body, "X-TLS-EKM-Channel-Binding: " + bad + "\r\n").rfind("HTTP/1.1 403", 0) == 0);
+    CHECK(http_post(server.port, "/tdx_quote", body, "X-TLS-EKM-Channel-Binding: " + bad + "\r\n")
+              .rfind("HTTP/1.1 403", 0) == 0);
     CHECK(http_post(server.port, "/tdx_quote", R"({"nonce_hex":"abc"})", "X-TLS-EKM-Channel-Binding: " + good + "\r\n")
               .rfind("HTTP/1.1 400", 0) == 0);
     const auto ok = http_post(server.port, "/tdx_quote", body, "X-TLS-EKM-Channel-Binding: " + good + "\r\n");
@@ -378,7 +385,8 @@ TEST_CASE("atls-serve: usage errors and graceful SIGTERM") {
     CHECK(run_tdxkit({"atls-serve", "--listen", "127.0.0.1:0", "--cert", f.cert.cert, "--ekm-header", "--provider",
                       "simulated", "--pki", pki_dir()})
               .exit_code == 2);  // no HMAC key
-    CHECK(run_tdxkit({"atls-serve", "--listen", "nonsense", "--cert", f.cert.cert, "--key", f.cert.key}).exit_code == 2);
+    CHECK(run_tdxkit({"atls-serve", "--listen", "nonsense", "--cert", f.cert.cert, "--key", f.cert.key}).exit_code ==
+          2);
     Server server = f.simulated_server("serve");
     CHECK(server.process->stop() == 0);
     CHECK(server.process->err().find("stopped") != std::string::npos);

@@ -37,8 +37,8 @@ fs::path temp_dir(const std::string& name) {
 
 std::vector<std::string> fetch_args(const PcsServer& s, const std::string& prefix, const fs::path& cache,
                                     std::vector<std::string> extra) {
-    std::vector<std::string> args{"collateral", "fetch", "--pccs-url", s.url(prefix), "--pccs-ca", s.ca_file(),
-                                  "--cache-dir", cache.string()};
+    std::vector<std::string> args{"collateral", "fetch",     "--pccs-url",  s.url(prefix),
+                                  "--pccs-ca",  s.ca_file(), "--cache-dir", cache.string()};
     args.insert(args.end(), extra.begin(), extra.end());
     return args;
 }
@@ -107,12 +107,14 @@ TEST_CASE("real Intel collateral served Intel-PCS style and PCCS style verifies 
 TEST_CASE("simulated collateral: fetch by FMSPC (TDX and SGX), then verify with the test root") {
     PcsServer server{{{"tdx", sim("collateral/sim")}, {"sgx", sim("collateral/sim-sgx")}}};
     const auto tmp = temp_dir("sim");
-    const auto tdx = run_tdxkit(fetch_args(server, "pccs", tmp / "cache",
-                                           {"--fmspc", "90C06F000000", "--ca", "platform", "--out", (tmp / "tdx.json").string()}));
+    const auto tdx =
+        run_tdxkit(fetch_args(server, "pccs", tmp / "cache",
+                              {"--fmspc", "90C06F000000", "--ca", "platform", "--out", (tmp / "tdx.json").string()}));
     INFO(tdx.err);
     REQUIRE(tdx.exit_code == 0);
-    const auto v = run_tdxkit({"verify", sim("quotes/sim-tdx-v4.bin").string(), "--collateral", (tmp / "tdx.json").string(),
-                               "--trust-root", sim("pki/root.pem").string(), "--at", kSimAt});
+    const auto v =
+        run_tdxkit({"verify", sim("quotes/sim-tdx-v4.bin").string(), "--collateral", (tmp / "tdx.json").string(),
+                    "--trust-root", sim("pki/root.pem").string(), "--at", kSimAt});
     CHECK(v.exit_code == 0);
     CHECK(v.out.find("TCB status:   UpToDate") != std::string::npos);
 
@@ -127,9 +129,9 @@ TEST_CASE("simulated collateral: fetch by FMSPC (TDX and SGX), then verify with 
               .exit_code == 0);
 
     // --json: tdxkit.collateral/v1, with PCCS_URL from the environment.
-    const auto j = run_process({"env", "PCCS_URL=" + server.url("pccs"), TDXKIT_BINARY, "--json", "collateral",
-                                "fetch", sim("quotes/sim-tdx-v4.bin").string(), "--pccs-ca", server.ca_file(),
-                                "--cache-dir", (tmp / "cache2").string(), "--out", (tmp / "j.json").string()});
+    const auto j = run_process({"env", "PCCS_URL=" + server.url("pccs"), TDXKIT_BINARY, "--json", "collateral", "fetch",
+                                sim("quotes/sim-tdx-v4.bin").string(), "--pccs-ca", server.ca_file(), "--cache-dir",
+                                (tmp / "cache2").string(), "--out", (tmp / "j.json").string()});
     INFO(j.err);
     REQUIRE(j.exit_code == 0);
     const auto doc = json::parse(j.out);
@@ -164,10 +166,11 @@ TEST_CASE("service failures: 404, 503/429 with Retry-After, outage, timeout, tru
         CAPTURE(fault);
         const auto before = server.requests();
         const auto t0 = std::chrono::steady_clock::now();
-        const auto r = run_tdxkit(fetch_args(server, "pccs/" + fault, tmp / fault, {quote, "--out", (tmp / "b.json").string()}));
+        const auto r =
+            run_tdxkit(fetch_args(server, "pccs/" + fault, tmp / fault, {quote, "--out", (tmp / "b.json").string()}));
         INFO(r.err);
         CHECK(r.exit_code == 0);
-        CHECK(seconds_since(t0) >= 1.0);  // each first request waited out Retry-After: 1
+        CHECK(seconds_since(t0) >= 1.0);         // each first request waited out Retry-After: 1
         CHECK(server.requests() - before == 8);  // every item once refused, then served
     }
 
@@ -190,8 +193,8 @@ TEST_CASE("service failures: 404, 503/429 with Retry-After, outage, timeout, tru
     CHECK(cut.err.find(server.url("pccs/truncate/tdx/certification/v4/tcb")) != std::string::npos);
 
     // TLS verification cannot be skipped: without --pccs-ca the test server is not trusted.
-    const auto untrusted = run_tdxkit({"collateral", "fetch", quote, "--pccs-url", server.url("pccs"), "--cache-dir",
-                                       tmp.string()});
+    const auto untrusted =
+        run_tdxkit({"collateral", "fetch", quote, "--pccs-url", server.url("pccs"), "--cache-dir", tmp.string()});
     CHECK(untrusted.exit_code == 4);
     CHECK(untrusted.err.find("certificate") != std::string::npos);
     CHECK(untrusted.err.find("gave up") == std::string::npos);  // not retried
@@ -209,13 +212,15 @@ TEST_CASE("a wrong issuer chain is fetched but rejected by verify and by collate
     PcsServer server{{{"tdx", sim("collateral/sim")}}};
     const auto tmp = temp_dir("wrongchain");
     const auto bundle = (tmp / "b.json").string();
-    const auto f = run_tdxkit(fetch_args(server, "pccs/wrongchain", tmp, {sim("quotes/sim-tdx-v4.bin").string(), "--out", bundle}));
+    const auto f = run_tdxkit(
+        fetch_args(server, "pccs/wrongchain", tmp, {sim("quotes/sim-tdx-v4.bin").string(), "--out", bundle}));
     REQUIRE(f.exit_code == 0);
     const auto v = run_tdxkit({"verify", sim("quotes/sim-tdx-v4.bin").string(), "--collateral", bundle, "--trust-root",
                                sim("pki/root.pem").string(), "--at", kSimAt});
     CHECK(v.exit_code == 1);
     CHECK(v.out.rfind("REJECTED: tcb_info_chain", 0) == 0);
-    const auto s = run_tdxkit({"collateral", "show", bundle, "--trust-root", sim("pki/root.pem").string(), "--at", kSimAt});
+    const auto s =
+        run_tdxkit({"collateral", "show", bundle, "--trust-root", sim("pki/root.pem").string(), "--at", kSimAt});
     CHECK(s.exit_code == 1);
     CHECK(s.out.rfind("REJECTED: tcb_info_chain", 0) == 0);
     CHECK(s.out.find("[ ok ] qe_identity_signature") != std::string::npos);
@@ -241,8 +246,8 @@ TEST_CASE("cache: second fetch makes no request; expired and corrupted entries a
     const auto cached = fetch();
     CHECK(cached.rfind("cache " + cache.string(), 0) == 0);
     CHECK(server.requests() == 4);
-    const auto verified = run_tdxkit({"verify", quote, "--collateral", (tmp / "b.json").string(), "--trust-root",
-                                      (tmp / "data/root.pem").string()});
+    const auto verified = run_tdxkit(
+        {"verify", quote, "--collateral", (tmp / "b.json").string(), "--trust-root", (tmp / "data/root.pem").string()});
     CHECK(verified.exit_code == 0);
 
     CHECK(fetch({"--refresh"}) == "PCCS " + server.url("pccs"));
@@ -268,7 +273,8 @@ TEST_CASE("cache: second fetch makes no request; expired and corrupted entries a
     // Expired: the simulated set's nextUpdate (2026-01-30) is long past, so every fetch goes out.
     PcsServer old{{{"tdx", sim("collateral/sim")}}};
     for (int i = 1; i <= 2; ++i) {
-        CHECK(run_tdxkit(fetch_args(old, "pccs", cache, {sim("quotes/sim-tdx-v4.bin").string(), "--out", (tmp / "o.json").string()}))
+        CHECK(run_tdxkit(fetch_args(old, "pccs", cache,
+                                    {sim("quotes/sim-tdx-v4.bin").string(), "--out", (tmp / "o.json").string()}))
                   .exit_code == 0);
         CHECK(old.requests() == 4 * i);
     }
@@ -295,18 +301,21 @@ TEST_CASE("cache: concurrent tdxkit processes fill it without corrupting it") {
     for (const auto& e : fs::directory_iterator(cache)) files.push_back(e.path());
     CHECK(files.size() == 1);
     const auto before = server.requests();
-    const auto again = run_tdxkit(fetch_args(server, "pccs", cache, {(tmp / "data/quote.bin").string(), "--out", (tmp / "c.json").string()}));
+    const auto again = run_tdxkit(
+        fetch_args(server, "pccs", cache, {(tmp / "data/quote.bin").string(), "--out", (tmp / "c.json").string()}));
     CHECK(again.exit_code == 0);
     CHECK(server.requests() == before);
     for (int i = 0; i < 4; ++i) {
-        CHECK(tdxkit::test::read_text(tmp / ("b" + std::to_string(i) + ".json")) == tdxkit::test::read_text(tmp / "c.json"));
+        CHECK(tdxkit::test::read_text(tmp / ("b" + std::to_string(i) + ".json")) ==
+              tdxkit::test::read_text(tmp / "c.json"));
     }
     fs::remove_all(tmp);
 }
 
 TEST_CASE("collateral show: facts, checks, --json, exit codes") {
     const auto dir = sim("collateral/sim").string();
-    const auto ok = run_tdxkit({"collateral", "show", dir, "--trust-root", sim("pki/root.pem").string(), "--at", kSimAt});
+    const auto ok =
+        run_tdxkit({"collateral", "show", dir, "--trust-root", sim("pki/root.pem").string(), "--at", kSimAt});
     CHECK(ok.exit_code == 0);
     CHECK(ok.out.rfind("OK\n", 0) == 0);
     CHECK(ok.out.find("TDX, FMSPC 90c06f000000, PCE-ID 0000, QE Identity TD_QE") != std::string::npos);
@@ -315,7 +324,8 @@ TEST_CASE("collateral show: facts, checks, --json, exit codes") {
     CHECK(ok.out.find("[ ok ] pck_crl ") != std::string::npos);
     CHECK(ok.err.find("WARNING") != std::string::npos);
 
-    const auto j = run_tdxkit({"--json", "collateral", "show", dir, "--trust-root", sim("pki/root.pem").string(), "--at", kSimAt});
+    const auto j =
+        run_tdxkit({"--json", "collateral", "show", dir, "--trust-root", sim("pki/root.pem").string(), "--at", kSimAt});
     CHECK(j.exit_code == 0);
     const auto doc = json::parse(j.out);
     CHECK(doc["schema"] == "tdxkit.collateral/v1");
@@ -324,15 +334,17 @@ TEST_CASE("collateral show: facts, checks, --json, exit codes") {
     CHECK(doc["verification"]["at"] == kSimAt);
     CHECK(doc["verification"]["trust_root"]["intel"] == false);
     CHECK(doc["verification"]["checks"].size() == 9);
-    CHECK(doc["items"][2] == json{{"name", "pck_crl"}, {"issuer", "Intel SGX PCK Platform CA"},
-                                  {"valid_from", "2025-12-31T00:00:00Z"}, {"valid_until", "2026-01-30T00:00:00Z"}});
+    CHECK(doc["items"][2] == json{{"name", "pck_crl"},
+                                  {"issuer", "Intel SGX PCK Platform CA"},
+                                  {"valid_from", "2025-12-31T00:00:00Z"},
+                                  {"valid_until", "2026-01-30T00:00:00Z"}});
 
     // Intel's root by default: the test set is rejected; later than nextUpdate: expired.
     const auto intel = run_tdxkit({"collateral", "show", dir, "--at", kSimAt});
     CHECK(intel.exit_code == 1);
     CHECK(intel.out.rfind("REJECTED: root_ca_crl", 0) == 0);
-    const auto late = run_tdxkit({"--json", "collateral", "show", dir, "--trust-root", sim("pki/root.pem").string(), "--at",
-                                  "2026-03-01T00:00:00Z"});
+    const auto late = run_tdxkit({"--json", "collateral", "show", dir, "--trust-root", sim("pki/root.pem").string(),
+                                  "--at", "2026-03-01T00:00:00Z"});
     CHECK(late.exit_code == 1);
     CHECK(json::parse(late.out)["result"] == "rejected");
 

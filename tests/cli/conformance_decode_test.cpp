@@ -56,10 +56,24 @@ void check_certificate(const json& actual, const json& expected) {
 // Compares one decoded document with one MANIFEST quote entry; `container_checks` is false when the
 // document comes from a text sibling (hex / JSON) of the binary file the entry describes.
 void check_entry(const json& doc, const json& m, bool container_checks) {
-    static const std::set<std::string> kHandled = {
-        "file", "input_format", "size", "sha256_of_decoded_quote", "version", "tee_type", "att_key_type",
-        "qe_vendor_id", "body_kind", "body_descriptor", "signed_region_len", "signature_data_len",
-        "trailing_bytes_after_quote", "body", "cert_data_type", "qe_report", "pck", "pck_chain"};
+    static const std::set<std::string> kHandled = {"file",
+                                                   "input_format",
+                                                   "size",
+                                                   "sha256_of_decoded_quote",
+                                                   "version",
+                                                   "tee_type",
+                                                   "att_key_type",
+                                                   "qe_vendor_id",
+                                                   "body_kind",
+                                                   "body_descriptor",
+                                                   "signed_region_len",
+                                                   "signature_data_len",
+                                                   "trailing_bytes_after_quote",
+                                                   "body",
+                                                   "cert_data_type",
+                                                   "qe_report",
+                                                   "pck",
+                                                   "pck_chain"};
     for (const auto& [key, value] : m.items()) {
         CAPTURE(key);
         CHECK(kHandled.count(key) == 1);  // a new MANIFEST field needs a mapping here
@@ -85,7 +99,10 @@ void check_entry(const json& doc, const json& m, bool container_checks) {
 
     const auto& body = doc.at("body");
     const auto kind = m.at("body_kind").get<std::string>();
-    const int expected_type = kind == "SGX_enclave_report" ? 1 : kind == "TD10_report" ? 2 : kind == "TD15_report" ? 3 : -1;
+    const int expected_type = kind == "SGX_enclave_report" ? 1
+                              : kind == "TD10_report"      ? 2
+                              : kind == "TD15_report"      ? 3
+                                                           : -1;
     REQUIRE(expected_type > 0);
     CHECK(body.at("type") == expected_type);
     CHECK(body.at("size") == (expected_type == 1 ? 384 : expected_type == 2 ? 584 : 648));

@@ -15,7 +15,8 @@ TEST_CASE("real TDX quote with Intel collateral: directory and QuoteCollateralV3
     for (const auto& collateral : {data / "collateral/dcapqvl-tdx_quote",
                                    data / "collateral/dcapqvl-tdx_quote/original/tdx_quote_collateral.json"}) {
         CAPTURE(collateral.string());
-        const auto r = run_tdxkit({"verify", quote, "--collateral", collateral.string(), "--at", "2025-07-04T10:16:31Z", "--json"});
+        const auto r = run_tdxkit(
+            {"verify", quote, "--collateral", collateral.string(), "--at", "2025-07-04T10:16:31Z", "--json"});
         CHECK(r.exit_code == 0);
         CHECK(r.err.empty());  // Intel's pinned root: nothing to warn about
         const auto j = json::parse(r.out);

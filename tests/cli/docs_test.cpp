@@ -36,10 +36,10 @@ using Strings = std::vector<std::string>;
 using StringSet = std::set<std::string>;
 
 struct Command {
-    Strings path;                             // {} for the root, {"quote", "decode"}, ...
-    StringSet long_options;                   // "--format", as printed in the Options: section
-    StringSet subcommands;                    // direct children
-    std::map<std::string, Strings> choices;   // "--format" -> {"auto", "raw", ...} from CLI::IsMember
+    Strings path;                            // {} for the root, {"quote", "decode"}, ...
+    StringSet long_options;                  // "--format", as printed in the Options: section
+    StringSet subcommands;                   // direct children
+    std::map<std::string, Strings> choices;  // "--format" -> {"auto", "raw", ...} from CLI::IsMember
     std::string help;
 };
 
@@ -238,7 +238,8 @@ StringSet bash_complete(const Strings& words, const std::string& partial) {
     for (const auto& w : words) array += " " + shell_quote(w);
     array += " " + shell_quote(partial);
     const std::string script = "source " + shell_quote((completions_dir() / "tdxkit.bash").string()) +
-                               " && COMP_WORDS=(" + array + ") && COMP_CWORD=$((${#COMP_WORDS[@]} - 1)) && "
+                               " && COMP_WORDS=(" + array +
+                               ") && COMP_CWORD=$((${#COMP_WORDS[@]} - 1)) && "
                                "COMPREPLY=() && _tdxkit && printf '%s\\n' \"${COMPREPLY[@]}\"";
     const auto r = run_process({"bash", "--norc", "--noprofile", "-c", script});
     REQUIRE_MESSAGE(r.exit_code == 0, "bash completion failed: " << r.err);
@@ -249,8 +250,8 @@ StringSet fish_complete(const Strings& words, const std::string& partial) {
     std::string line = "tdxkit";
     for (const auto& w : words) line += " " + w;
     line += " " + partial;
-    const std::string script = "source " + shell_quote((completions_dir() / "tdxkit.fish").string()) +
-                               "; and complete -C" + shell_quote(line);
+    const std::string script =
+        "source " + shell_quote((completions_dir() / "tdxkit.fish").string()) + "; and complete -C" + shell_quote(line);
     const auto r = run_process({"fish", "--no-config", "-c", script});
     REQUIRE_MESSAGE(r.exit_code == 0, "fish completion failed: " << r.err);
     StringSet out;
@@ -262,8 +263,8 @@ StringSet zsh_complete(const Strings& words, const std::string& partial) {
     std::string line = "tdxkit";
     for (const auto& w : words) line += " " + w;
     line += " " + partial;
-    const auto r = run_process({"zsh", "-f", (source_dir() / "tests/lint/zsh-complete.zsh").string(),
-                                completions_dir().string(), line});
+    const auto r = run_process(
+        {"zsh", "-f", (source_dir() / "tests/lint/zsh-complete.zsh").string(), completions_dir().string(), line});
     REQUIRE_MESSAGE(r.exit_code == 0, "zsh completion failed: " << r.err);
     return lines_of(r.out);
 }
@@ -285,9 +286,8 @@ void check_completer(const std::string& shell, Completer complete) {
 
         const auto offered = complete(cmd.path, "--");
         for (const auto& opt : cmd.long_options) {
-            CHECK_MESSAGE(offered.count(opt) == 1,
-                          shell << " completion does not offer " << opt << " after `" << where << "`; offered "
-                                << show(offered));
+            CHECK_MESSAGE(offered.count(opt) == 1, shell << " completion does not offer " << opt << " after `" << where
+                                                         << "`; offered " << show(offered));
         }
         for (const auto& opt : offered) {
             if (!opt.starts_with("--")) continue;
@@ -347,8 +347,8 @@ TEST_CASE("every subcommand has a man page that documents each of its long optio
                                                         << " does not document " << opt << " of `" << where
                                                         << "` as a .TP item under OPTIONS");
         }
-        for (const auto* section : {".SH NAME", ".SH SYNOPSIS", ".SH DESCRIPTION", ".SH OPTIONS", ".SH EXIT STATUS",
-                                    ".SH SEE ALSO"}) {
+        for (const auto* section :
+             {".SH NAME", ".SH SYNOPSIS", ".SH DESCRIPTION", ".SH OPTIONS", ".SH EXIT STATUS", ".SH SEE ALSO"}) {
             CHECK_MESSAGE(roff.find(std::string("\n") + section + "\n") != std::string::npos,
                           page.filename().string() << " has no " << section << " section");
         }
@@ -362,10 +362,11 @@ TEST_CASE("man pages carry the current version and the EXIT STATUS of --help") {
     for (const auto& entry : fs::directory_iterator(man_dir())) {
         if (entry.path().extension() != ".1") continue;
         const auto roff = read_text(entry.path());
-        const auto th = roff.substr(roff.find("\n.TH "), roff.find('\n', roff.find("\n.TH ") + 1) - roff.find("\n.TH "));
+        const auto th =
+            roff.substr(roff.find("\n.TH "), roff.find('\n', roff.find("\n.TH ") + 1) - roff.find("\n.TH "));
         CHECK_MESSAGE(th.find("\"" + version + "\"") != std::string::npos,
-                      entry.path().filename().string() << ": the .TH line should name \"" << version
-                                                       << "\" (update the version and date)");
+                      entry.path().filename().string()
+                          << ": the .TH line should name \"" << version << "\" (update the version and date)");
     }
 
     // "Exit status: 0 ok, 1 rejected, ..." in the --help footer: each code is a .TP item in tdxkit(1).
@@ -404,17 +405,17 @@ TEST_CASE("every completion file names every subcommand and long option") {
         for (const auto& cmd : command_tree()) {
             const auto where = display(cmd);
             for (const auto& sub : cmd.subcommands) {
-                CHECK_MESSAGE(contains_word(text, sub), file << " does not complete subcommand `" << where << " "
-                                                             << sub << "`");
+                CHECK_MESSAGE(contains_word(text, sub),
+                              file << " does not complete subcommand `" << where << " " << sub << "`");
             }
             for (const auto& opt : cmd.long_options) {
-                CHECK_MESSAGE(completion_mentions_option(file, text, opt), file << " does not complete " << opt << " of `" << where
-                                                             << "`");
+                CHECK_MESSAGE(completion_mentions_option(file, text, opt),
+                              file << " does not complete " << opt << " of `" << where << "`");
             }
             for (const auto& [opt, values] : cmd.choices) {
                 for (const auto& v : values) {
-                    CHECK_MESSAGE(contains_word(text, v), file << " does not complete the value " << v << " of "
-                                                               << opt << " of `" << where << "`");
+                    CHECK_MESSAGE(contains_word(text, v), file << " does not complete the value " << v << " of " << opt
+                                                               << " of `" << where << "`");
                 }
             }
         }

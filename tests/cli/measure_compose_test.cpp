@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
 #include <unistd.h>
+#include <nlohmann/json.hpp>
 
 #include "support/test_support.hpp"
 #include "tdxkit/bytes.hpp"
@@ -39,13 +39,16 @@ TEST_CASE("the near/mpc compose: hash, app id, event digest and MRCONFIGID of it
     CHECK(j["measured"] == "file");
     CHECK(j["compose_hash"] == kNearHash);
     CHECK(j["app_id"] == kNearHash.substr(0, 40));
-    const auto quote = json::parse(run_tdxkit({"--json", "quote", "decode", shared("quotes/nearmpc-head-quote.bin")}).out);
+    const auto quote =
+        json::parse(run_tdxkit({"--json", "quote", "decode", shared("quotes/nearmpc-head-quote.bin")}).out);
     CHECK(j["mr_config_id"] == quote["body"]["mr_config_id"]);
     CHECK(j["mr_config_id_version"] == 1);
     // The compose-hash event of the log that replays to this quote carries the same digest.
-    const auto replay = json::parse(run_tdxkit({"--json", "replay-rtmr", shared("eventlogs/nearmpc-head.event_log.json")}).out);
+    const auto replay =
+        json::parse(run_tdxkit({"--json", "replay-rtmr", shared("eventlogs/nearmpc-head.event_log.json")}).out);
     const auto& events = replay["events"];
-    const auto e = std::find_if(events.begin(), events.end(), [](const json& x) { return x["name"] == "compose-hash"; });
+    const auto e =
+        std::find_if(events.begin(), events.end(), [](const json& x) { return x["name"] == "compose-hash"; });
     REQUIRE(e != events.end());
     CHECK((*e)["digest"] == j["compose_hash_event_digest"]);
 
@@ -54,7 +57,8 @@ TEST_CASE("the near/mpc compose: hash, app id, event digest and MRCONFIGID of it
 }
 
 TEST_CASE("--normalize writes the SDK canonical bytes; their hash is the reported one") {
-    const auto expected = json::parse(tdxkit::test::read_text(tdxkit::test::source_dir() / "tests/compose/expected.json"));
+    const auto expected =
+        json::parse(tdxkit::test::read_text(tdxkit::test::source_dir() / "tests/compose/expected.json"));
     const auto input = (tdxkit::test::source_dir() / "tests/compose/corpus/20-constructor-key.json").string();
     const auto out = temp("normalized.json");
     const auto r = run_tdxkit({"--json", "measure-compose", input, "--normalize", "--write-normalized", out.string()});
@@ -71,21 +75,23 @@ TEST_CASE("--normalize writes the SDK canonical bytes; their hash is the reporte
 
 TEST_CASE("--policy-out writes a policy verify accepts; key provider options select MRCONFIGID V2") {
     const auto policy = temp("policy.json");
-    auto r = run_tdxkit({"measure-compose", shared("compose/nearmpc-head-app_compose.json"), "--policy-out", policy.string()});
+    auto r = run_tdxkit(
+        {"measure-compose", shared("compose/nearmpc-head-app_compose.json"), "--policy-out", policy.string()});
     REQUIRE(r.exit_code == 0);
     const auto p = json::parse(tdxkit::test::read_text(policy));
     CHECK(p["dstack"]["compose_hashes"][0] == kNearHash);
     CHECK(p["td"]["mrconfigid"][0] == "01" + kNearHash + std::string(30, '0'));
     fs::remove(policy);
 
-    r = run_tdxkit({"--json", "measure-compose", shared("compose/nearmpc-head-app_compose.json"), "--key-provider", "kms",
-                    "--key-provider-id", "abcd", "--app-id", std::string(40, '1')});
+    r = run_tdxkit({"--json", "measure-compose", shared("compose/nearmpc-head-app_compose.json"), "--key-provider",
+                    "kms", "--key-provider-id", "abcd", "--app-id", std::string(40, '1')});
     REQUIRE(r.exit_code == 0);
     const auto j = json::parse(r.out);
     CHECK(j["mr_config_id_version"] == 2);
     CHECK(j["app_id"] == std::string(40, '1'));
     CHECK(j["mr_config_id"].get<std::string>().rfind("02", 0) == 0);
-    CHECK(run_tdxkit({"measure-compose", shared("compose/nearmpc-head-app_compose.json"), "--app-id", "abcd"}).exit_code == 2);
+    CHECK(run_tdxkit({"measure-compose", shared("compose/nearmpc-head-app_compose.json"), "--app-id", "abcd"})
+              .exit_code == 2);
 }
 
 TEST_CASE("an odd app-compose is warned about, and still hashed as given") {
@@ -94,7 +100,8 @@ TEST_CASE("an odd app-compose is warned about, and still hashed as given") {
     const auto r = run_tdxkit({"--json", "measure-compose", file.string()});
     CHECK(r.exit_code == 0);
     CHECK(r.err.find("WARNING: app-compose: unknown runner \"podman\"") != std::string::npos);
-    CHECK(json::parse(r.out)["compose_hash"] == tdxkit::to_hex(tdxkit::sha256(tdxkit::as_bytes(R"({"runner":"podman"})"))));
+    CHECK(json::parse(r.out)["compose_hash"] ==
+          tdxkit::to_hex(tdxkit::sha256(tdxkit::as_bytes(R"({"runner":"podman"})"))));
     std::ofstream(file) << "{not json";
     CHECK(run_tdxkit({"measure-compose", file.string(), "--normalize"}).exit_code == 3);
     CHECK(run_tdxkit({"measure-compose", file.string()}).exit_code == 0);
@@ -103,12 +110,13 @@ TEST_CASE("an odd app-compose is warned about, and still hashed as given") {
 
 TEST_CASE("verify with the measure-compose policy: the dstack rules through the binary") {
     const auto policy = temp("verify-policy.json");
-    REQUIRE(run_tdxkit({"measure-compose", shared("compose/nearmpc-head-app_compose.json"), "--policy-out",
-                        policy.string()})
+    REQUIRE(run_tdxkit(
+                {"measure-compose", shared("compose/nearmpc-head-app_compose.json"), "--policy-out", policy.string()})
                 .exit_code == 0);
-    const std::vector<std::string> verify{"verify", shared("quotes/nearmpc-head-quote.bin"), "--collateral",
-                                          shared("collateral/nearmpc-head"), "--at", "2026-08-13T12:00:00Z",
-                                          "--policy", policy.string()};
+    const std::vector<std::string> verify{"verify",       shared("quotes/nearmpc-head-quote.bin"),
+                                          "--collateral", shared("collateral/nearmpc-head"),
+                                          "--at",         "2026-08-13T12:00:00Z",
+                                          "--policy",     policy.string()};
     const auto with = [&](std::vector<std::string> extra) {
         auto args = verify;
         args.insert(args.end(), extra.begin(), extra.end());

@@ -73,10 +73,10 @@ TEST_CASE("quote decode: human output shows MRTD, RTMRs and REPORTDATA") {
     CHECK(r.exit_code == 0);
     CHECK(r.err.empty());
     // Labels are padded; compare label and value separately on the same line.
-    for (const auto& [key, field] : {std::pair{"MRTD:", "mr_td"}, std::pair{"RTMR0:", "rtmr0"},
-                                     std::pair{"RTMR1:", "rtmr1"}, std::pair{"RTMR2:", "rtmr2"},
-                                     std::pair{"RTMR3:", "rtmr3"}, std::pair{"REPORTDATA:", "report_data"},
-                                     std::pair{"MRSEAM:", "mr_seam"}, std::pair{"XFAM:", "xfam"}}) {
+    for (const auto& [key, field] :
+         {std::pair{"MRTD:", "mr_td"}, std::pair{"RTMR0:", "rtmr0"}, std::pair{"RTMR1:", "rtmr1"},
+          std::pair{"RTMR2:", "rtmr2"}, std::pair{"RTMR3:", "rtmr3"}, std::pair{"REPORTDATA:", "report_data"},
+          std::pair{"MRSEAM:", "mr_seam"}, std::pair{"XFAM:", "xfam"}}) {
         CAPTURE(key);
         const auto pos = r.out.find(std::string("\n") + key);
         REQUIRE(pos != std::string::npos);

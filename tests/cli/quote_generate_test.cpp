@@ -23,8 +23,8 @@ const std::string kReportData = "000102030405060708090a0b0c0d0e0f101112131415161
 const std::string kPadded = kReportData + std::string(64, '0');
 
 tdxkit::test::ProcessResult verify(const fs::path& quote) {
-    return run_tdxkit({"verify", quote.string(), "--collateral", collateral_dir(), "--trust-root", root_pem(), "--at",
-                       kAt});
+    return run_tdxkit(
+        {"verify", quote.string(), "--collateral", collateral_dir(), "--trust-root", root_pem(), "--at", kAt});
 }
 
 std::string decoded_report_data(const fs::path& quote) {
@@ -48,8 +48,9 @@ TEST_CASE("simulated: a loud warning, a quote over the padded report data that v
     const auto dir = scratch_dir("qgen-sim");
     const auto quote = dir / "q.bin";
     const auto log = dir / "log.json";
-    const auto r = run_tdxkit({"quote", "generate", "--provider", "simulated", "--pki", pki_dir(), "--report-data",
-                               kReportData, "--format", "raw", "--out", quote.string(), "--event-log-out", log.string()});
+    const auto r =
+        run_tdxkit({"quote", "generate", "--provider", "simulated", "--pki", pki_dir(), "--report-data", kReportData,
+                    "--format", "raw", "--out", quote.string(), "--event-log-out", log.string()});
     REQUIRE_MESSAGE(r.exit_code == 0, r.err);
     CHECK(r.err.find("WARNING: --provider simulated") != std::string::npos);
     CHECK(decoded_report_data(quote) == kPadded);
@@ -76,7 +77,8 @@ TEST_CASE("simulated: --bind-cert adds a New TLS Certificate event naming SHA-25
     const auto& last = events.back();
     CHECK(last["event"] == "New TLS Certificate");
     // Independent: openssl's fingerprint of the same certificate.
-    const auto fp = tdxkit::test::run_process({"openssl", "x509", "-in", cert.cert, "-noout", "-fingerprint", "-sha256"});
+    const auto fp =
+        tdxkit::test::run_process({"openssl", "x509", "-in", cert.cert, "-noout", "-fingerprint", "-sha256"});
     std::string hex;
     for (const char c : fp.out.substr(fp.out.find('=') + 1)) {
         if (std::isxdigit(static_cast<unsigned char>(c))) hex += static_cast<char>(std::tolower(c));
@@ -87,15 +89,15 @@ TEST_CASE("simulated: --bind-cert adds a New TLS Certificate event naming SHA-25
 }
 
 TEST_CASE("report data: more than 64 bytes, both sources, or none is a usage error") {
-    const auto too_long = run_tdxkit({"quote", "generate", "--provider", "simulated", "--pki", pki_dir(),
-                                      "--report-data", std::string(130, 'a')});
+    const auto too_long = run_tdxkit(
+        {"quote", "generate", "--provider", "simulated", "--pki", pki_dir(), "--report-data", std::string(130, 'a')});
     CHECK(too_long.exit_code == 2);
     CHECK(too_long.err.find("65 bytes") != std::string::npos);
     CHECK(run_tdxkit({"quote", "generate", "--report-data", "00", "--report-data-file", "x"}).exit_code == 2);
     CHECK(run_tdxkit({"quote", "generate", "--provider", "simulated", "--pki", pki_dir()}).exit_code == 2);
-    const auto file = run_tdxkit({"quote", "generate", "--provider", "simulated", "--pki", pki_dir(),
-                                  "--report-data-file", "-"},
-                                 std::string(65, 'x'));
+    const auto file =
+        run_tdxkit({"quote", "generate", "--provider", "simulated", "--pki", pki_dir(), "--report-data-file", "-"},
+                   std::string(65, 'x'));
     CHECK(file.exit_code == 2);
 }
 
@@ -103,16 +105,16 @@ TEST_CASE("simulated needs the tdxkit TEST PKI: another key directory is refused
     const auto dir = scratch_dir("qgen-pki");
     fs::copy(pki_dir(), dir / "pki");
     fs::copy_file(dir / "pki/root.key", dir / "pki/attestation.key", fs::copy_options::overwrite_existing);
-    const auto r = run_tdxkit({"quote", "generate", "--provider", "simulated", "--pki", (dir / "pki").string(),
-                               "--report-data", "00"});
+    const auto r = run_tdxkit(
+        {"quote", "generate", "--provider", "simulated", "--pki", (dir / "pki").string(), "--report-data", "00"});
     CHECK(r.exit_code == 2);
     CHECK(r.err.find("attestation.key is not the \"attestation\" key") != std::string::npos);
     CHECK(run_tdxkit({"quote", "generate", "--provider", "simulated", "--report-data", "00"}).exit_code == 2);
 }
 
 TEST_CASE("auto never picks the simulated provider and names what it tried") {
-    const auto r = run_with_env("DSTACK_SIMULATOR_ENDPOINT", "", {"quote", "generate", "--report-data", "00",
-                                                                  "--tsm-dir", "/nonexistent/tsm"});
+    const auto r = run_with_env("DSTACK_SIMULATOR_ENDPOINT", "",
+                                {"quote", "generate", "--report-data", "00", "--tsm-dir", "/nonexistent/tsm"});
     CHECK(r.exit_code == 5);
     CHECK(r.err.find("/nonexistent/tsm") != std::string::npos);
     CHECK(r.err.find("/var/run/dstack.sock") != std::string::npos);
@@ -125,9 +127,9 @@ TEST_CASE("configfs-tsm: entry, provider, generation, inblob, outblob") {
     fs::create_directories(dir / "report");
     Peer tsm(dir, "tsm", {"tsm", (dir / "report").string()});
     const auto quote = dir / "q.bin";
-    const auto r = run_tdxkit({"quote", "generate", "--provider", "configfs-tsm", "--tsm-dir",
-                               (dir / "report").string(), "--report-data", kReportData, "--format", "raw", "--out",
-                               quote.string()});
+    const auto r =
+        run_tdxkit({"quote", "generate", "--provider", "configfs-tsm", "--tsm-dir", (dir / "report").string(),
+                    "--report-data", kReportData, "--format", "raw", "--out", quote.string()});
     REQUIRE_MESSAGE(r.exit_code == 0, r.err);
     CHECK(decoded_report_data(quote) == kPadded);
     CHECK(verify(quote).exit_code == 0);
@@ -175,12 +177,13 @@ TEST_CASE("dstack: GetQuote over a unix socket named by DSTACK_SIMULATOR_ENDPOIN
     // The agent received the padded report data as hex.
     CHECK(agent.requests().find("{\"report_data\":\"" + kPadded + "\"}") != std::string::npos);
     const auto parsed = tdxkit::parse_quote(tdxkit::test::read_file(quote));
-    CHECK_FALSE(tdxkit::compare_rtmrs(tdxkit::replay_rtmrs(tdxkit::parse_dstack_event_log(slurp(log))),
-                                      *parsed.td_body()));
+    CHECK_FALSE(
+        tdxkit::compare_rtmrs(tdxkit::replay_rtmrs(tdxkit::parse_dstack_event_log(slurp(log))), *parsed.td_body()));
 
     // --format json writes the agent's whole response.
-    const auto j = run_with_env("DSTACK_SIMULATOR_ENDPOINT", sock,
-                                {"quote", "generate", "--provider", "dstack", "--report-data", "00", "--format", "json"});
+    const auto j =
+        run_with_env("DSTACK_SIMULATOR_ENDPOINT", sock,
+                     {"quote", "generate", "--provider", "dstack", "--report-data", "00", "--format", "json"});
     REQUIRE(j.exit_code == 0);
     const auto doc = json::parse(j.out);
     CHECK(doc.contains("event_log"));

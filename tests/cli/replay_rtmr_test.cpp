@@ -5,8 +5,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include <nlohmann/json.hpp>
 #include <unistd.h>
+#include <nlohmann/json.hpp>
 
 #include "support/test_support.hpp"
 
@@ -41,9 +41,9 @@ TEST_CASE("--json follows tdxkit.replay/v1; CCEL with the ACPI table against its
     const auto& entry = *std::find_if(manifest["eventlogs"].begin(), manifest["eventlogs"].end(), [](const json& e) {
         return e.value("ccel", "") == "eventlogs/gotdxguest-cos113-ccel_data.bin";
     });
-    const auto r = run_tdxkit({"--json", "replay-rtmr", shared("eventlogs/gotdxguest-cos113-ccel_data.bin"),
-                               "--acpi-table", shared("eventlogs/gotdxguest-cos113-ccel_table.bin"), "--quote",
-                               shared(entry["quote"])});
+    const auto r =
+        run_tdxkit({"--json", "replay-rtmr", shared("eventlogs/gotdxguest-cos113-ccel_data.bin"), "--acpi-table",
+                    shared("eventlogs/gotdxguest-cos113-ccel_table.bin"), "--quote", shared(entry["quote"])});
     REQUIRE(r.exit_code == 0);
     const auto j = json::parse(r.out);
     CHECK(j["schema"] == "tdxkit.replay/v1");

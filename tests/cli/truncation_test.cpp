@@ -73,9 +73,7 @@ void put_le(Bytes& b, std::size_t off, unsigned width, std::uint32_t v) {
     for (unsigned i = 0; i < width; ++i) b.at(off + i) = static_cast<std::uint8_t>(v >> (8U * i));
 }
 
-std::string as_string(const Bytes& b, std::size_t n) {
-    return {reinterpret_cast<const char*>(b.data()), n};
-}
+std::string as_string(const Bytes& b, std::size_t n) { return {reinterpret_cast<const char*>(b.data()), n}; }
 
 }  // namespace
 
@@ -132,15 +130,15 @@ TEST_CASE("length fields set to extreme values are rejected with Error, never a 
         const char* name;
     };
     const Field fields[] = {
-        {kV4, 632, 4, "signature_data_len"},  {kV4, 766, 4, "outer certification data size"},
-        {kV4, 1218, 2, "QE auth data size"},  {kV4, 1254, 4, "inner certification data size"},
-        {kV5, 50, 4, "v5 body size"},         {kV5, 702, 4, "v5 signature_data_len"},
-        {kV5, 836, 4, "v5 outer size"},       {kV5, 1288, 2, "v5 QE auth data size"},
-        {kV5, 1324, 4, "v5 inner size"},      {kV3, 432, 4, "v3 signature_data_len"},
+        {kV4, 632, 4, "signature_data_len"},    {kV4, 766, 4, "outer certification data size"},
+        {kV4, 1218, 2, "QE auth data size"},    {kV4, 1254, 4, "inner certification data size"},
+        {kV5, 50, 4, "v5 body size"},           {kV5, 702, 4, "v5 signature_data_len"},
+        {kV5, 836, 4, "v5 outer size"},         {kV5, 1288, 2, "v5 QE auth data size"},
+        {kV5, 1324, 4, "v5 inner size"},        {kV3, 432, 4, "v3 signature_data_len"},
         {kV3, 1012, 2, "v3 QE auth data size"}, {kV3, 1048, 4, "v3 certification data size"},
     };
-    const std::uint32_t values[] = {0, 1, 0x7f, 0x80, 0xff, 0x7fff, 0x8000, 0xffff, 0x10000, 0x7fffffff, 0x80000000,
-                                    0xfffffffe, 0xffffffff};
+    const std::uint32_t values[] = {0,      1,       0x7f,       0x80,       0xff,       0x7fff,    0x8000,
+                                    0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff};
     for (const auto& f : fields) {
         CAPTURE(f.name);
         const Bytes good = exact_quote(f.quote);
@@ -154,7 +152,8 @@ TEST_CASE("length fields set to extreme values are rejected with Error, never a 
         }
         // Single-byte corruption of each byte of the field.
         for (unsigned i = 0; i < f.width; ++i) {
-            for (const std::uint8_t x : {std::uint8_t{0x00}, std::uint8_t{0x01}, std::uint8_t{0x80}, std::uint8_t{0xff}}) {
+            for (const std::uint8_t x :
+                 {std::uint8_t{0x00}, std::uint8_t{0x01}, std::uint8_t{0x80}, std::uint8_t{0xff}}) {
                 Bytes bad = good;
                 bad[f.offset + i] = x;
                 if (bad == good) continue;

@@ -21,8 +21,8 @@ const std::string kAt = "2026-01-15T00:00:00Z";
 std::string data(const std::string& rel) { return (tdxkit::test::source_dir() / "testdata" / rel).string(); }
 
 std::vector<std::string> demo_args(std::vector<std::string> extra = {}) {
-    std::vector<std::string> args{"verify", data("quotes/sim-tdx-v4.bin"), "--collateral", data("collateral/sim"),
-                                  "--trust-root", data("pki/root.pem"), "--at", kAt};
+    std::vector<std::string> args{"verify",       data("quotes/sim-tdx-v4.bin"), "--collateral", data("collateral/sim"),
+                                  "--trust-root", data("pki/root.pem"),          "--at",         kAt};
     args.insert(args.end(), extra.begin(), extra.end());
     return args;
 }
@@ -47,7 +47,8 @@ TEST_CASE("the README demo: simulated quote, test collateral, explicit test root
 }
 
 TEST_CASE("without --trust-root the simulated quote is rejected: Intel's root is the default") {
-    const auto r = run_tdxkit({"verify", data("quotes/sim-tdx-v4.bin"), "--collateral", data("collateral/sim"), "--at", kAt});
+    const auto r =
+        run_tdxkit({"verify", data("quotes/sim-tdx-v4.bin"), "--collateral", data("collateral/sim"), "--at", kAt});
     CHECK(r.exit_code == 1);
     CHECK(r.out.rfind("REJECTED: root_ca_crl", 0) == 0);
     CHECK(r.err.find("WARNING") == std::string::npos);
@@ -90,7 +91,8 @@ TEST_CASE("expired collateral is rejected with the item and the dates") {
 
 TEST_CASE("exit codes: missing collateral 4, malformed quote 3, bad time 2, missing file 5") {
     // Offline with an empty cache: nothing to verify against (and no network is touched).
-    const auto empty_cache = (fs::temp_directory_path() / ("tdxkit-empty-cache-" + std::to_string(::getpid()))).string();
+    const auto empty_cache =
+        (fs::temp_directory_path() / ("tdxkit-empty-cache-" + std::to_string(::getpid()))).string();
     const auto no_collateral =
         run_tdxkit({"verify", data("quotes/sim-tdx-v4.bin"), "--offline", "--cache-dir", empty_cache});
     CHECK(no_collateral.exit_code == 4);
@@ -124,7 +126,8 @@ TEST_CASE("exit codes: missing collateral 4, malformed quote 3, bad time 2, miss
 }
 
 TEST_CASE("policy: a mismatch is a rejection naming the rule; a typo in the policy is a usage error") {
-    const auto policy = write_temp("policy.json", R"({"version": 1, "td": {"mrtd": [")" + std::string(96, 'a') + R"("]}})");
+    const auto policy =
+        write_temp("policy.json", R"({"version": 1, "td": {"mrtd": [")" + std::string(96, 'a') + R"("]}})");
     const auto r = run_tdxkit(demo_args({"--policy", policy.string()}));
     CHECK(r.exit_code == 1);
     CHECK(r.out.find("REJECTED: td.mrtd") == 0);
@@ -148,7 +151,9 @@ TEST_CASE("--batch: JSON lines in, one verify/v1 line out per input line, in ord
     std::string lines;
     for (int i = 0; i < 20; ++i) lines += R"({"id":)" + std::to_string(i) + R"(,"quote":")" + quote + "\"}\n";
     lines += "not json\n";
-    lines += R"({"id":"typo","quote":")" + quote + R"(","evnt_log":[]})" "\n";
+    lines += R"({"id":"typo","quote":")" + quote +
+             R"(","evnt_log":[]})"
+             "\n";
     lines += R"({"id":"tampered","quote":")" + quote.substr(0, 1100) + (quote[1100] == '0' ? "1" : "0") +
              quote.substr(1101) + "\"}\n";
     const auto r = run_tdxkit({"verify", "--batch", "-", "--jobs", "2", "--collateral", data("collateral/sim"),

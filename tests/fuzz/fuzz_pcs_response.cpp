@@ -15,8 +15,8 @@ public:
         tdxkit::HttpResponse r;
         r.status = calls_++ == 0 && !text_.empty() && text_[0] == '5' ? 503 : 200;
         r.body = std::string(text_);
-        for (const char* name : {"TCB-Info-Issuer-Chain", "SGX-TCB-Info-Issuer-Chain", "SGX-Enclave-Identity-Issuer-Chain",
-                                 "SGX-PCK-CRL-Issuer-Chain", "Retry-After"}) {
+        for (const char* name : {"TCB-Info-Issuer-Chain", "SGX-TCB-Info-Issuer-Chain",
+                                 "SGX-Enclave-Identity-Issuer-Chain", "SGX-PCK-CRL-Issuer-Chain", "Retry-After"}) {
             r.headers.emplace_back(name, std::string(text_.substr(0, 4096)));
         }
         return r;

@@ -11,15 +11,15 @@
 #include "tdxkit/bytes.hpp"
 #include "tdxkit/error.hpp"
 
-#define TDXKIT_FUZZ_TARGET(body_fn)                                                     \
-    extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) { \
-        try {                                                                           \
-            body_fn(tdxkit::ByteSpan(data, size));                                      \
-        } catch (const tdxkit::Error&) {                                                \
-        } catch (...) {                                                                 \
-            std::abort();                                                               \
-        }                                                                               \
-        return 0;                                                                       \
+#define TDXKIT_FUZZ_TARGET(body_fn)                                                                                    \
+    extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {                                \
+        try {                                                                                                          \
+            body_fn(tdxkit::ByteSpan(data, size));                                                                     \
+        } catch (const tdxkit::Error&) {                                                                               \
+        } catch (...) {                                                                                                \
+            std::abort();                                                                                              \
+        }                                                                                                              \
+        return 0;                                                                                                      \
     }
 
 inline std::string_view fuzz_text(tdxkit::ByteSpan data) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Lint checks run by ctest (tests/lint/tests.cmake). Exit 0 pass, 1 fail, 77 skipped (tool missing).
 # Usage: lint.sh MODE ARGS, where MODE ARGS is one of: groff PAGE, mandoc PAGE, bash-syntax FILE,
-# zsh-syntax FILE, fish-syntax FILE, shellcheck FILE..., clang-format-config SOURCE_DIR.
+# zsh-syntax FILE, fish-syntax FILE, shellcheck FILE..., clang-format-config SOURCE_DIR,
+# clang-format FILE....
 set -euo pipefail
 
 skip_unless() {
@@ -52,6 +53,10 @@ clang-format-config)
     skip_unless clang-format 'optional: apt-get install clang-format'
     cd "$1"
     clang-format --style=file --dump-config >/dev/null
+    ;;
+clang-format)
+    skip_unless clang-format 'scripts/setup.sh installs it'
+    silent clang-format --style=file --dry-run --Werror "$@"
     ;;
 *)
     echo "lint.sh: unknown mode $mode" >&2

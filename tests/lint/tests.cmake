@@ -19,6 +19,13 @@ add_test(NAME lint_shellcheck COMMAND bash "${_lint}" shellcheck
   "${CMAKE_SOURCE_DIR}/completions/tdxkit.bash" "${CMAKE_SOURCE_DIR}/scripts/setup.sh"
   "${CMAKE_SOURCE_DIR}/scripts/test.sh" "${CMAKE_SOURCE_DIR}/.ci/run" "${_lint}")
 add_test(NAME lint_clang_format_config COMMAND bash "${_lint}" clang-format-config "${CMAKE_SOURCE_DIR}")
+# Every C++ source follows .clang-format (tables that read better one row per line opt out with
+# "// clang-format off").
+file(GLOB_RECURSE _cxx_sources CONFIGURE_DEPENDS
+  "${CMAKE_SOURCE_DIR}/lib/*.cpp" "${CMAKE_SOURCE_DIR}/lib/*.hpp"
+  "${CMAKE_SOURCE_DIR}/apps/*.cpp" "${CMAKE_SOURCE_DIR}/apps/*.hpp"
+  "${CMAKE_SOURCE_DIR}/tests/*.cpp" "${CMAKE_SOURCE_DIR}/tests/*.hpp")
+add_test(NAME lint_clang_format COMMAND bash "${_lint}" clang-format ${_cxx_sources})
 
 get_property(_lint_tests DIRECTORY PROPERTY TESTS)
 list(FILTER _lint_tests INCLUDE REGEX "^lint_")

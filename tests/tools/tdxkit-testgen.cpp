@@ -23,9 +23,7 @@ using tdxkit::Bytes;
 using tdxkit::testing::NamedFile;
 using tdxkit::testing::Scenario;
 
-Bytes text(std::string_view t) {
-    return Bytes(t.begin(), t.end());
-}
+Bytes text(std::string_view t) { return Bytes(t.begin(), t.end()); }
 
 void add_collateral(std::vector<NamedFile>& files, const std::string& dir, const tdxkit::Collateral& c) {
     for (auto& f : tdxkit::testing::collateral_files(c)) files.push_back({dir + "/" + f.name, std::move(f.content)});
@@ -86,8 +84,8 @@ int check(const std::filesystem::path& root, const std::vector<NamedFile>& files
         }
     }
     if (differing != 0) {
-        fmt::print(
-            stderr, "{} of {} generated files do not match; run scripts/gen-testdata.sh\n", differing, files.size());
+        fmt::print(stderr, "{} of {} generated files do not match; run scripts/gen-testdata.sh\n", differing,
+                   files.size());
         return 1;
     }
     fmt::print("all {} generated files under {} are byte-identical\n", files.size(), root.string());

@@ -52,7 +52,8 @@ TEST_CASE("EKM header: shade's format, checked in constant time") {
         CHECK_THROWS_AS((void)atls::check_ekm_header(other_ekm, as_bytes(kKey)), Error);
     }
     SUBCASE("bad shape: malformed (400)") {
-        for (const auto& bad : std::vector<std::string>{header.substr(1), header + "0", std::string(header).replace(64, 1, "-"),
+        for (const auto& bad :
+             std::vector<std::string>{header.substr(1), header + "0", std::string(header).replace(64, 1, "-"),
                                       to_hex(ekm) + ":" + std::string(64, 'A'), std::string()}) {
             try {
                 (void)atls::check_ekm_header(bad, as_bytes(kKey));

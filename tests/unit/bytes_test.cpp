@@ -50,13 +50,21 @@ TEST_CASE("from_hex: prefixes, case, whitespace and errors") {
     // The offset counts from the start of the text, prefix and whitespace included.
     CHECK_THROWS_WITH((void)from_hex(" 0x00-1", "quote"), "quote: invalid hex character at offset 5");
     CHECK_THROWS_AS((void)from_hex("0x0x00"), Error);  // only one prefix
-    CHECK_THROWS_AS((void)from_hex(std::string_view("00\0" "0", 4)), Error);
+    CHECK_THROWS_AS((void)from_hex(std::string_view("00\0"
+                                                    "0",
+                                                    4)),
+                    Error);
 }
 
 TEST_CASE("base64: RFC 4648 section 10 test vectors") {
     const std::pair<std::string_view, std::string_view> vectors[] = {
-        {"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},        {"foo", "Zm9v"},
-        {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"},
+        {"", ""},
+        {"f", "Zg=="},
+        {"fo", "Zm8="},
+        {"foo", "Zm9v"},
+        {"foob", "Zm9vYg=="},
+        {"fooba", "Zm9vYmE="},
+        {"foobar", "Zm9vYmFy"},
     };
     for (const auto& [plain, encoded] : vectors) {
         CAPTURE(plain);
@@ -82,9 +90,9 @@ TEST_CASE("base64: padding optional, whitespace ignored, URL-safe alphabet accep
 TEST_CASE("base64: bad input is Error(malformed)") {
     CHECK(code_of([] { (void)from_base64("Zm9v!"); }) == Errc::malformed);
     CHECK_THROWS_WITH((void)from_base64("Zm*v", "field"), "field: invalid base64 character at offset 2");
-    CHECK_THROWS_AS((void)from_base64("Z"), Error);      // 6 bits cannot make a byte
-    CHECK_THROWS_AS((void)from_base64("Zm9vY"), Error);  // dangling sextet
-    CHECK_THROWS_AS((void)from_base64("Zh=="), Error);   // non-zero padding bits
+    CHECK_THROWS_AS((void)from_base64("Z"), Error);         // 6 bits cannot make a byte
+    CHECK_THROWS_AS((void)from_base64("Zm9vY"), Error);     // dangling sextet
+    CHECK_THROWS_AS((void)from_base64("Zh=="), Error);      // non-zero padding bits
     CHECK_THROWS_AS((void)from_base64("Zg==Zg=="), Error);  // data after padding
     CHECK_THROWS_AS((void)from_base64("Zm9v\x80"), Error);
 }

@@ -134,7 +134,8 @@ TEST_CASE("CCEL: truncation, a 4 GiB event, junk after the end marker, no end ma
     CHECK(contains(error_of([&] { (void)parse_event_log(junk); }), "after the end marker at offset 1933"));
 
     // Ending exactly at a record boundary without the marker could hide removed events.
-    CHECK(contains(error_of([&] { (void)parse_event_log(ByteSpan(data).first(1933)); }), "without the 0xFFFFFFFF end marker"));
+    CHECK(contains(error_of([&] { (void)parse_event_log(ByteSpan(data).first(1933)); }),
+                   "without the 0xFFFFFFFF end marker"));
 
     auto bad_index = data;
     bad_index[65] = 9;
@@ -197,13 +198,14 @@ TEST_CASE("runtime events: an empty digest is recomputed, so a swapped payload c
 
 TEST_CASE("V2 events: the preimage must be the canonical JSON") {
     const auto payload = from_hex("abcd");
-    const json good = json::array({{{"imr", 3},
-                                    {"event_type", kDstackRuntimeEventType},
-                                    {"digest", ""},
-                                    {"event", "compose-hash"},
-                                    {"event_payload", "abcd"},
-                                    {"version", 2},
-                                    {"preimage", to_hex(as_bytes(runtime_event_preimage_v2("compose-hash", payload)))}}});
+    const json good =
+        json::array({{{"imr", 3},
+                      {"event_type", kDstackRuntimeEventType},
+                      {"digest", ""},
+                      {"event", "compose-hash"},
+                      {"event_payload", "abcd"},
+                      {"version", 2},
+                      {"preimage", to_hex(as_bytes(runtime_event_preimage_v2("compose-hash", payload)))}}});
     const auto log = parse(good);
     CHECK(log.events[0].digest == runtime_event_digest("compose-hash", payload, 2));
     auto bad = good;

@@ -20,8 +20,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-using tdxkit::test::manifest;
 using tdxkit::test::code_of;
+using tdxkit::test::manifest;
 
 Bytes shared(const std::string& rel) { return test::read_file(test::shared_testdata() / rel); }
 
@@ -49,13 +49,13 @@ TEST_CASE("shared text containers decode to the bytes of their .bin siblings (MA
     const Case cases[] = {
         {"quotes/dcapqvl-tdx-quote.hex", "quotes/dcapqvl-tdx-quote.bin", InputFormat::hex, "hex"},
         {"quotes/dcapqvl-quote-from-tappd.hex", "quotes/dcapqvl-quote-from-tappd.bin", InputFormat::hex, "hex"},
-        {"quotes/dcapqvl-near-gas-test-quote_hex.txt", "quotes/dcapqvl-near-gas-test-quote.bin", InputFormat::hex, "hex"},
+        {"quotes/dcapqvl-near-gas-test-quote_hex.txt", "quotes/dcapqvl-near-gas-test-quote.bin", InputFormat::hex,
+         "hex"},
         {"quotes/dstack-verifier-quote-report.hex", "quotes/dstack-verifier-quote-report.bin", InputFormat::hex, "hex"},
         {"quotes/dstack-verifier-tdx-lite-getquote.hex", "quotes/dstack-verifier-tdx-lite-getquote.bin",
          InputFormat::hex, "hex"},
         {"quotes/nearmpc-head-quote.json", "quotes/nearmpc-head-quote.bin", InputFormat::json, "JSON byte array"},
-        {"quotes/nearmpc-2026-01-quote.json", "quotes/nearmpc-2026-01-quote.bin", InputFormat::json,
-         "JSON byte array"},
+        {"quotes/nearmpc-2026-01-quote.json", "quotes/nearmpc-2026-01-quote.bin", InputFormat::json, "JSON byte array"},
         {"eventlogs/dstack-verifier-quote-report.json", "quotes/dstack-verifier-quote-report.bin", InputFormat::json,
          "dstack GetQuote response"},
         {"eventlogs/dstack-verifier-tdx-lite-getquote.json", "quotes/dstack-verifier-tdx-lite-getquote.bin",
@@ -240,8 +240,8 @@ TEST_CASE("input format names") {
     CHECK(parse_input_format("json") == InputFormat::json);
     CHECK(code_of([] { (void)parse_input_format("pem"); }) == Errc::invalid_argument);
     CHECK(code_of([] { (void)parse_input_format("HEX"); }) == Errc::invalid_argument);
-    for (const auto f : {InputFormat::automatic, InputFormat::raw, InputFormat::hex, InputFormat::base64,
-                         InputFormat::json}) {
+    for (const auto f :
+         {InputFormat::automatic, InputFormat::raw, InputFormat::hex, InputFormat::base64, InputFormat::json}) {
         CHECK(parse_input_format(input_format_name(f)) == f);
     }
 }

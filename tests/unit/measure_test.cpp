@@ -109,7 +109,8 @@ TEST_CASE("canonical form details") {
     const auto warnings = check_app_compose(R"({"runner":"podman","runner":"x"})");
     REQUIRE(warnings.size() == 1);
     CHECK(warnings[0].find("duplicate key") != std::string::npos);
-    CHECK(check_app_compose(R"({"manifest_version":2,"runner":"podman"})")[0].find("unknown runner") != std::string::npos);
+    CHECK(check_app_compose(R"({"manifest_version":2,"runner":"podman"})")[0].find("unknown runner") !=
+          std::string::npos);
     CHECK(check_app_compose(R"({"manifest_version":2,"runner":"docker-compose"})")[0].find("docker_compose_file") !=
           std::string::npos);
 }

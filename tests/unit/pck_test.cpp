@@ -26,9 +26,9 @@ using nlohmann::json;
 
 namespace {
 
+using tdxkit::test::code_of;
 using tdxkit::test::manifest;
 using tdxkit::test::rdns;
-using tdxkit::test::code_of;
 
 Quote load_quote(const std::string& file) { return parse_quote(test::read_file(test::shared_testdata() / file)); }
 
@@ -84,7 +84,8 @@ TEST_CASE("PCK leaf SGX extension of every shared quote equals MANIFEST pck") {
         }
         CHECK(ext.sgx_type == expected.at("sgx_type").get<std::uint32_t>());
         // The same extension through parse_pck_extension on the raw DER value.
-        const auto direct = parse_pck_extension(sgx_extension_der(split_pem_chain(q.signature_data.certification.data)[0]));
+        const auto direct =
+            parse_pck_extension(sgx_extension_der(split_pem_chain(q.signature_data.certification.data)[0]));
         CHECK(direct.fmspc == ext.fmspc);
         CHECK(direct.ppid == ext.ppid);
         CHECK(direct.sgx_tcb_components == ext.sgx_tcb_components);

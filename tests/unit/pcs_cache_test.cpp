@@ -127,8 +127,9 @@ TEST_CASE("check_collateral: every check, and a negative case for each") {
     auto revoked = tt::Scenario();
     revoked.root_crl.revoked_serials.push_back(revoked.tcb_signing.serial);
     const auto r = revoked.build();
-    CHECK(failed_checks(check_collateral(r.collateral, custom_trust_root(r.root_der), now)) ==
-          std::vector<std::string>{"tcb_info_chain", "tcb_info_signature", "qe_identity_chain", "qe_identity_signature"});
+    CHECK(
+        failed_checks(check_collateral(r.collateral, custom_trust_root(r.root_der), now)) ==
+        std::vector<std::string>{"tcb_info_chain", "tcb_info_signature", "qe_identity_chain", "qe_identity_signature"});
 
     auto short_tcb = tt::Scenario();
     short_tcb.tcb_info.validity.not_after = now - tt::kDay;

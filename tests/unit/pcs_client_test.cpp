@@ -35,9 +35,12 @@ public:
 std::string encode_leaving_plus(std::string_view pem) {
     std::string out;
     for (const char c : pem) {
-        if (c == '\n') out += "%0A";
-        else if (c == ' ') out += "%20";
-        else out += c;
+        if (c == '\n')
+            out += "%0A";
+        else if (c == ' ')
+            out += "%20";
+        else
+            out += c;
     }
     return out;
 }
@@ -63,10 +66,14 @@ std::string crl_url(const std::string& base = kBase) {
 void serve(FakeTransport& t, const Collateral& c, const std::string& base = kBase, bool hex_crls = true) {
     t.answers[tcb_url(base)] = {ok(tt::signed_json_document("tcbInfo", c.tcb_info, c.tcb_info_signature),
                                    {{"sgx-tcb-info-issuer-chain", encode_leaving_plus(c.tcb_info_issuer_chain)}})};
-    t.answers[qe_url(base)] = {ok(tt::signed_json_document("enclaveIdentity", c.qe_identity, c.qe_identity_signature),
-                                  {{"SGX-ENCLAVE-IDENTITY-ISSUER-CHAIN", encode_leaving_plus(c.qe_identity_issuer_chain)}})};
-    const auto crl_body = [&](const Bytes& der) { return hex_crls ? to_hex(der) : std::string(der.begin(), der.end()); };
-    t.answers[crl_url(base)] = {ok(crl_body(c.pck_crl), {{"SGX-PCK-CRL-Issuer-Chain", encode_leaving_plus(c.pck_crl_issuer_chain)}})};
+    t.answers[qe_url(base)] = {
+        ok(tt::signed_json_document("enclaveIdentity", c.qe_identity, c.qe_identity_signature),
+           {{"SGX-ENCLAVE-IDENTITY-ISSUER-CHAIN", encode_leaving_plus(c.qe_identity_issuer_chain)}})};
+    const auto crl_body = [&](const Bytes& der) {
+        return hex_crls ? to_hex(der) : std::string(der.begin(), der.end());
+    };
+    t.answers[crl_url(base)] = {
+        ok(crl_body(c.pck_crl), {{"SGX-PCK-CRL-Issuer-Chain", encode_leaving_plus(c.pck_crl_issuer_chain)}})};
     t.answers[base + "/sgx/certification/v4/rootcacrl"] = {ok(crl_body(c.root_ca_crl))};
 }
 
@@ -142,7 +149,8 @@ TEST_CASE("PCCS: the documented URLs, hex CRLs, unescaped '+', v3 header names; 
     std::vector<std::string> progress;
     CollateralFetcher f{t, pccs(), [&](std::string_view l) { progress.emplace_back(l); }};
     const auto c = f.fetch({TeeType::tdx, kFmspc, PckCaType::platform});
-    CHECK(t.requested == std::vector<std::string>{tcb_url(), qe_url(), crl_url(), kBase + "/sgx/certification/v4/rootcacrl"});
+    CHECK(t.requested ==
+          std::vector<std::string>{tcb_url(), qe_url(), crl_url(), kBase + "/sgx/certification/v4/rootcacrl"});
     CHECK(c.tcb_info == out.collateral.tcb_info);
     CHECK(c.tcb_info_signature == out.collateral.tcb_info_signature);
     CHECK(c.qe_identity == out.collateral.qe_identity);
@@ -209,7 +217,8 @@ TEST_CASE("failures name the URL and the HTTP status, and are collateral_unavail
         } catch (const Error& e) {
             CHECK(e.code() == Errc::collateral_unavailable);
             const std::string msg = e.what();
-            CHECK(msg.find(kBase + "/tdx/certification/v4/tcb?fmspc=00a067110000&update=standard") != std::string::npos);
+            CHECK(msg.find(kBase + "/tdx/certification/v4/tcb?fmspc=00a067110000&update=standard") !=
+                  std::string::npos);
             CHECK(msg.find("HTTP 404") != std::string::npos);
             CHECK(msg.find("FMSPC") != std::string::npos);
         }
@@ -271,7 +280,8 @@ TEST_CASE("a service that answers something else is rejected (malformed)") {
         auto s = tt::Scenario();
         s.tcb_info.fmspc = Octets<6>{0x00, 0xa0, 0x67, 0x11, 0x00, 0x00};
         const auto other = s.build().collateral;
-        t.answers[tcb_url()].front().body = tt::signed_json_document("tcbInfo", other.tcb_info, other.tcb_info_signature);
+        t.answers[tcb_url()].front().body =
+            tt::signed_json_document("tcbInfo", other.tcb_info, other.tcb_info_signature);
         expect_malformed("FMSPC 00a067110000, but FMSPC 90c06f000000 was requested");
     }
     SUBCASE("CRL that is neither DER nor hex") {

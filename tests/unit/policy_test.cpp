@@ -451,9 +451,8 @@ TEST_CASE("every rule is evaluated, in the documented order") {
 }
 
 TEST_CASE("unknown keys are refused with their path, at every level") {
-    CHECK(contains(parse_error(R"({"version": 1, "polcy": {}})"),
-                   "test.json: polcy: unknown key (allowed here: "
-                   "version, tcb, td, qe, dstack)"));
+    CHECK(contains(parse_error(R"({"version": 1, "polcy": {}})"), "test.json: polcy: unknown key (allowed here: "
+                                                                  "version, tcb, td, qe, dstack)"));
     CHECK(contains(parse_error(R"({"version": 1, "tcb": {"accepted_status": "UpToDate"}})"),
                    "test.json: tcb.accepted_status: unknown key"));
     CHECK(
@@ -626,7 +625,11 @@ void insert_before(json& log, const std::string& before, const json& event) {
 }
 
 json runtime_event(const std::string& name, const std::string& payload_hex) {
-    return {{"imr", 3}, {"event_type", kDstackRuntimeEventType}, {"digest", ""}, {"event", name}, {"event_payload", payload_hex}};
+    return {{"imr", 3},
+            {"event_type", kDstackRuntimeEventType},
+            {"digest", ""},
+            {"event", name},
+            {"event_payload", payload_hex}};
 }
 
 }  // namespace
@@ -640,7 +643,11 @@ TEST_CASE("dstack: parsing, refusals and round trip") {
     CHECK(p.dstack->compose_hashes->size() == 1);
     CHECK(p.dstack->key_provider->id == Bytes{0xab, 0xcd});
     CHECK_FALSE(p.dstack->require_event_log);
-    CHECK(parse_policy(policy_to_json(p), "again") == [&] { auto q = p; q.source = "again"; return q; }());
+    CHECK(parse_policy(policy_to_json(p), "again") == [&] {
+        auto q = p;
+        q.source = "again";
+        return q;
+    }());
     CHECK(parse_policy(R"({"version":1,"dstack":{}})", "p").dstack->require_event_log);
     const auto refused = [](const std::string& section) {
         try {
@@ -654,7 +661,8 @@ TEST_CASE("dstack: parsing, refusals and round trip") {
     CHECK(refused(R"({"app_ids":"abcd"})").find("dstack.app_ids: expected 20 bytes") != std::string::npos);
     CHECK(refused(R"({"compose_hashes":[]})").find("an empty list") != std::string::npos);
     CHECK(refused(R"({"key_provider":{}})").find("dstack.key_provider: name it") != std::string::npos);
-    CHECK(refused(R"({"key_provider":{"nam":"kms"}})").find("dstack.key_provider.nam: unknown key") != std::string::npos);
+    CHECK(refused(R"({"key_provider":{"nam":"kms"}})").find("dstack.key_provider.nam: unknown key") !=
+          std::string::npos);
 }
 
 TEST_CASE("dstack: the real near/mpc quote and event log satisfy a policy naming them") {
@@ -664,7 +672,8 @@ TEST_CASE("dstack: the real near/mpc quote and event log satisfy a policy naming
         kNearCompose.substr(0, 40), "6b5ed02e549a1c30aaa8e3171a045f1f449b0017353ef595e78e39c348c98d01");
     CHECK(dstack_violations(section, near_quote(), &log).empty());
 
-    const auto other = dstack_violations(R"({"compose_hashes":[")" + std::string(64, 'a') + R"("]})", near_quote(), &log);
+    const auto other =
+        dstack_violations(R"({"compose_hashes":[")" + std::string(64, 'a') + R"("]})", near_quote(), &log);
     REQUIRE(other.size() == 1);
     CHECK(other[0].path == "dstack.compose_hashes");
     CHECK(other[0].actual == kNearCompose);
@@ -681,15 +690,15 @@ TEST_CASE("dstack: without an event log") {
     REQUIRE(none.size() == 1);
     CHECK(none[0].path == "dstack.require_event_log");
     // A V1 MRCONFIGID vouches for the compose hash when the policy does not require the log.
-    CHECK(dstack_violations(R"({"require_event_log":false,"compose_hashes":[")" + kNearCompose + R"("]})",
-                            near_quote(), nullptr)
+    CHECK(dstack_violations(R"({"require_event_log":false,"compose_hashes":[")" + kNearCompose + R"("]})", near_quote(),
+                            nullptr)
               .empty());
     const auto wrong = dstack_violations(
         R"({"require_event_log":false,"compose_hashes":[")" + std::string(64, 'b') + R"("]})", near_quote(), nullptr);
     REQUIRE(wrong.size() == 1);
     CHECK(wrong[0].actual == kNearCompose);
-    const auto app = dstack_violations(R"({"require_event_log":false,"app_ids":[")" + kNearCompose.substr(0, 40) + R"("]})",
-                                       near_quote(), nullptr);
+    const auto app = dstack_violations(
+        R"({"require_event_log":false,"app_ids":[")" + kNearCompose.substr(0, 40) + R"("]})", near_quote(), nullptr);
     REQUIRE(app.size() == 1);
     CHECK(app[0].actual == "no event log");
 }
@@ -714,7 +723,8 @@ TEST_CASE("dstack: compose-hash must occur once, before boot-mr-done") {
     CHECK(v[0].actual == "2 compose-hash events (events 22, 24)");
 
     auto late = near_events();
-    const auto original = std::find_if(late.begin(), late.end(), [](const json& e) { return e["event"] == "compose-hash"; });
+    const auto original =
+        std::find_if(late.begin(), late.end(), [](const json& e) { return e["event"] == "compose-hash"; });
     const auto moved = *original;
     late.erase(original);
     insert_before(late, "system-ready", moved);
@@ -725,7 +735,8 @@ TEST_CASE("dstack: compose-hash must occur once, before boot-mr-done") {
     CHECK(v[0].message.find("comes after boot-mr-done") != std::string::npos);
 
     auto missing = near_events();
-    missing.erase(std::find_if(missing.begin(), missing.end(), [](const json& e) { return e["event"] == "compose-hash"; }));
+    missing.erase(
+        std::find_if(missing.begin(), missing.end(), [](const json& e) { return e["event"] == "compose-hash"; }));
     const auto missing_log = parse_dstack_event_log(missing.dump());
     v = dstack_violations("{}", quote_replaying(missing_log), &missing_log);
     REQUIRE(v.size() == 1);

@@ -77,13 +77,20 @@ bool contains(const std::string& s, std::string_view part) { return s.find(part)
 
 std::map<std::string, std::string> td_body_hex(const TdReportBody& b) {
     std::map<std::string, std::string> m{
-        {"tee_tcb_svn", to_hex(b.tee_tcb_svn)},   {"mr_seam", to_hex(b.mr_seam)},
-        {"mr_signer_seam", to_hex(b.mr_signer_seam)}, {"seam_attributes", to_hex(b.seam_attributes)},
-        {"td_attributes", to_hex(b.td_attributes)}, {"xfam", to_hex(b.xfam)},
-        {"mr_td", to_hex(b.mr_td)},               {"mr_config_id", to_hex(b.mr_config_id)},
-        {"mr_owner", to_hex(b.mr_owner)},         {"mr_owner_config", to_hex(b.mr_owner_config)},
-        {"rtmr0", to_hex(b.rtmr[0])},             {"rtmr1", to_hex(b.rtmr[1])},
-        {"rtmr2", to_hex(b.rtmr[2])},             {"rtmr3", to_hex(b.rtmr[3])},
+        {"tee_tcb_svn", to_hex(b.tee_tcb_svn)},
+        {"mr_seam", to_hex(b.mr_seam)},
+        {"mr_signer_seam", to_hex(b.mr_signer_seam)},
+        {"seam_attributes", to_hex(b.seam_attributes)},
+        {"td_attributes", to_hex(b.td_attributes)},
+        {"xfam", to_hex(b.xfam)},
+        {"mr_td", to_hex(b.mr_td)},
+        {"mr_config_id", to_hex(b.mr_config_id)},
+        {"mr_owner", to_hex(b.mr_owner)},
+        {"mr_owner_config", to_hex(b.mr_owner_config)},
+        {"rtmr0", to_hex(b.rtmr[0])},
+        {"rtmr1", to_hex(b.rtmr[1])},
+        {"rtmr2", to_hex(b.rtmr[2])},
+        {"rtmr3", to_hex(b.rtmr[3])},
         {"report_data", to_hex(b.report_data)},
     };
     if (b.tee_tcb_svn2) m["tee_tcb_svn2"] = to_hex(*b.tee_tcb_svn2);
@@ -505,7 +512,8 @@ TEST_CASE("SGX report body: 384-byte parse/serialize round trip and size checks"
     CHECK_THROWS_AS((void)parse_sgx_report_body(shorter), Error);
     Bytes longer = raw;
     longer.push_back(0);
-    CHECK_THROWS_WITH((void)parse_sgx_report_body(longer), "SGX report body at offset 384: 1 unexpected trailing bytes");
+    CHECK_THROWS_WITH((void)parse_sgx_report_body(longer),
+                      "SGX report body at offset 384: 1 unexpected trailing bytes");
 }
 
 TEST_CASE("split_pem_chain: the three certificates of a real chain; NUL handling; errors") {

@@ -36,8 +36,8 @@ bool verify_raw(ByteSpan public_xy, ByteSpan message, ByteSpan raw_sig) {
     Owned<EVP_PKEY, EVP_PKEY_free> key{d2i_PUBKEY(nullptr, &p, static_cast<long>(spki.size()))};
     REQUIRE(key);
     Owned<ECDSA_SIG, ECDSA_SIG_free> sig{ECDSA_SIG_new()};
-    REQUIRE(ECDSA_SIG_set0(
-                sig.get(), BN_bin2bn(raw_sig.data(), 32, nullptr), BN_bin2bn(raw_sig.data() + 32, 32, nullptr)) == 1);
+    REQUIRE(ECDSA_SIG_set0(sig.get(), BN_bin2bn(raw_sig.data(), 32, nullptr),
+                           BN_bin2bn(raw_sig.data() + 32, 32, nullptr)) == 1);
     unsigned char* der = nullptr;
     const int der_len = i2d_ECDSA_SIG(sig.get(), &der);
     Owned<EVP_MD_CTX, EVP_MD_CTX_free> ctx{EVP_MD_CTX_new()};
@@ -274,10 +274,10 @@ TEST_CASE("options forge each signature, issuer and identity on demand") {
         tt::Scenario s;
         s.tcb_info.signing_key = "rogue";
         const auto out = s.build();
-        CHECK_FALSE(verify_raw(
-            cert_key(out.tcb_signing_pem), as_bytes(out.collateral.tcb_info), out.collateral.tcb_info_signature));
-        CHECK(verify_raw(
-            tt::public_key(s.key("rogue")), as_bytes(out.collateral.tcb_info), out.collateral.tcb_info_signature));
+        CHECK_FALSE(verify_raw(cert_key(out.tcb_signing_pem), as_bytes(out.collateral.tcb_info),
+                               out.collateral.tcb_info_signature));
+        CHECK(verify_raw(tt::public_key(s.key("rogue")), as_bytes(out.collateral.tcb_info),
+                         out.collateral.tcb_info_signature));
     }
     SUBCASE("PCK leaf signed by another key keeps its issuer name") {
         tt::Scenario s;
@@ -293,8 +293,8 @@ TEST_CASE("options forge each signature, issuer and identity on demand") {
         const auto out = s.build();
         const Quote q = parse_quote(out.quote);
         CHECK_FALSE(verify_raw(q.signature_data.attestation_key, q.signed_region(), q.signature_data.signature));
-        CHECK_FALSE(verify_raw(
-            cert_key(out.pck_leaf_pem), q.signature_data.qe_report_raw, q.signature_data.qe_report_signature));
+        CHECK_FALSE(verify_raw(cert_key(out.pck_leaf_pem), q.signature_data.qe_report_raw,
+                               q.signature_data.qe_report_signature));
     }
     SUBCASE("processor CA, revoked leaf, edited body") {
         tt::Scenario s;
@@ -310,8 +310,8 @@ TEST_CASE("options forge each signature, issuer and identity on demand") {
         CHECK(crl.issuer_cn == "Intel SGX PCK Processor CA");
         CHECK(std::find(crl.revoked_hex.begin(), crl.revoked_hex.end(), leaf.serial_hex) != crl.revoked_hex.end());
         CHECK(out.collateral.tcb_info.ends_with(R"(,"extra":1})"));
-        CHECK(verify_raw(
-            cert_key(out.tcb_signing_pem), as_bytes(out.collateral.tcb_info), out.collateral.tcb_info_signature));
+        CHECK(verify_raw(cert_key(out.tcb_signing_pem), as_bytes(out.collateral.tcb_info),
+                         out.collateral.tcb_info_signature));
     }
     SUBCASE("another seed is another, unrelated PKI") {
         tt::Scenario s;

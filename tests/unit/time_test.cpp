@@ -17,7 +17,8 @@ namespace {
 // shared/testdata/PROVENANCE.md.
 const std::pair<const char*, UnixTime> kKnown[] = {
     {"1970-01-01T00:00:00Z", 0},
-    {"2025-07-04T10:16:31Z", 1751624191},  // lib/include/tdxkit/time.hpp example (= 2025-07-01 + 3 d 10:16:31)
+    {"2025-07-04T10:16:31Z", 1751624191},  // lib/include/tdxkit/time.hpp example
+                                           // (= 2025-07-01 + 3 d 10:16:31)
     {"2025-06-19T10:32:27Z", 1750329147},
     {"2025-07-19T10:00:35Z", 1752919235},
     {"2025-07-01T00:00:00Z", 1751328000},
@@ -105,27 +106,27 @@ TEST_CASE("parse_time rejects garbage with Error(invalid_argument)") {
         "yesterday",
         "now",
         "2025-07-04",
-        "2025-07-04T10:16:31",        // no zone
-        "2025-07-04T10:16Z",          // no seconds
-        "2025-07-04T10:16:31+0200",   // offset without colon
-        "2025-07-04T10:16:31+02",     // offset without minutes
+        "2025-07-04T10:16:31",       // no zone
+        "2025-07-04T10:16Z",         // no seconds
+        "2025-07-04T10:16:31+0200",  // offset without colon
+        "2025-07-04T10:16:31+02",    // offset without minutes
         "2025-07-04T10:16:31ZZ",
         "2025-07-04T10:16:31Z ",
         " 2025-07-04T10:16:31Z",
         "2025/07/04T10:16:31Z",
-        "2025-13-01T00:00:00Z",       // month 13
+        "2025-13-01T00:00:00Z",  // month 13
         "2025-00-01T00:00:00Z",
-        "2025-02-30T00:00:00Z",       // no such day
-        "2025-02-29T00:00:00Z",       // not a leap year
+        "2025-02-30T00:00:00Z",  // no such day
+        "2025-02-29T00:00:00Z",  // not a leap year
         "2025-07-32T00:00:00Z",
         "2025-07-04T24:00:00Z",
         "2025-07-04T10:60:00Z",
         "2025-07-04T10:16:61Z",
         "2025-07-04T1a:16:31Z",
-        "2025-07-04T-1:16:31Z",       // negative hour
+        "2025-07-04T-1:16:31Z",  // negative hour
         "2025-07-04T10:-1:31Z",
         "-025-07-04T10:16:31Z",
-        "2025-07-04T10:16:31.Z",      // fraction without digits
+        "2025-07-04T10:16:31.Z",  // fraction without digits
         "2025-07-04T10:16:31.12a4Z",
         "2025-07-04T10:16:31+24:00",  // offset hour out of range
         "2025-07-04T10:16:31+02:60",  // offset minute out of range

@@ -64,12 +64,17 @@ std::vector<Pairing> pairings() {
     return out;
 }
 
-VerificationReport run(const Pairing& p, UnixTime at) { return verify_quote(p.quote, p.collateral, {at, intel_sgx_root_ca()}); }
-VerificationReport run(const Quote& q, const Collateral& c, UnixTime at) { return verify_quote(q, c, {at, intel_sgx_root_ca()}); }
+VerificationReport run(const Pairing& p, UnixTime at) {
+    return verify_quote(p.quote, p.collateral, {at, intel_sgx_root_ca()});
+}
+VerificationReport run(const Quote& q, const Collateral& c, UnixTime at) {
+    return verify_quote(q, c, {at, intel_sgx_root_ca()});
+}
 
 const Pairing& reference_pairing(const std::vector<Pairing>& all) {
     for (const auto& p : all) {
-        if (p.entry.at("quote") == "quotes/dcapqvl-tdx_quote.bin" && p.entry.at("collateral") == "collateral/dcapqvl-tdx_quote") {
+        if (p.entry.at("quote") == "quotes/dcapqvl-tdx_quote.bin" &&
+            p.entry.at("collateral") == "collateral/dcapqvl-tdx_quote") {
             return p;
         }
     }

@@ -51,8 +51,8 @@ const testing::Validity kExpired{kReferenceTime - 30 * kDay, kReferenceTime - 1}
 const testing::Validity kFuture{kReferenceTime + 1, kReferenceTime + 30 * kDay};
 
 Bytes serial(std::uint32_t v) {
-    return {static_cast<std::uint8_t>(v >> 24U), static_cast<std::uint8_t>(v >> 16U), static_cast<std::uint8_t>(v >> 8U),
-            static_cast<std::uint8_t>(v)};
+    return {static_cast<std::uint8_t>(v >> 24U), static_cast<std::uint8_t>(v >> 16U),
+            static_cast<std::uint8_t>(v >> 8U), static_cast<std::uint8_t>(v)};
 }
 
 std::string other_root_pem() {
@@ -62,6 +62,8 @@ std::string other_root_pem() {
 }
 
 const std::vector<RejectCase>& reject_cases() {
+    // One case per line reads as a table.
+    // clang-format off
     static const std::vector<RejectCase> cases = {
         // Signatures
         {"quote signed by another key", [](Scenario& s) { s.quote.signing_key = "rogue"; }, {}, "quote_signature", "attestation key"},
@@ -134,6 +136,7 @@ const std::vector<RejectCase>& reject_cases() {
         {"QE below every TCB level", [](Scenario& s) { s.quote.qe_report.isv_svn = 1; }, {}, "qe_tcb_level", "ISVSVN 1"},
         {"TDX module below every TCB level", [](Scenario& s) { s.quote.td_body.tee_tcb_svn[0] = 1; }, {}, "tdx_module_tcb_level", "update the TDX module"},
     };
+    // clang-format on
     return cases;
 }
 
@@ -144,7 +147,8 @@ TEST_CASE("the default simulated scenario verifies, and only with its own root")
     CHECK(b.report.authentic);
     CHECK(b.report.tcb_status == TcbStatus::up_to_date);
     CHECK(b.report.failure.empty());
-    const auto with_intel = verify_quote(parse_quote(b.out.quote), b.out.collateral, {kReferenceTime, intel_sgx_root_ca()});
+    const auto with_intel =
+        verify_quote(parse_quote(b.out.quote), b.out.collateral, {kReferenceTime, intel_sgx_root_ca()});
     CHECK_FALSE(with_intel.authentic);
     CHECK(with_intel.failed_check == "root_ca_crl");
     CHECK_FALSE(custom_trust_root(b.out.root_der).is_intel_production);
@@ -162,15 +166,14 @@ TEST_CASE("negative corpus: each forged case fails its own check") {
     for (const auto& c : reject_cases()) {
         const std::string name = c.name;
         CAPTURE(name);
-        Built b = name == "QE report data upper half not zero"
-                      ? build([](Scenario& s) {
-                            Scenario plain;
-                            const auto q = parse_quote(plain.build().quote);
-                            Octets<64> data = q.signature_data.qe_report.report_data;
-                            data[63] = 1;
-                            s.quote.qe_report_data = data;
-                        })
-                      : build(c.tweak, c.tamper);
+        Built b = name == "QE report data upper half not zero" ? build([](Scenario& s) {
+            Scenario plain;
+            const auto q = parse_quote(plain.build().quote);
+            Octets<64> data = q.signature_data.qe_report.report_data;
+            data[63] = 1;
+            s.quote.qe_report_data = data;
+        })
+                                                               : build(c.tweak, c.tamper);
         CHECK_FALSE(b.report.authentic);
         CHECK(b.report.failed_check == c.failed_check);
         CHECK_MESSAGE(b.report.failure.find(c.reason_contains) != std::string::npos, b.report.failure);
@@ -184,7 +187,8 @@ TEST_CASE("negative corpus: each forged case fails its own check") {
 TEST_CASE("a shared verification cache never carries a pass over to a forged case") {
     VerificationCache cache;
     const auto verify_cached = [&](const ScenarioOutput& out) {
-        return verify_quote(parse_quote(out.quote), out.collateral, {kReferenceTime, custom_trust_root(out.root_der), &cache});
+        return verify_quote(parse_quote(out.quote), out.collateral,
+                            {kReferenceTime, custom_trust_root(out.root_der), &cache});
     };
     const auto good = Scenario().build();
     REQUIRE(verify_cached(good).authentic);
@@ -210,6 +214,8 @@ TEST_CASE("TCB statuses are results, converged as Intel's QVL does") {
         std::function<void(Scenario&)> tweak;
         TcbStatus expected;
     };
+    // One case per line reads as a table.
+    // clang-format off
     const std::vector<StatusCase> cases = {
         {"platform one level behind", [](Scenario& s) { s.pck.extension.pcesvn = 6; }, TcbStatus::out_of_date},
         {"QE one level behind", [](Scenario& s) { s.quote.qe_report.isv_svn = 3; }, TcbStatus::out_of_date},
@@ -229,6 +235,7 @@ TEST_CASE("TCB statuses are results, converged as Intel's QVL does") {
          },
          TcbStatus::out_of_date_configuration_needed},
     };
+    // clang-format on
     for (const auto& c : cases) {
         const std::string name = c.name;
         CAPTURE(name);
@@ -261,7 +268,7 @@ TEST_CASE("the shortfall names what to update") {
 
 TEST_CASE("TD 1.5: out of date at launch, current after an in-place update -> TDRelaunchAdvised") {
     Scenario s = Scenario::tdx_v5();
-    s.quote.td_body.tee_tcb_svn[0] = 3;  // launched with module SVN 3 (OutOfDate)
+    s.quote.td_body.tee_tcb_svn[0] = 3;                  // launched with module SVN 3 (OutOfDate)
     s.quote.td_body.tee_tcb_svn2 = Octets<16>{5, 1, 2};  // now running SVN 5 (UpToDate)
     const auto out = s.build();
     const auto r = verify_output(out);
@@ -288,9 +295,7 @@ TEST_CASE("SGX v3 and processor-CA platforms verify") {
 }
 
 TEST_CASE("a debug TD is authentic but refused by the default policy") {
-    const auto b = build([](Scenario& s) {
-        s.quote.td_body.td_attributes[0] |= 0x01U;
-    });
+    const auto b = build([](Scenario& s) { s.quote.td_body.td_attributes[0] |= 0x01U; });
     CHECK(b.report.authentic);
     const auto verdict = evaluate_policy(default_policy(), parse_quote(b.out.quote), b.report, kReferenceTime);
     CHECK_FALSE(verdict.satisfied);

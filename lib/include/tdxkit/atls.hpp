@@ -47,7 +47,7 @@ inline constexpr std::string_view kCertificateEvent = "New TLS Certificate";
 
 // "host:port", "[v6]:port"; Error(invalid_argument) naming `what`.
 [[nodiscard]] TDXKIT_EXPORT std::pair<std::string, std::uint16_t> split_host_port(std::string_view text,
-                                                                                 std::string_view what);
+                                                                                  std::string_view what);
 
 // ---- Client ----
 
@@ -98,7 +98,7 @@ struct Outcome {
 
     std::string tls_version;
     std::string cipher;
-    std::string peer_certificate_sha256;  // hex SHA-256 of the leaf DER
+    std::string peer_certificate_sha256;      // hex SHA-256 of the leaf DER
     bool peer_certificate_validated = false;  // false with insecure_skip_tls_verify
     std::string nonce_hex;
     std::string expected_report_data_hex;

@@ -13,9 +13,9 @@
 namespace tdxkit {
 
 struct Collateral {
-    std::string pck_crl_issuer_chain;  // PEM: PCK Platform/Processor CA, root
-    Bytes root_ca_crl;                 // DER
-    Bytes pck_crl;                     // DER
+    std::string pck_crl_issuer_chain;   // PEM: PCK Platform/Processor CA, root
+    Bytes root_ca_crl;                  // DER
+    Bytes pck_crl;                      // DER
     std::string tcb_info_issuer_chain;  // PEM: TCB Signing, root
     std::string tcb_info;               // exact JSON text of the "tcbInfo" object (the signed bytes)
     Bytes tcb_info_signature;           // raw r||s, 64 bytes

@@ -32,7 +32,7 @@ struct Event {
     std::uint32_t event_type = 0;
     std::string name;  // dstack event name; "" for most boot events
     Bytes payload;
-    Measurement digest{};   // what was extended: recomputed for runtime events, as given otherwise
+    Measurement digest{};     // what was extended: recomputed for runtime events, as given otherwise
     bool recomputed = false;  // runtime event: the digest was computed from name and payload
     int version = 1;          // runtime event digest format (1 or 2)
 
@@ -43,8 +43,8 @@ struct EventLog {
     // "CCEL", "CCEL (ACPI table checked)", "JSON array", "JSON string", "dstack GetQuote response",
     // "aTLS /tdx_quote response", "dstack tcb_info"
     std::string container;
-    std::vector<Event> events;  // only the events that extend an RTMR, in log order
-    std::size_t skipped = 0;    // CCEL: EV_NO_ACTION records and MRTD (index 0) records
+    std::vector<Event> events;   // only the events that extend an RTMR, in log order
+    std::size_t skipped = 0;     // CCEL: EV_NO_ACTION records and MRTD (index 0) records
     std::optional<Bytes> quote;  // a quote carried next to the log by its container
 };
 
@@ -75,7 +75,7 @@ struct RtmrMismatch {
 };
 
 // Compares every register in constant time; returns the first mismatch, if any.
-[[nodiscard]] TDXKIT_EXPORT std::optional<RtmrMismatch> compare_rtmrs(const std::array<Measurement, kRtmrCount>& replayed,
-                                                                      const TdReportBody& quote);
+[[nodiscard]] TDXKIT_EXPORT std::optional<RtmrMismatch>
+compare_rtmrs(const std::array<Measurement, kRtmrCount>& replayed, const TdReportBody& quote);
 
 }  // namespace tdxkit

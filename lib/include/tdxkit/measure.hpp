@@ -41,9 +41,9 @@ enum class KeyProviderKind : std::uint8_t { none = 0, local = 1, kms = 2, tpm = 
 [[nodiscard]] TDXKIT_EXPORT std::vector<std::string> check_app_compose(std::string_view json_text);
 
 struct ComposeOptions {
-    std::optional<Octets<20>> app_id;              // default: the first 20 bytes of the compose hash
-    std::optional<KeyProviderKind> key_provider;   // default: from the file, as dstack derives it
-    std::optional<Bytes> key_provider_id;          // default: the file's key_provider_id
+    std::optional<Octets<20>> app_id;             // default: the first 20 bytes of the compose hash
+    std::optional<KeyProviderKind> key_provider;  // default: from the file, as dstack derives it
+    std::optional<Bytes> key_provider_id;         // default: the file's key_provider_id
 };
 
 struct ComposeMeasurement {

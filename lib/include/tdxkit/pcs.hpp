@@ -33,7 +33,7 @@ inline constexpr std::string_view kIntelRootCaCrlUrl =
 // ---- HTTP ----
 
 struct TDXKIT_EXPORT HttpResponse {
-    long status = 0;  // 0: no HTTP response; transport_error says why
+    long status = 0;                                           // 0: no HTTP response; transport_error says why
     std::vector<std::pair<std::string, std::string>> headers;  // in received order, names as sent
     std::string body;
     std::string transport_error;
@@ -74,8 +74,7 @@ struct RetryPolicy {
 };
 
 // Retry-After: delta-seconds or an HTTP-date (RFC 9110). nullopt when it is neither.
-[[nodiscard]] TDXKIT_EXPORT std::optional<std::chrono::seconds> parse_retry_after(std::string_view value,
-                                                                                  UnixTime now);
+[[nodiscard]] TDXKIT_EXPORT std::optional<std::chrono::seconds> parse_retry_after(std::string_view value, UnixTime now);
 // How long to wait before the next attempt after `response` ended attempt number `attempt` (1-based),
 // or nullopt when not to retry: success, a client error other than 429, a non-retryable transport
 // error, or the last attempt. 5xx, 429 and transport errors back off exponentially; Retry-After,
@@ -87,7 +86,7 @@ retry_delay(const HttpResponse& response, int attempt, const RetryPolicy& policy
 
 enum class TeeType { tdx, sgx };
 enum class UpdateType { standard, early };
-[[nodiscard]] TDXKIT_EXPORT const char* tee_type_name(TeeType t) noexcept;       // "tdx", "sgx"
+[[nodiscard]] TDXKIT_EXPORT const char* tee_type_name(TeeType t) noexcept;        // "tdx", "sgx"
 [[nodiscard]] TDXKIT_EXPORT const char* update_type_name(UpdateType u) noexcept;  // "standard", "early"
 
 struct CollateralRequest {
@@ -142,16 +141,16 @@ private:
 // ---- Describing and checking a collateral set without a quote ----
 
 struct CollateralItem {
-    std::string name;    // "tcb_info", "qe_identity", "pck_crl", "root_ca_crl"
-    std::string issuer;  // CN of the signer (first certificate of the issuer chain / CRL issuer)
+    std::string name;          // "tcb_info", "qe_identity", "pck_crl", "root_ca_crl"
+    std::string issuer;        // CN of the signer (first certificate of the issuer chain / CRL issuer)
     UnixTime valid_from = 0;   // issueDate / thisUpdate
     UnixTime valid_until = 0;  // nextUpdate
 };
 
 struct CollateralSummary {
-    std::string tee;  // TCB Info id: "TDX" or "SGX"
-    std::string fmspc;   // hex
-    std::string pce_id;  // hex
+    std::string tee;             // TCB Info id: "TDX" or "SGX"
+    std::string fmspc;           // hex
+    std::string pce_id;          // hex
     std::string qe_identity_id;  // "TD_QE" or "QE"
     std::string pck_crl_ca;      // "platform" or "processor", from the PCK CRL issuer; "" if neither
     std::uint32_t tcb_evaluation_data_number = 0;
@@ -163,15 +162,15 @@ struct CollateralSummary {
 [[nodiscard]] TDXKIT_EXPORT CollateralSummary describe_collateral(const Collateral& collateral);
 
 struct CollateralCheckResult {
-    bool valid = false;  // every check passed
+    bool valid = false;         // every check passed
     std::vector<Check> checks;  // ids: root_ca_crl, pck_crl_chain, pck_crl, tcb_info_chain,
                                 // tcb_info_signature, tcb_info_validity, qe_identity_chain,
                                 // qe_identity_signature, qe_identity_validity
 };
 // The collateral-only part of verify_quote: every signature, chain, CRL and validity window against
 // the trust root at `now`. Runs every check (unlike verify_quote, it does not stop at the first).
-[[nodiscard]] TDXKIT_EXPORT CollateralCheckResult check_collateral(const Collateral& collateral,
-                                                                   const TrustRoot& root, UnixTime now);
+[[nodiscard]] TDXKIT_EXPORT CollateralCheckResult check_collateral(const Collateral& collateral, const TrustRoot& root,
+                                                                   UnixTime now);
 
 // ---- Cache ----
 
@@ -225,6 +224,6 @@ struct CollateralSources {
 // fetched. Collateral::source names where it came from. Errors: collateral_unavailable (offline
 // without an entry, network failure), malformed, io.
 [[nodiscard]] TDXKIT_EXPORT Collateral resolve_collateral(const CollateralSources& sources,
-                                                         const CollateralRequest& request, UnixTime now);
+                                                          const CollateralRequest& request, UnixTime now);
 
 }  // namespace tdxkit

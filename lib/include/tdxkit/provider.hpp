@@ -47,9 +47,9 @@ struct QuoteRequest {
 struct GeneratedQuote {
     Bytes quote;  // parsed and checked: a TDX quote carrying exactly the requested report data
     QuoteProvider provider = QuoteProvider::automatic;  // the one that answered
-    std::string source;                                  // "configfs-tsm /sys/...", "dstack unix:/var/run/dstack.sock"
-    std::optional<std::string> event_log;                // JSON array text (dstack, simulated)
-    std::optional<std::string> vm_config;                // JSON text (dstack, simulated)
+    std::string source;                                 // "configfs-tsm /sys/...", "dstack unix:/var/run/dstack.sock"
+    std::optional<std::string> event_log;               // JSON array text (dstack, simulated)
+    std::optional<std::string> vm_config;               // JSON text (dstack, simulated)
     // The guest agent's GetQuote response as received; for the simulated provider, one of the same form.
     std::optional<std::string> response_json;
     std::vector<std::string> warnings;  // e.g. a configfs entry that could not be removed

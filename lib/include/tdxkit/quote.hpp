@@ -136,7 +136,7 @@ struct QuoteSignatureData {
     Octets<64> signature{};        // over the signed region, by the attestation key
     Octets<64> attestation_key{};  // P-256 X||Y
     SgxReportBody qe_report;
-    Bytes qe_report_raw;  // the exact 384 signed bytes
+    Bytes qe_report_raw;               // the exact 384 signed bytes
     Octets<64> qe_report_signature{};  // by the PCK leaf key
     Bytes qe_auth_data;
     CertificationData certification;  // inner: normally type 5, the PCK chain as PEM
@@ -149,7 +149,7 @@ struct TDXKIT_EXPORT Quote {
     std::variant<SgxReportBody, TdReportBody> body;
     std::uint32_t signature_data_len = 0;
     QuoteSignatureData signature_data;
-    Bytes raw;                        // the quote's own bytes, without trailing bytes
+    Bytes raw;                       // the quote's own bytes, without trailing bytes
     std::size_t trailing_bytes = 0;  // bytes that followed the quote in the input (often zero padding)
 
     [[nodiscard]] bool is_tdx() const noexcept { return header.tee_type == kTeeTypeTdx; }

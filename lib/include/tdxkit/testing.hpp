@@ -224,8 +224,8 @@ struct ScenarioOutput {
 };
 
 // Intel PCS response form: {"tcbInfo":<body>,"signature":"<128 hex>"}.
-[[nodiscard]] TDXKIT_EXPORT std::string
-signed_json_document(std::string_view member, std::string_view body, ByteSpan signature);
+[[nodiscard]] TDXKIT_EXPORT std::string signed_json_document(std::string_view member, std::string_view body,
+                                                             ByteSpan signature);
 
 struct NamedFile {
     std::string name;

@@ -74,11 +74,11 @@ struct Check {
 };
 
 struct TcbLevelResult {
-    std::string status;  // as written in the collateral
+    std::string status;    // as written in the collateral
     std::string tcb_date;  // RFC 3339 as written
     std::vector<std::string> advisory_ids;
     std::optional<std::uint32_t> isvsvn;  // QE and TDX module levels
-    std::string module_id;               // TDX module levels ("TDX_01")
+    std::string module_id;                // TDX module levels ("TDX_01")
 };
 
 // What a component lacks to reach the next better TCB level: the operator's to-do list.
@@ -94,7 +94,7 @@ struct VerificationReport {
     // True when every cryptographic, chain, revocation, freshness and identity check passed and a
     // TCB status was determined. Whether that status is acceptable is the policy's decision.
     bool authentic = false;
-    std::string failure;  // the first failed check's detail, empty when authentic
+    std::string failure;       // the first failed check's detail, empty when authentic
     std::string failed_check;  // its id
     std::vector<Check> checks;
 
@@ -119,10 +119,10 @@ struct VerificationReport {
     std::optional<std::uint32_t> qe_tcb_evaluation_data_number;
     std::optional<UnixTime> tcb_info_issue_date;
     std::optional<UnixTime> qe_identity_issue_date;
-    std::optional<UnixTime> collateral_earliest_issue;     // latest start of every item's validity
-    std::optional<UnixTime> collateral_earliest_expiry;    // earliest end of every item's validity
-    std::string fmspc;   // hex
-    std::string pce_id;  // hex
+    std::optional<UnixTime> collateral_earliest_issue;   // latest start of every item's validity
+    std::optional<UnixTime> collateral_earliest_expiry;  // earliest end of every item's validity
+    std::string fmspc;                                   // hex
+    std::string pce_id;                                  // hex
     std::string pck_ca_type;
     std::string collateral_source;
     bool trust_root_is_intel = false;
@@ -130,6 +130,6 @@ struct VerificationReport {
 };
 
 [[nodiscard]] TDXKIT_EXPORT VerificationReport verify_quote(const Quote& quote, const Collateral& collateral,
-                                                           const VerifyOptions& options);
+                                                            const VerifyOptions& options);
 
 }  // namespace tdxkit

@@ -48,7 +48,6 @@ detail::QuoteReply detail::parse_quote_reply(const io::HttpMessage& response) {
     return reply;
 }
 
-
 struct Session::Impl {
     Outcome outcome;
     io::SslCtxPtr ctx;
@@ -59,8 +58,8 @@ struct Session::Impl {
 
 namespace {
 
-using nlohmann::json;
 using io::Clock;
+using nlohmann::json;
 
 class Steps {
 public:
@@ -97,12 +96,13 @@ io::SslCtxPtr client_context(const ClientOptions& options) {
         SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
     } else {
         SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
-        const int ok = options.ca_file.empty() ? SSL_CTX_set_default_verify_paths(ctx.get())
-                                               : SSL_CTX_load_verify_locations(ctx.get(), options.ca_file.c_str(), nullptr);
+        const int ok = options.ca_file.empty()
+                           ? SSL_CTX_set_default_verify_paths(ctx.get())
+                           : SSL_CTX_load_verify_locations(ctx.get(), options.ca_file.c_str(), nullptr);
         if (ok != 1) {
-            throw Error(Errc::invalid_argument, fmt::format("cannot load the CA certificates{}: {}",
-                                                            options.ca_file.empty() ? "" : " from " + options.ca_file,
-                                                            ossl::drain_errors()));
+            throw Error(Errc::invalid_argument,
+                        fmt::format("cannot load the CA certificates{}: {}",
+                                    options.ca_file.empty() ? "" : " from " + options.ca_file, ossl::drain_errors()));
         }
     }
     return ctx;
@@ -114,7 +114,8 @@ std::string handshake_advice(const std::string& error, SSL* ssl) {
                            "--insecure-skip-tls-verify (the attestation still binds the certificate)",
                            X509_verify_cert_error_string(v));
     }
-    if (error.find("protocol version") != std::string::npos || error.find("unsupported protocol") != std::string::npos ||
+    if (error.find("protocol version") != std::string::npos ||
+        error.find("unsupported protocol") != std::string::npos ||
         error.find("no protocols available") != std::string::npos) {
         return fmt::format("{} (tdxkit requires TLS 1.3: the EKM channel binding does not exist in older versions; "
                            "the server offered none)",
@@ -122,7 +123,6 @@ std::string handshake_advice(const std::string& error, SSL* ssl) {
     }
     return error;
 }
-
 
 // The last RTMR3 "New TLS Certificate" event: a later one replaces the certificate (cert renewal).
 const Event* last_certificate_event(const EventLog& log) {
@@ -133,8 +133,7 @@ const Event* last_certificate_event(const EventLog& log) {
     return found;
 }
 
-void check_quote(const ClientOptions& options, const detail::QuoteReply& reply, Outcome& o,
-                 Steps& steps) {
+void check_quote(const ClientOptions& options, const detail::QuoteReply& reply, Outcome& o, Steps& steps) {
     try {
         o.quote = parse_quote(reply.quote);
     } catch (const Error& e) {
@@ -200,7 +199,8 @@ void check_quote(const ClientOptions& options, const detail::QuoteReply& reply, 
     const bool bound = event != nullptr && !mismatch && equal_ct(event->payload, as_bytes(o.peer_certificate_sha256));
     if (!options.require_certificate_binding) {
         steps.add("certificate_binding", true,
-                  fmt::format("NOT CHECKED (disabled); the event log {}", bound ? "binds this certificate" : "does not bind this certificate"));
+                  fmt::format("NOT CHECKED (disabled); the event log {}",
+                              bound ? "binds this certificate" : "does not bind this certificate"));
     } else if (event == nullptr) {
         steps.add("certificate_binding", false,
                   fmt::format("the event log has no RTMR3 \"{}\" event: nothing binds the server certificate {} to "
@@ -242,13 +242,16 @@ std::size_t Session::read(std::uint8_t* out, std::size_t size, std::chrono::mill
     return verified_stream(*impl_).read_some(out, size, Clock::now() + timeout);
 }
 
-Session::HttpResult Session::http_get(const std::string& path, std::chrono::milliseconds timeout, std::size_t max_body) {
+Session::HttpResult Session::http_get(const std::string& path, std::chrono::milliseconds timeout,
+                                      std::size_t max_body) {
     auto& stream = verified_stream(*impl_);
     if (path.empty() || path.front() != '/' || path.find_first_of("\r\n ") != std::string::npos) {
-        throw Error(Errc::invalid_argument, fmt::format("HTTP path \"{}\" must start with '/' and have no spaces", path));
+        throw Error(Errc::invalid_argument,
+                    fmt::format("HTTP path \"{}\" must start with '/' and have no spaces", path));
     }
     const auto deadline = Clock::now() + timeout;
-    const auto request = fmt::format("GET {} HTTP/1.1\r\nHost: {}\r\nConnection: keep-alive\r\n\r\n", path, impl_->host);
+    const auto request =
+        fmt::format("GET {} HTTP/1.1\r\nHost: {}\r\nConnection: keep-alive\r\n\r\n", path, impl_->host);
     stream.write_all(as_bytes(request), deadline);
     const auto response = impl_->reader->read(max_body, deadline);
     if (!response) throw Error(Errc::io, "the server closed the connection without answering");

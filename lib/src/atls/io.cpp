@@ -138,7 +138,8 @@ std::size_t PlainStream::read_some(std::uint8_t* out, std::size_t size, Clock::t
         const auto n = ::recv(fd_.get(), out, size, 0);
         if (n >= 0) return static_cast<std::size_t>(n);
         if (errno == EINTR) continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) throw Error(Errc::io, fmt::format("recv: {}", std::strerror(errno)));
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            throw Error(Errc::io, fmt::format("recv: {}", std::strerror(errno)));
         if (!wait_fd(fd_.get(), false, deadline)) throw Error(Errc::io, "timed out waiting for the peer");
     }
 }
@@ -152,7 +153,8 @@ void PlainStream::write_all(ByteSpan data, Clock::time_point deadline) {
             continue;
         }
         if (errno == EINTR) continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) throw Error(Errc::io, fmt::format("send: {}", std::strerror(errno)));
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            throw Error(Errc::io, fmt::format("send: {}", std::strerror(errno)));
         if (!wait_fd(fd_.get(), true, deadline)) throw Error(Errc::io, "timed out writing to the peer");
     }
 }
@@ -182,8 +184,8 @@ int TlsStream::drive(Op op, Clock::time_point deadline, std::string_view what) {
 
 std::optional<std::string> TlsStream::handshake(bool as_server, Clock::time_point deadline) {
     try {
-        const int rc = drive([&] { return as_server ? SSL_accept(ssl_.get()) : SSL_connect(ssl_.get()); }, deadline,
-                             "handshake");
+        const int rc =
+            drive([&] { return as_server ? SSL_accept(ssl_.get()) : SSL_connect(ssl_.get()); }, deadline, "handshake");
         if (rc <= 0) return std::string("the peer closed the connection during the handshake");
     } catch (const Error& e) {
         return std::string(e.what());
@@ -344,7 +346,8 @@ std::pair<std::string, std::uint16_t> split_host_port(std::string_view text, std
     unsigned value = 0;
     const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
     if (host.empty() || port.empty() || ec != std::errc{} || end != port.data() + port.size() || value > 65535) {
-        throw Error(Errc::invalid_argument, fmt::format("{} \"{}\": expected HOST:PORT with a port 0..65535", what, text));
+        throw Error(Errc::invalid_argument,
+                    fmt::format("{} \"{}\": expected HOST:PORT with a port 0..65535", what, text));
     }
     return {std::string(host), static_cast<std::uint16_t>(value)};
 }

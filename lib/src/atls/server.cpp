@@ -28,7 +28,8 @@ namespace tdxkit::atls {
 std::string detail::request_target(const io::HttpMessage& req, std::string& method) {
     const auto sp1 = req.start_line.find(' ');
     const auto sp2 = req.start_line.find(' ', sp1 == std::string::npos ? sp1 : sp1 + 1);
-    if (sp1 == std::string::npos || sp2 == std::string::npos || !req.start_line.substr(sp2 + 1).starts_with("HTTP/1.")) {
+    if (sp1 == std::string::npos || sp2 == std::string::npos ||
+        !req.start_line.substr(sp2 + 1).starts_with("HTTP/1.")) {
         throw Error(Errc::malformed, "bad HTTP request line");
     }
     method = req.start_line.substr(0, sp1);
@@ -55,8 +56,8 @@ Bytes detail::parse_nonce(const std::string& body) {
 
 namespace {
 
-using nlohmann::json;
 using io::Clock;
+using nlohmann::json;
 
 // Upstream answers are relayed whole; an application that needs more should stream directly.
 constexpr std::size_t kMaxUpstreamResponse = 64 * 1024 * 1024;
@@ -66,8 +67,8 @@ io::SslCtxPtr server_context(const ServerOptions& options) {
     if (!ctx) ossl::fail("SSL_CTX_new");
     if (SSL_CTX_set_min_proto_version(ctx.get(), TLS1_3_VERSION) != 1) ossl::fail("SSL_CTX_set_min_proto_version");
     if (SSL_CTX_use_certificate_chain_file(ctx.get(), options.cert_file.c_str()) != 1) {
-        throw Error(Errc::io, fmt::format("cannot load the certificate chain {}: {}", options.cert_file,
-                                          ossl::drain_errors()));
+        throw Error(Errc::io,
+                    fmt::format("cannot load the certificate chain {}: {}", options.cert_file, ossl::drain_errors()));
     }
     if (SSL_CTX_use_PrivateKey_file(ctx.get(), options.key_file.c_str(), SSL_FILETYPE_PEM) != 1 ||
         SSL_CTX_check_private_key(ctx.get()) != 1) {
@@ -97,8 +98,6 @@ const char* reason_phrase(int status) {
 Reply error_reply(int status, const std::string& message) {
     return {status, json{{"detail", {{"success", false}, {"error", message}, {"quote_type", "tdx"}}}}.dump()};
 }
-
-
 
 class Connection {
 public:
@@ -197,7 +196,8 @@ private:
             std::array<std::uint8_t, 16384> buf{};
             while (const auto n = upstream.read_some(buf.data(), buf.size(), deadline)) {
                 raw.append(reinterpret_cast<const char*>(buf.data()), n);
-                if (raw.size() > kMaxUpstreamResponse) throw Error(Errc::malformed, "the upstream response is too large");
+                if (raw.size() > kMaxUpstreamResponse)
+                    throw Error(Errc::malformed, "the upstream response is too large");
             }
         } catch (const Error& e) {
             send(error_reply(502, fmt::format("upstream {}: {}", options_.upstream, e.what())), false, method, target);

@@ -11,9 +11,7 @@
 
 namespace {
 
-const char* libssl_soname() {
-    return "libssl.so.3";
-}
+const char* libssl_soname() { return "libssl.so.3"; }
 
 template <auto Declared, class Missing, class... Args>
 auto forward(const char* name, Missing missing, Args... args) {
@@ -38,12 +36,8 @@ const SSL_METHOD* TLS_server_method() {
     return method_or_error(forward<&TLS_server_method>("TLS_server_method", nullptr));
 }
 
-SSL_CTX* SSL_CTX_new(const SSL_METHOD* method) {
-    return forward<&SSL_CTX_new>("SSL_CTX_new", nullptr, method);
-}
-void SSL_CTX_free(SSL_CTX* ctx) {
-    forward<&SSL_CTX_free>("SSL_CTX_free", 0, ctx);
-}
+SSL_CTX* SSL_CTX_new(const SSL_METHOD* method) { return forward<&SSL_CTX_new>("SSL_CTX_new", nullptr, method); }
+void SSL_CTX_free(SSL_CTX* ctx) { forward<&SSL_CTX_free>("SSL_CTX_free", 0, ctx); }
 long SSL_CTX_ctrl(SSL_CTX* ctx, int cmd, long larg, void* parg) {
     return forward<&SSL_CTX_ctrl>("SSL_CTX_ctrl", 0, ctx, cmd, larg, parg);
 }
@@ -66,60 +60,28 @@ int SSL_CTX_use_certificate_chain_file(SSL_CTX* ctx, const char* file) {
     return forward<&SSL_CTX_use_certificate_chain_file>("SSL_CTX_use_certificate_chain_file", 0, ctx, file);
 }
 
-SSL* SSL_new(SSL_CTX* ctx) {
-    return forward<&SSL_new>("SSL_new", nullptr, ctx);
-}
-void SSL_free(SSL* ssl) {
-    forward<&SSL_free>("SSL_free", 0, ssl);
-}
-int SSL_set_fd(SSL* ssl, int fd) {
-    return forward<&SSL_set_fd>("SSL_set_fd", 0, ssl, fd);
-}
+SSL* SSL_new(SSL_CTX* ctx) { return forward<&SSL_new>("SSL_new", nullptr, ctx); }
+void SSL_free(SSL* ssl) { forward<&SSL_free>("SSL_free", 0, ssl); }
+int SSL_set_fd(SSL* ssl, int fd) { return forward<&SSL_set_fd>("SSL_set_fd", 0, ssl, fd); }
 long SSL_ctrl(SSL* ssl, int cmd, long larg, void* parg) {
     return forward<&SSL_ctrl>("SSL_ctrl", 0, ssl, cmd, larg, parg);
 }
-X509_VERIFY_PARAM* SSL_get0_param(SSL* ssl) {
-    return forward<&SSL_get0_param>("SSL_get0_param", nullptr, ssl);
-}
-int SSL_connect(SSL* ssl) {
-    return forward<&SSL_connect>("SSL_connect", -1, ssl);
-}
-int SSL_accept(SSL* ssl) {
-    return forward<&SSL_accept>("SSL_accept", -1, ssl);
-}
-int SSL_read(SSL* ssl, void* buffer, int size) {
-    return forward<&SSL_read>("SSL_read", -1, ssl, buffer, size);
-}
+X509_VERIFY_PARAM* SSL_get0_param(SSL* ssl) { return forward<&SSL_get0_param>("SSL_get0_param", nullptr, ssl); }
+int SSL_connect(SSL* ssl) { return forward<&SSL_connect>("SSL_connect", -1, ssl); }
+int SSL_accept(SSL* ssl) { return forward<&SSL_accept>("SSL_accept", -1, ssl); }
+int SSL_read(SSL* ssl, void* buffer, int size) { return forward<&SSL_read>("SSL_read", -1, ssl, buffer, size); }
 int SSL_write(SSL* ssl, const void* buffer, int size) {
     return forward<&SSL_write>("SSL_write", -1, ssl, buffer, size);
 }
-int SSL_pending(const SSL* ssl) {
-    return forward<&SSL_pending>("SSL_pending", 0, ssl);
-}
-int SSL_shutdown(SSL* ssl) {
-    return forward<&SSL_shutdown>("SSL_shutdown", -1, ssl);
-}
+int SSL_pending(const SSL* ssl) { return forward<&SSL_pending>("SSL_pending", 0, ssl); }
+int SSL_shutdown(SSL* ssl) { return forward<&SSL_shutdown>("SSL_shutdown", -1, ssl); }
 int SSL_get_error(const SSL* ssl, int result) {
     return forward<&SSL_get_error>("SSL_get_error", SSL_ERROR_SSL, ssl, result);
 }
-int SSL_export_keying_material(SSL* ssl,
-                               unsigned char* out,
-                               size_t out_length,
-                               const char* label,
-                               size_t label_length,
-                               const unsigned char* context,
-                               size_t context_length,
-                               int use_context) {
-    return forward<&SSL_export_keying_material>("SSL_export_keying_material",
-                                                0,
-                                                ssl,
-                                                out,
-                                                out_length,
-                                                label,
-                                                label_length,
-                                                context,
-                                                context_length,
-                                                use_context);
+int SSL_export_keying_material(SSL* ssl, unsigned char* out, size_t out_length, const char* label, size_t label_length,
+                               const unsigned char* context, size_t context_length, int use_context) {
+    return forward<&SSL_export_keying_material>("SSL_export_keying_material", 0, ssl, out, out_length, label,
+                                                label_length, context, context_length, use_context);
 }
 X509* SSL_get1_peer_certificate(const SSL* ssl) {
     return forward<&SSL_get1_peer_certificate>("SSL_get1_peer_certificate", nullptr, ssl);
@@ -127,12 +89,8 @@ X509* SSL_get1_peer_certificate(const SSL* ssl) {
 long SSL_get_verify_result(const SSL* ssl) {
     return forward<&SSL_get_verify_result>("SSL_get_verify_result", X509_V_ERR_UNSPECIFIED, ssl);
 }
-int SSL_version(const SSL* ssl) {
-    return forward<&SSL_version>("SSL_version", 0, ssl);
-}
-const char* SSL_get_version(const SSL* ssl) {
-    return forward<&SSL_get_version>("SSL_get_version", "unknown", ssl);
-}
+int SSL_version(const SSL* ssl) { return forward<&SSL_version>("SSL_version", 0, ssl); }
+const char* SSL_get_version(const SSL* ssl) { return forward<&SSL_get_version>("SSL_get_version", "unknown", ssl); }
 const SSL_CIPHER* SSL_get_current_cipher(const SSL* ssl) {
     return forward<&SSL_get_current_cipher>("SSL_get_current_cipher", nullptr, ssl);
 }

@@ -15,9 +15,7 @@
 
 namespace {
 
-const char* libcurl_soname() {
-    return "libcurl.so.4";
-}
+const char* libcurl_soname() { return "libcurl.so.4"; }
 
 template <auto Declared>
 auto real(const char* name) {
@@ -44,9 +42,7 @@ CURLcode curl_global_init(long flags) {
     return forward<&curl_global_init>("curl_global_init", CURLE_FAILED_INIT, flags);
 }
 
-CURL* curl_easy_init() {
-    return forward<&curl_easy_init>("curl_easy_init", nullptr);
-}
+CURL* curl_easy_init() { return forward<&curl_easy_init>("curl_easy_init", nullptr); }
 
 // The variadic argument is read with the type libcurl itself reads for the option's range
 // (curl.h CURLOPTTYPE_*), then passed on unchanged.
@@ -87,21 +83,17 @@ CURLcode curl_easy_getinfo(CURL* handle, CURLINFO info, ...) {
     return getinfo(handle, info, out);
 }
 
-void curl_easy_cleanup(CURL* handle) {
-    forward<&curl_easy_cleanup>("curl_easy_cleanup", 0, handle);
-}
+void curl_easy_cleanup(CURL* handle) { forward<&curl_easy_cleanup>("curl_easy_cleanup", 0, handle); }
 
 const char* curl_easy_strerror(CURLcode code) {
-    return forward<&curl_easy_strerror>(
-        "curl_easy_strerror", "libcurl.so.4 could not be loaded (install libcurl4)", code);
+    return forward<&curl_easy_strerror>("curl_easy_strerror", "libcurl.so.4 could not be loaded (install libcurl4)",
+                                        code);
 }
 
 curl_slist* curl_slist_append(curl_slist* list, const char* text) {
     return forward<&curl_slist_append>("curl_slist_append", nullptr, list, text);
 }
 
-void curl_slist_free_all(curl_slist* list) {
-    forward<&curl_slist_free_all>("curl_slist_free_all", 0, list);
-}
+void curl_slist_free_all(curl_slist* list) { forward<&curl_slist_free_all>("curl_slist_free_all", 0, list); }
 
 }  // extern "C"

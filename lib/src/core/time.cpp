@@ -80,7 +80,8 @@ UnixTime parse_time(std::string_view text) {
 }
 
 UnixTime now_utc() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
 }
 
 }  // namespace tdxkit

@@ -33,8 +33,8 @@ std::size_t acpi_log_length(ByteSpan table) {
     if (!std::equal(signature.begin(), signature.end(), "CCEL")) t.fail("signature is not \"CCEL\"");
     const auto length = t.le<std::uint32_t>("length");
     if (length != kAcpiCcelTableSize || table.size() != kAcpiCcelTableSize) {
-        t.fail(fmt::format("table length is {} (header says {}), expected {}", table.size(), length,
-                           kAcpiCcelTableSize));
+        t.fail(
+            fmt::format("table length is {} (header says {}), expected {}", table.size(), length, kAcpiCcelTableSize));
     }
     (void)t.bytes(28, "rest of the ACPI header");
     const auto cc_type = t.le<std::uint8_t>("CC type");
@@ -153,10 +153,10 @@ EventLog parse_ccel(ByteSpan log, std::optional<ByteSpan> acpi_table) {
                         is_ff)) {
             const auto junk = std::find_if_not(rest.begin(), rest.end(), is_ff);
             if (junk == rest.end()) break;
-            throw Error(Errc::malformed, fmt::format("CCEL at offset {}: byte {:#04x} after the end marker at offset "
-                                                     "{} (only 0xFF padding may follow it)",
-                                                     start + static_cast<std::size_t>(junk - rest.begin()), *junk,
-                                                     start));
+            throw Error(Errc::malformed,
+                        fmt::format("CCEL at offset {}: byte {:#04x} after the end marker at offset "
+                                    "{} (only 0xFF padding may follow it)",
+                                    start + static_cast<std::size_t>(junk - rest.begin()), *junk, start));
         }
         try {
             if (auto e = parse_record(r, algs, out)) {

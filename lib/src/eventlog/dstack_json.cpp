@@ -17,8 +17,8 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::array<std::string_view, 7> kEventKeys{"imr",   "event_type", "digest", "event", "event_payload",
-                                                     "version", "preimage"};
+constexpr std::array<std::string_view, 7> kEventKeys{"imr",           "event_type", "digest",  "event",
+                                                     "event_payload", "version",    "preimage"};
 
 struct EventReader {
     std::size_t index;
@@ -133,8 +133,8 @@ EventLog from_log_value(const json& v, std::string container, std::string_view w
     if (v.is_string()) {
         const auto inner = parse_text(v.get_ref<const std::string&>(), fmt::format("{} (JSON string)", where));
         if (!inner.is_array()) {
-            throw Error(Errc::malformed, fmt::format("{}: the JSON string holds {}, not an array of events", where,
-                                                     inner.type_name()));
+            throw Error(Errc::malformed,
+                        fmt::format("{}: the JSON string holds {}, not an array of events", where, inner.type_name()));
         }
         return from_array(inner, std::move(container));
     }

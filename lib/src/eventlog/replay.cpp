@@ -18,8 +18,7 @@ std::string runtime_event_preimage_v2(std::string_view name, ByteSpan payload) {
     try {
         quoted = nlohmann::json(std::string(name)).dump();
     } catch (const nlohmann::json::type_error&) {
-        throw Error(Errc::malformed, fmt::format("runtime event name is not valid UTF-8: {}",
-                                                 to_hex(as_bytes(name))));
+        throw Error(Errc::malformed, fmt::format("runtime event name is not valid UTF-8: {}", to_hex(as_bytes(name))));
     }
     return fmt::format("{{\"name\":{},\"payload\":\"{}\",\"type\":{}}}", quoted, to_hex(payload),
                        kDstackRuntimeEventType);
@@ -45,16 +44,16 @@ EventLog parse_event_log(ByteSpan data) {
         throw Error(Errc::malformed,
                     fmt::format("event log is {} bytes, over the limit of {} bytes", data.size(), kMaxEventLogSize));
     }
-    const auto first = std::find_if_not(data.begin(), data.end(), [](std::uint8_t c) {
-        return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-    });
+    const auto first = std::find_if_not(data.begin(), data.end(),
+                                        [](std::uint8_t c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; });
     if (first == data.end()) throw Error(Errc::malformed, "event log is empty");
     if (*first == '[' || *first == '{' || *first == '"') {
         return parse_dstack_event_log({reinterpret_cast<const char*>(data.data()), data.size()});
     }
     constexpr std::string_view kAcpiSignature = "CCEL";
-    if (data.size() <= 64 && std::equal(kAcpiSignature.begin(), kAcpiSignature.end(), data.begin(),
-                                        data.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(4, data.size())))) {
+    if (data.size() <= 64 &&
+        std::equal(kAcpiSignature.begin(), kAcpiSignature.end(), data.begin(),
+                   data.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(4, data.size())))) {
         throw Error(Errc::malformed, "this is the ACPI CCEL table (/sys/firmware/acpi/tables/CCEL), not the log: "
                                      "give the log area (/sys/firmware/acpi/tables/data/CCEL) and pass the table "
                                      "separately");

@@ -24,7 +24,7 @@ using nlohmann::ordered_json;
 // ECMAScript Number::toString: the shortest round-trip digits, laid out by the exponent.
 std::string js_number(double d) {
     if (std::isnan(d) || std::isinf(d)) return "null";  // the SDK's replacer maps them to null
-    if (d == 0) return "0";                              // also -0
+    if (d == 0) return "0";                             // also -0
     std::array<char, 64> buf{};
     const auto res = std::to_chars(buf.data(), buf.data() + buf.size(), d, std::chars_format::scientific);
     std::string_view sci(buf.data(), static_cast<std::size_t>(res.ptr - buf.data()));
@@ -44,7 +44,8 @@ std::string js_number(double d) {
     const int k = static_cast<int>(digits.size());
     const int n = exponent + 1;
     if (k <= n && n <= 21) return out + digits + std::string(static_cast<std::size_t>(n - k), '0');
-    if (0 < n && n <= 21) return out + digits.substr(0, static_cast<std::size_t>(n)) + "." + digits.substr(static_cast<std::size_t>(n));
+    if (0 < n && n <= 21)
+        return out + digits.substr(0, static_cast<std::size_t>(n)) + "." + digits.substr(static_cast<std::size_t>(n));
     if (-6 < n && n <= 0) return out + "0." + std::string(static_cast<std::size_t>(-n), '0') + digits;
     const auto exp = fmt::format("e{}{}", n - 1 < 0 ? '-' : '+', std::abs(n - 1));
     return out + (k == 1 ? digits : digits.substr(0, 1) + "." + digits.substr(1)) + exp;
@@ -85,8 +86,10 @@ std::optional<std::uint64_t> array_index(const std::string& key) {
 using Member = std::pair<std::string, const ordered_json*>;
 
 void js_property_order(std::vector<Member>& members) {
-    std::stable_partition(members.begin(), members.end(), [](const Member& m) { return array_index(m.first).has_value(); });
-    const auto first_name = std::find_if(members.begin(), members.end(), [](const Member& m) { return !array_index(m.first); });
+    std::stable_partition(members.begin(), members.end(),
+                          [](const Member& m) { return array_index(m.first).has_value(); });
+    const auto first_name =
+        std::find_if(members.begin(), members.end(), [](const Member& m) { return !array_index(m.first); });
     std::sort(members.begin(), first_name,
               [](const Member& a, const Member& b) { return *array_index(a.first) < *array_index(b.first); });
 }
@@ -134,8 +137,8 @@ void stringify(const ordered_json& v, bool sorted, std::string& out) {
 }
 
 bool js_falsy(const ordered_json& v) {
-    return v.is_null() || (v.is_boolean() && !v.get<bool>()) || (v.is_string() && v.get_ref<const std::string&>().empty()) ||
-           (v.is_number() && v.get<double>() == 0);
+    return v.is_null() || (v.is_boolean() && !v.get<bool>()) ||
+           (v.is_string() && v.get_ref<const std::string&>().empty()) || (v.is_number() && v.get<double>() == 0);
 }
 
 // JSON.parse turns a number beyond the double range into +-Infinity, which the SDK then prints as
@@ -149,8 +152,10 @@ std::string overflowing_numbers_to_null(std::string_view text) {
         const char c = text[i];
         if (in_string) {
             out += c;
-            if (c == '\\' && i + 1 < text.size()) out += text[++i];
-            else if (c == '"') in_string = false;
+            if (c == '\\' && i + 1 < text.size())
+                out += text[++i];
+            else if (c == '"')
+                in_string = false;
             ++i;
         } else if (c == '"') {
             in_string = true;
@@ -189,7 +194,9 @@ KeyProviderKind derived_key_provider(const nlohmann::json& doc) {
     if (const auto it = doc.find("key_provider"); it != doc.end() && it->is_string()) {
         if (const auto kind = parse_key_provider_kind(it->get<std::string>())) return *kind;
     }
-    const auto flag = [&](const char* key) { return doc.contains(key) && doc[key].is_boolean() && doc[key].get<bool>(); };
+    const auto flag = [&](const char* key) {
+        return doc.contains(key) && doc[key].is_boolean() && doc[key].get<bool>();
+    };
     if (flag("kms_enabled")) return KeyProviderKind::kms;
     if (flag("local_key_provider_enabled")) return KeyProviderKind::local;
     return KeyProviderKind::none;
@@ -271,13 +278,13 @@ std::vector<std::string> check_app_compose(std::string_view json_text) {
                 out.push_back(fmt::format("app-compose: runner \"{}\" needs a string \"docker_compose_file\"", runner));
             }
         } else if (runner != "bash") {
-            out.push_back(fmt::format("app-compose: unknown runner \"{}\" (known: docker-compose, nerdctl-compose, bash)",
-                                      runner));
+            out.push_back(fmt::format(
+                "app-compose: unknown runner \"{}\" (known: docker-compose, nerdctl-compose, bash)", runner));
         }
     }
     if (!doc.contains("manifest_version")) out.emplace_back("app-compose: \"manifest_version\" is missing");
-    if (const auto kp = doc.find("key_provider"); kp != doc.end() &&
-                                                  (!kp->is_string() || !parse_key_provider_kind(kp->get<std::string>()))) {
+    if (const auto kp = doc.find("key_provider");
+        kp != doc.end() && (!kp->is_string() || !parse_key_provider_kind(kp->get<std::string>()))) {
         out.push_back(fmt::format("app-compose: unknown key_provider {} (known: none, kms, local, tpm)", kp->dump()));
     }
     return out;

@@ -4,16 +4,16 @@
 
 #include <cerrno>
 #include <cstdio>
-#include <memory>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <random>
 
+#include <unistd.h>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
-#include <unistd.h>
 
 #include "tdxkit/error.hpp"
 #include "tdxkit/pcs.hpp"

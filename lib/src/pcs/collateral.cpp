@@ -127,8 +127,8 @@ Bytes read_file(const fs::path& path) {
     const auto size = fs::file_size(path, ec);
     if (ec) throw Error(Errc::io, fmt::format("cannot read {}: {}", path.string(), ec.message()));
     if (size > kMaxCollateralFile) {
-        throw Error(Errc::malformed, fmt::format("{} is {} bytes, over the {} byte limit", path.string(), size,
-                                                 kMaxCollateralFile));
+        throw Error(Errc::malformed,
+                    fmt::format("{} is {} bytes, over the {} byte limit", path.string(), size, kMaxCollateralFile));
     }
     std::ifstream in(path, std::ios::binary);
     if (!in) throw Error(Errc::io, fmt::format("cannot open {}", path.string()));
@@ -158,8 +158,8 @@ fs::path require_item(const fs::path& dir, std::initializer_list<std::string_vie
 
 Collateral load_directory(const fs::path& dir) {
     Collateral c;
-    const auto tcb = extract_signed_body(read_text(require_item(dir, {"tcb_info.json", "tcbinfo.json"}, "TCB Info")),
-                                         "tcbInfo");
+    const auto tcb =
+        extract_signed_body(read_text(require_item(dir, {"tcb_info.json", "tcbinfo.json"}, "TCB Info")), "tcbInfo");
     c.tcb_info = tcb.body;
     c.tcb_info_signature = tcb.signature;
     const auto qe = extract_signed_body(
@@ -222,7 +222,8 @@ SignedJsonBody extract_signed_body(std::string_view document, std::string_view m
     } catch (const json::exception& e) {
         throw Error(Errc::malformed, fmt::format("{}: {}", what, e.what()));
     }
-    if (!parsed_body.is_object()) throw Error(Errc::malformed, fmt::format("{}: \"{}\" is not an object", what, member));
+    if (!parsed_body.is_object())
+        throw Error(Errc::malformed, fmt::format("{}: \"{}\" is not an object", what, member));
     if (!parsed_sig.is_string()) throw Error(Errc::malformed, fmt::format("{}: \"signature\" is not a string", what));
     return SignedJsonBody{*body, signature_bytes(parsed_sig.get<std::string>(), what)};
 }

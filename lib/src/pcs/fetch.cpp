@@ -43,8 +43,7 @@ struct SignedResponse {
     std::string issuer_chain;
 };
 
-std::string issuer_chain(const HttpResponse& r, std::initializer_list<std::string_view> names,
-                         const std::string& url) {
+std::string issuer_chain(const HttpResponse& r, std::initializer_list<std::string_view> names, const std::string& url) {
     for (const auto name : names) {
         if (const auto value = r.header(name)) {
             auto pem = percent_decode(*value, fmt::format("{} header from {}", name, url));
@@ -77,7 +76,8 @@ const char* update_type_name(UpdateType u) noexcept { return u == UpdateType::ea
 std::string normalize_fmspc(std::string_view fmspc) {
     std::string out;
     for (const char c : fmspc) out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (out.size() != 12 || !std::all_of(out.begin(), out.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); })) {
+    if (out.size() != 12 ||
+        !std::all_of(out.begin(), out.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); })) {
         throw Error(Errc::invalid_argument,
                     fmt::format("FMSPC \"{}\" is not 12 hex digits (6 bytes, e.g. 90C06F000000)", fmspc));
     }
@@ -173,7 +173,8 @@ Collateral CollateralFetcher::fetch(const CollateralRequest& request) {
     c.qe_identity_issuer_chain =
         issuer_chain(qe, {"SGX-Enclave-Identity-Issuer-Chain", "Enclave-Identity-Issuer-Chain"}, qe_url);
 
-    const auto crl_url = fmt::format("{}/sgx/certification/v4/pckcrl?ca={}&encoding=der", base, pck_ca_type_name(request.ca));
+    const auto crl_url =
+        fmt::format("{}/sgx/certification/v4/pckcrl?ca={}&encoding=der", base, pck_ca_type_name(request.ca));
     const auto crl = fetch_one("PCK CRL", crl_url);
     c.pck_crl = normalize_crl(as_bytes(crl.body), crl_url);
     c.pck_crl_issuer_chain = issuer_chain(crl, {"SGX-PCK-CRL-Issuer-Chain"}, crl_url);

@@ -72,10 +72,8 @@ bool retryable(CURLcode rc) noexcept {
     case CURLE_SSL_CACERT_BADFILE:
     case CURLE_SSL_CERTPROBLEM:
     case CURLE_TOO_MANY_REDIRECTS:
-    case CURLE_FILESIZE_EXCEEDED:
-        return false;
-    default:
-        return true;
+    case CURLE_FILESIZE_EXCEEDED: return false;
+    default: return true;
     }
 }
 
@@ -91,33 +89,34 @@ public:
         char error[CURL_ERROR_SIZE] = {};
         const auto agent = fmt::format("tdxkit/{}", kVersion);
         auto* e = h.get();
-        bool ok = curl_easy_setopt(e, CURLOPT_URL, url.c_str()) == CURLE_OK &&
-                  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https") == CURLE_OK &&
-                  curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "https") == CURLE_OK &&
-                  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L) == CURLE_OK &&
-                  curl_easy_setopt(e, CURLOPT_MAXREDIRS, 3L) == CURLE_OK &&
-                  curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK &&
-                  curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK &&
-                  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
-                  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout.count())) ==
-                      CURLE_OK &&
-                  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.timeout.count())) == CURLE_OK &&
-                  curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(options_.max_body)) ==
-                      CURLE_OK &&
-                  curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "") == CURLE_OK &&
-                  curl_easy_setopt(e, CURLOPT_USERAGENT, agent.c_str()) == CURLE_OK &&
-                  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, error) == CURLE_OK &&
-                  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body) == CURLE_OK &&
-                  curl_easy_setopt(e, CURLOPT_WRITEDATA, &t) == CURLE_OK &&
-                  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header) == CURLE_OK &&
-                  curl_easy_setopt(e, CURLOPT_HEADERDATA, &t) == CURLE_OK;
-        if (ok && !options_.ca_file.empty()) ok = curl_easy_setopt(e, CURLOPT_CAINFO, options_.ca_file.c_str()) == CURLE_OK;
+        bool ok =
+            curl_easy_setopt(e, CURLOPT_URL, url.c_str()) == CURLE_OK &&
+            curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https") == CURLE_OK &&
+            curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "https") == CURLE_OK &&
+            curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L) == CURLE_OK &&
+            curl_easy_setopt(e, CURLOPT_MAXREDIRS, 3L) == CURLE_OK &&
+            curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK &&
+            curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK &&
+            curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
+            curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout.count())) ==
+                CURLE_OK &&
+            curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.timeout.count())) == CURLE_OK &&
+            curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(options_.max_body)) == CURLE_OK &&
+            curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "") == CURLE_OK &&
+            curl_easy_setopt(e, CURLOPT_USERAGENT, agent.c_str()) == CURLE_OK &&
+            curl_easy_setopt(e, CURLOPT_ERRORBUFFER, error) == CURLE_OK &&
+            curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body) == CURLE_OK &&
+            curl_easy_setopt(e, CURLOPT_WRITEDATA, &t) == CURLE_OK &&
+            curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header) == CURLE_OK &&
+            curl_easy_setopt(e, CURLOPT_HEADERDATA, &t) == CURLE_OK;
+        if (ok && !options_.ca_file.empty())
+            ok = curl_easy_setopt(e, CURLOPT_CAINFO, options_.ca_file.c_str()) == CURLE_OK;
         if (!ok) throw Error(Errc::internal, "libcurl rejected an option (built without HTTPS support?)");
 
         const CURLcode rc = curl_easy_perform(e);
         if (t.too_large || rc == CURLE_FILESIZE_EXCEEDED) {
-            throw Error(Errc::malformed, fmt::format("response from {} exceeds the limit of {} bytes", url,
-                                                     options_.max_body));
+            throw Error(Errc::malformed,
+                        fmt::format("response from {} exceeds the limit of {} bytes", url, options_.max_body));
         }
         if (rc != CURLE_OK) {
             HttpResponse failed;

@@ -64,7 +64,8 @@ void parse_tcb(ByteSpan content, PckExtension& ext) {
             ext.cpusvn = fixed_octets<16>(value, "CPUSVN");
         }
     }
-    if (seen != 0x7FFFEU) throw Error(Errc::malformed, "SGX extension TCB: components 1-16, PCESVN and CPUSVN required");
+    if (seen != 0x7FFFEU)
+        throw Error(Errc::malformed, "SGX extension TCB: components 1-16, PCESVN and CPUSVN required");
 }
 
 void parse_configuration(ByteSpan content, PckExtension& ext) {

@@ -116,7 +116,8 @@ IsvsvnLevel isvsvn_level(const json& j, const std::string& path) {
 std::vector<IsvsvnLevel> isvsvn_levels(const Fields& f) {
     std::vector<IsvsvnLevel> levels;
     const auto& arr = f.array("tcbLevels");
-    for (std::size_t i = 0; i < arr.size(); ++i) levels.push_back(isvsvn_level(arr[i], f.path(fmt::format("tcbLevels[{}]", i))));
+    for (std::size_t i = 0; i < arr.size(); ++i)
+        levels.push_back(isvsvn_level(arr[i], f.path(fmt::format("tcbLevels[{}]", i))));
     if (levels.empty()) f.fail("tcbLevels", "is empty");
     std::stable_sort(levels.begin(), levels.end(), [](const auto& a, const auto& b) { return a.isvsvn > b.isvsvn; });
     return levels;

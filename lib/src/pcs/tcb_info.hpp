@@ -35,8 +35,8 @@ struct IsvsvnLevel {
 };
 
 struct TdxModuleIdentity {
-    std::string id;  // "TDX_01"; empty for the base tdxModule entry
-    Bytes mrsigner;  // 48
+    std::string id;         // "TDX_01"; empty for the base tdxModule entry
+    Bytes mrsigner;         // 48
     Bytes attributes;       // 8
     Bytes attributes_mask;  // 8
     std::vector<IsvsvnLevel> levels;

@@ -449,15 +449,15 @@ json parse_document(const Reader& r, std::string_view text) {
     };
     const json::parser_callback_t on_event = [&](int, json::parse_event_t event, json& parsed) {
         switch (event) {
-            case json::parse_event_t::object_start: stack.push_back({true, {}, {}}); break;
-            case json::parse_event_t::array_start: stack.push_back({false, {}, {}}); break;
-            case json::parse_event_t::object_end:
-            case json::parse_event_t::array_end: stack.pop_back(); break;
-            case json::parse_event_t::key:
-                stack.back().key = parsed.get<std::string>();
-                if (!stack.back().seen.insert(stack.back().key).second) r.fail(path(), "duplicate key");
-                break;
-            case json::parse_event_t::value: break;
+        case json::parse_event_t::object_start: stack.push_back({true, {}, {}}); break;
+        case json::parse_event_t::array_start: stack.push_back({false, {}, {}}); break;
+        case json::parse_event_t::object_end:
+        case json::parse_event_t::array_end: stack.pop_back(); break;
+        case json::parse_event_t::key:
+            stack.back().key = parsed.get<std::string>();
+            if (!stack.back().seen.insert(stack.back().key).second) r.fail(path(), "duplicate key");
+            break;
+        case json::parse_event_t::value: break;
         }
         return true;
     };
@@ -523,19 +523,19 @@ bool is_out_of_date(TcbStatus s) {
 // What the operator can do about a status.
 std::string_view status_remedy(TcbStatus s) {
     switch (s) {
-        case TcbStatus::up_to_date: return "nothing to fix";
-        case TcbStatus::sw_hardening_needed:
-            return "check that the software mitigations the advisories describe are in place";
-        case TcbStatus::configuration_needed: return "change the platform BIOS configuration the advisories describe";
-        case TcbStatus::configuration_and_sw_hardening_needed:
-            return "change the platform BIOS configuration and check the software mitigations the advisories describe";
-        case TcbStatus::out_of_date: return "update the platform firmware (microcode, BIOS) or TDX module";
-        case TcbStatus::out_of_date_configuration_needed:
-            return "update the platform firmware (microcode, BIOS) or TDX module and change the BIOS configuration";
-        case TcbStatus::td_relaunch_advised: return "relaunch the TD so it runs on the updated TDX module";
-        case TcbStatus::td_relaunch_advised_configuration_needed:
-            return "relaunch the TD on the updated TDX module and change the BIOS configuration";
-        case TcbStatus::revoked: return "the platform is revoked and cannot be trusted";
+    case TcbStatus::up_to_date: return "nothing to fix";
+    case TcbStatus::sw_hardening_needed:
+        return "check that the software mitigations the advisories describe are in place";
+    case TcbStatus::configuration_needed: return "change the platform BIOS configuration the advisories describe";
+    case TcbStatus::configuration_and_sw_hardening_needed:
+        return "change the platform BIOS configuration and check the software mitigations the advisories describe";
+    case TcbStatus::out_of_date: return "update the platform firmware (microcode, BIOS) or TDX module";
+    case TcbStatus::out_of_date_configuration_needed:
+        return "update the platform firmware (microcode, BIOS) or TDX module and change the BIOS configuration";
+    case TcbStatus::td_relaunch_advised: return "relaunch the TD so it runs on the updated TDX module";
+    case TcbStatus::td_relaunch_advised_configuration_needed:
+        return "relaunch the TD on the updated TDX module and change the BIOS configuration";
+    case TcbStatus::revoked: return "the platform is revoked and cannot be trusted";
     }
     return "";
 }
@@ -575,11 +575,11 @@ void check_status(const TcbPolicy& p, const VerificationReport& report, UnixTime
     }
     const auto age = now - *report.outdated_since;
     if (age <= *p.out_of_date_grace_period) return;
-    ev.violate(
-        "tcb.out_of_date_grace_period", fmt::format("{} for at most {}", name, grace),
-        fmt::format("{} since {}", name, format_rfc3339(*report.outdated_since)),
-        fmt::format("TCB status {} since {} ({} ago) is past the grace period of {} (accepted: {}){}; {}", name,
-                    format_rfc3339(*report.outdated_since), format_duration(age), grace, accepted, context, remedy));
+    ev.violate("tcb.out_of_date_grace_period", fmt::format("{} for at most {}", name, grace),
+               fmt::format("{} since {}", name, format_rfc3339(*report.outdated_since)),
+               fmt::format("TCB status {} since {} ({} ago) is past the grace period of {} (accepted: {}){}; {}", name,
+                           format_rfc3339(*report.outdated_since), format_duration(age), grace, accepted, context,
+                           remedy));
 }
 
 void check_advisories(const TcbPolicy& p, const VerificationReport& report, Evaluator& ev) {
@@ -737,11 +737,11 @@ void check_masked(const MaskedField& f, const MaskedBits& rule, const Quote& quo
         }
     }
     if (bits.empty()) return;
-    ev.violate(
-        path, expected, to_hex(actual),
-        fmt::format("{} {} differs from the required value {} under mask {} in bit {}; launch the TD with the "
-                    "required configuration, or change the rule",
-                    f.register_name, to_hex(actual), to_hex(rule.value), to_hex(rule.mask), fmt::join(bits, ", ")));
+    ev.violate(path, expected, to_hex(actual),
+               fmt::format("{} {} differs from the required value {} under mask {} in bit {}; launch the TD with the "
+                           "required configuration, or change the rule",
+                           f.register_name, to_hex(actual), to_hex(rule.value), to_hex(rule.mask),
+                           fmt::join(bits, ", ")));
 }
 
 void check_debug(const TdPolicy& p, const Quote& quote, Evaluator& ev) {
@@ -824,7 +824,8 @@ public:
         std::vector<const Event*> found;
         std::copy_if(events_.begin(), events_.end(), std::back_inserter(found),
                      [&](const Event* e) { return e->name == name; });
-        const auto boundary = std::find_if(events_.begin(), events_.end(), [&](const Event* e) { return e->name == before; });
+        const auto boundary =
+            std::find_if(events_.begin(), events_.end(), [&](const Event* e) { return e->name == before; });
         const auto where = [](const std::vector<const Event*>& list) {
             std::vector<std::size_t> idx;
             std::transform(list.begin(), list.end(), std::back_inserter(idx), [](const Event* e) { return e->index; });
@@ -832,10 +833,11 @@ public:
         };
         const auto expected = fmt::format("one {} event before {}", name, before);
         if (found.size() != 1) {
-            ev.violate(path, expected, fmt::format("{} {} events{}", found.size(), name,
-                                                   found.empty() ? "" : fmt::format(" (events {})", where(found))),
-                       fmt::format("the event log has {} RTMR3 {} events{}, expected exactly one: {}", found.size(), name,
-                                   found.empty() ? "" : fmt::format(" (events {})", where(found)),
+            ev.violate(path, expected,
+                       fmt::format("{} {} events{}", found.size(), name,
+                                   found.empty() ? "" : fmt::format(" (events {})", where(found))),
+                       fmt::format("the event log has {} RTMR3 {} events{}, expected exactly one: {}", found.size(),
+                                   name, found.empty() ? "" : fmt::format(" (events {})", where(found)),
                                    found.empty() ? "this TD did not measure it; check the dstack version and key "
                                                    "provider, or remove the rule"
                                                  : "a repeated identity event is ambiguous and may be forged by the "
@@ -920,7 +922,8 @@ void check_key_provider(const KeyProviderRule& rule, const Rtmr3& rtmr3, Evaluat
     ev.rule();
     const auto* e = rtmr3.single("key-provider", kSystemReady, "dstack.key_provider", ev);
     if (e == nullptr) return;
-    const auto expected = fmt::format("name {} id {}", rule.name.value_or("(any)"), rule.id ? to_hex(*rule.id) : "(any)");
+    const auto expected =
+        fmt::format("name {} id {}", rule.name.value_or("(any)"), rule.id ? to_hex(*rule.id) : "(any)");
     const auto text = std::string(e->payload.begin(), e->payload.end());
     const auto info = json::parse(text, nullptr, false);
     if (!info.is_object() || !info.contains("name") || !info["name"].is_string() || !info.contains("id") ||
@@ -934,7 +937,8 @@ void check_key_provider(const KeyProviderRule& rule, const Rtmr3& rtmr3, Evaluat
     try {
         id = from_hex(info["id"].get<std::string>());
     } catch (const Error&) {
-        ev.violate("dstack.key_provider", expected, text, fmt::format("event {} (key-provider) id is not hex", e->index));
+        ev.violate("dstack.key_provider", expected, text,
+                   fmt::format("event {} (key-provider) id is not hex", e->index));
         return;
     }
     if ((!rule.name || *rule.name == name) && (!rule.id || equal_ct(*rule.id, id))) return;

@@ -44,9 +44,7 @@ std::size_t append_body(char* data, std::size_t size, std::size_t count, void* u
     return size * count;
 }
 
-bool is_url(std::string_view endpoint) {
-    return endpoint.starts_with("http://") || endpoint.starts_with("https://");
-}
+bool is_url(std::string_view endpoint) { return endpoint.starts_with("http://") || endpoint.starts_with("https://"); }
 
 struct Reply {
     long status = 0;
@@ -59,9 +57,9 @@ Reply post_get_quote(const std::string& endpoint, const std::string& body, std::
     std::unique_ptr<CURL, CurlDeleter> h{curl_easy_init()};
     std::unique_ptr<curl_slist, SlistDeleter> headers{curl_slist_append(nullptr, "Content-Type: application/json")};
     if (!h || !headers) throw Error(Errc::internal, "libcurl: out of memory");
-    const std::string url =
-        is_url(endpoint) ? fmt::format("{}/GetQuote", endpoint.substr(0, endpoint.find_last_not_of('/') + 1))
-                         : std::string("http://dstack/GetQuote");
+    const std::string url = is_url(endpoint)
+                                ? fmt::format("{}/GetQuote", endpoint.substr(0, endpoint.find_last_not_of('/') + 1))
+                                : std::string("http://dstack/GetQuote");
     Sink sink;
     char error[CURL_ERROR_SIZE] = {};
     auto* e = h.get();
@@ -135,7 +133,8 @@ GeneratedQuote from_dstack(const QuoteRequest& request, const std::string& endpo
     GeneratedQuote out;
     out.provider = QuoteProvider::dstack;
     out.source = where;
-    out.quote = checked_quote(from_hex(string_member(doc, "quote", where), "GetQuote quote"), request.report_data, where);
+    out.quote =
+        checked_quote(from_hex(string_member(doc, "quote", where), "GetQuote quote"), request.report_data, where);
     if (doc.contains("event_log")) out.event_log = string_member(doc, "event_log", where);
     if (doc.contains("vm_config")) out.vm_config = string_member(doc, "vm_config", where);
     out.response_json = reply.body;

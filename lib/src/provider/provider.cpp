@@ -29,9 +29,9 @@ const char* quote_provider_name(QuoteProvider p) noexcept {
 Octets<64> pad_report_data(ByteSpan data) {
     Octets<64> out{};
     if (data.size() > out.size()) {
-        throw Error(Errc::invalid_argument,
-                    fmt::format("report data is {} bytes; a TD report holds at most 64 (hash longer data first)",
-                                data.size()));
+        throw Error(
+            Errc::invalid_argument,
+            fmt::format("report data is {} bytes; a TD report holds at most 64 (hash longer data first)", data.size()));
     }
     std::copy(data.begin(), data.end(), out.begin());
     return out;
@@ -45,8 +45,8 @@ constexpr std::size_t kMaxProvidedQuote = 16 * 1024;
 Bytes checked_quote(ByteSpan data, const Octets<64>& report_data, std::string_view source) {
     if (data.empty()) throw Error(Errc::malformed, fmt::format("{} returned an empty quote", source));
     if (data.size() > kMaxProvidedQuote) {
-        throw Error(Errc::malformed, fmt::format("{} returned {} bytes, more than the {} a TDX quote can need",
-                                                 source, data.size(), kMaxProvidedQuote));
+        throw Error(Errc::malformed, fmt::format("{} returned {} bytes, more than the {} a TDX quote can need", source,
+                                                 data.size(), kMaxProvidedQuote));
     }
     Quote q;
     try {
@@ -55,8 +55,8 @@ Bytes checked_quote(ByteSpan data, const Octets<64>& report_data, std::string_vi
         throw Error(Errc::malformed, fmt::format("{} returned something that is not a quote: {}", source, e.what()));
     }
     if (!all_zero(data.subspan(q.raw.size()))) {
-        throw Error(Errc::malformed, fmt::format("{} returned {} unexpected non-zero bytes after the quote", source,
-                                                 q.trailing_bytes));
+        throw Error(Errc::malformed,
+                    fmt::format("{} returned {} unexpected non-zero bytes after the quote", source, q.trailing_bytes));
     }
     const auto* td = q.td_body();
     if (!q.is_tdx() || td == nullptr) {

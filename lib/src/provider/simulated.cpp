@@ -62,7 +62,8 @@ void check_pki_chain(const fs::path& dir, const testing::ScenarioOutput& built) 
 
 json boot_event(std::uint32_t imr, int n) {
     const auto digest = sha384(as_bytes(fmt::format("tdxkit simulated boot event RTMR{} #{}", imr, n)));
-    return {{"imr", imr}, {"event_type", kEvEfiAction}, {"digest", to_hex(digest)}, {"event", ""}, {"event_payload", ""}};
+    return {
+        {"imr", imr}, {"event_type", kEvEfiAction}, {"digest", to_hex(digest)}, {"event", ""}, {"event_payload", ""}};
 }
 
 json runtime_event(std::string_view name, ByteSpan payload) {
@@ -116,8 +117,8 @@ std::shared_ptr<const QuoteTemplate> quote_template(const fs::path& pki_dir, con
     check_pki_chain(pki_dir, built);
     auto made = std::make_shared<QuoteTemplate>();
     made->quote = parse_quote(built.quote);
-    made->signing_key = scenario.key(scenario.quote.signing_key.empty() ? scenario.quote.attestation_key
-                                                                         : scenario.quote.signing_key);
+    made->signing_key =
+        scenario.key(scenario.quote.signing_key.empty() ? scenario.quote.attestation_key : scenario.quote.signing_key);
     if (templates.size() >= 16) templates.clear();  // a server uses one; bound it anyway
     templates.emplace(key, made);
     return made;
@@ -148,11 +149,12 @@ GeneratedQuote from_simulated(const QuoteRequest& request) {
     out.vm_config = R"({"tdxkit_simulated":true})";
     const auto tmpl = quote_template(request.pki_dir, *out.event_log);
     out.quote = checked_quote(signed_quote(*tmpl, request.report_data), request.report_data, out.source);
-    out.response_json = json{{"quote", to_hex(out.quote)},
-                             {"event_log", *out.event_log},
-                             {"report_data", to_hex(request.report_data)},
-                             {"vm_config", *out.vm_config}}
-                            .dump();
+    out.response_json = json{
+        {"quote", to_hex(out.quote)},
+        {"event_log", *out.event_log},
+        {"report_data", to_hex(request.report_data)},
+        {"vm_config",
+         *out.vm_config}}.dump();
     return out;
 }
 

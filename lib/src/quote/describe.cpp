@@ -144,8 +144,11 @@ std::string describe_quote_json(const Quote& q, const QuoteInput& input) {
     }
     json doc{
         {"schema", "tdxkit.quote/v1"},
-        {"input", {{"format", input_format_name(input.format)}, {"container", input.container},
-                   {"quote_size", q.raw.size()}, {"trailing_bytes", q.trailing_bytes}}},
+        {"input",
+         {{"format", input_format_name(input.format)},
+          {"container", input.container},
+          {"quote_size", q.raw.size()},
+          {"trailing_bytes", q.trailing_bytes}}},
         {"header",
          {{"version", q.header.version},
           {"attestation_key_type", q.header.attestation_key_type},
@@ -212,15 +215,17 @@ std::string describe_quote_text(const Quote& q, const QuoteInput& input) {
         line("REPORTDATA:", to_hex(sgx->report_data));
     }
     const auto& qe = q.signature_data.qe_report;
-    line("QE report:", fmt::format("MRSIGNER {} ISVPRODID {} ISVSVN {}", to_hex(qe.mr_signer), qe.isv_prod_id,
-                                   qe.isv_svn));
+    line("QE report:",
+         fmt::format("MRSIGNER {} ISVPRODID {} ISVSVN {}", to_hex(qe.mr_signer), qe.isv_prod_id, qe.isv_svn));
     const auto& cert = q.signature_data.certification;
-    line("Cert data:", fmt::format("type {} ({}), {} bytes", cert.type, cert_data_type_name(cert.type), cert.data.size()));
+    line("Cert data:",
+         fmt::format("type {} ({}), {} bytes", cert.type, cert_data_type_name(cert.type), cert.data.size()));
     const auto chain = quote_pck_chain(q);
     for (std::size_t i = 0; i < chain.size(); ++i) {
         const auto& c = chain[i];
-        line(i == 0 ? "PCK chain:" : "", fmt::format("[{}] {} (valid {} .. {})", i, c.subject_cn.empty() ? c.subject : c.subject_cn,
-                                              format_rfc3339(c.not_before), format_rfc3339(c.not_after)));
+        line(i == 0 ? "PCK chain:" : "",
+             fmt::format("[{}] {} (valid {} .. {})", i, c.subject_cn.empty() ? c.subject : c.subject_cn,
+                         format_rfc3339(c.not_before), format_rfc3339(c.not_after)));
     }
     if (!chain.empty() && chain.front().sgx_extension) {
         const auto& ext = *chain.front().sgx_extension;

@@ -195,9 +195,9 @@ QuoteSignatureData read_signature_data(Reader& r, std::uint16_t version) {
     if (version == 3) {
         read_qe_section(r, s);
         if (s.certification.type < 1 || s.certification.type > 5) {
-            throw Error(Errc::unsupported,
-                        fmt::format("certification data type {} is not allowed in a v3 quote (1-5 are)",
-                                    s.certification.type));
+            throw Error(
+                Errc::unsupported,
+                fmt::format("certification data type {} is not allowed in a v3 quote (1-5 are)", s.certification.type));
         }
         return s;
     }
@@ -281,9 +281,9 @@ Quote parse_quote(ByteSpan data) {
                                 h.attestation_key_type));
     }
     if (h.tee_type != kTeeTypeSgx && h.tee_type != kTeeTypeTdx) {
-        throw Error(Errc::unsupported,
-                    fmt::format("quote header at offset 4: TEE type {:#010x} is neither SGX (0x0) nor TDX (0x81)",
-                                h.tee_type));
+        throw Error(
+            Errc::unsupported,
+            fmt::format("quote header at offset 4: TEE type {:#010x} is neither SGX (0x0) nor TDX (0x81)", h.tee_type));
     }
     if (h.version == 5) {
         const auto raw_type = r.le<std::uint16_t>("body type");
@@ -320,8 +320,8 @@ Quote parse_quote(ByteSpan data) {
     }
     q.signature_data_len = r.le<std::uint32_t>("signature_data_len");
     if (q.signature_data_len > kMaxQuoteSize) {
-        r.fail(fmt::format("signature data length {} exceeds the limit of {} bytes", q.signature_data_len,
-                           kMaxQuoteSize));
+        r.fail(
+            fmt::format("signature data length {} exceeds the limit of {} bytes", q.signature_data_len, kMaxQuoteSize));
     }
     {
         Reader sr = r.sub(q.signature_data_len, "quote signature data");

@@ -22,9 +22,7 @@ std::string upper_hex(ByteSpan bytes) {
     return text;
 }
 
-void add_level_outcome(Json& j,
-                       UnixTime tcb_date,
-                       const std::string& status,
+void add_level_outcome(Json& j, UnixTime tcb_date, const std::string& status,
                        const std::vector<std::string>& advisories) {
     j["tcbDate"] = format_rfc3339(tcb_date);
     j["tcbStatus"] = status;

@@ -32,9 +32,7 @@ inline Bytes concat(std::initializer_list<ByteSpan> parts) {
     return out;
 }
 
-inline Bytes sequence(std::initializer_list<ByteSpan> items) {
-    return tlv(0x30, concat(items));
-}
+inline Bytes sequence(std::initializer_list<ByteSpan> items) { return tlv(0x30, concat(items)); }
 
 // Non-negative INTEGER (or ENUMERATED with tag 0x0a) from big-endian magnitude bytes.
 inline Bytes unsigned_integer(ByteSpan magnitude, std::uint8_t tag = 0x02) {
@@ -45,10 +43,8 @@ inline Bytes unsigned_integer(ByteSpan magnitude, std::uint8_t tag = 0x02) {
 }
 
 inline Bytes small_integer(std::uint32_t v, std::uint8_t tag = 0x02) {
-    const Bytes be{static_cast<std::uint8_t>(v >> 24U),
-                   static_cast<std::uint8_t>(v >> 16U),
-                   static_cast<std::uint8_t>(v >> 8U),
-                   static_cast<std::uint8_t>(v)};
+    const Bytes be{static_cast<std::uint8_t>(v >> 24U), static_cast<std::uint8_t>(v >> 16U),
+                   static_cast<std::uint8_t>(v >> 8U), static_cast<std::uint8_t>(v)};
     return unsigned_integer(be, tag);
 }
 

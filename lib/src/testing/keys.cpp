@@ -24,9 +24,7 @@ const EC_GROUP* p256() {
     return group.get();
 }
 
-const BIGNUM* order() {
-    return EC_GROUP_get0_order(p256());
-}
+const BIGNUM* order() { return EC_GROUP_get0_order(p256()); }
 
 ossl::BignumPtr to_bn(ByteSpan be) {
     ossl::BignumPtr bn{BN_bin2bn(be.data(), static_cast<int>(be.size()), nullptr)};

@@ -12,8 +12,8 @@ namespace tdxkit::testing {
 namespace {
 
 // AlgorithmIdentifier ecdsa-with-SHA256 (1.2.840.10045.4.3.2), no parameters.
-constexpr std::array<std::uint8_t, 12> kEcdsaWithSha256 = {
-    0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02};
+constexpr std::array<std::uint8_t, 12> kEcdsaWithSha256 = {0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86,
+                                                           0x48, 0xce, 0x3d, 0x04, 0x03, 0x02};
 
 ossl::Ptr<ASN1_INTEGER, ASN1_INTEGER_free> asn1_integer(ByteSpan big_endian) {
     const ossl::BignumPtr bn{BN_bin2bn(big_endian.data(), static_cast<int>(big_endian.size()), nullptr)};
@@ -32,13 +32,9 @@ ossl::Ptr<X509_NAME, X509_NAME_free> test_name(const std::string& common_name) {
     ossl::Ptr<X509_NAME, X509_NAME_free> name{X509_NAME_new()};
     if (!name) ossl::fail("X509_NAME_new");
     const auto add = [&](const char* field, const std::string& value) {
-        if (X509_NAME_add_entry_by_txt(name.get(),
-                                       field,
-                                       MBSTRING_UTF8,
+        if (X509_NAME_add_entry_by_txt(name.get(), field, MBSTRING_UTF8,
                                        reinterpret_cast<const unsigned char*>(value.data()),
-                                       static_cast<int>(value.size()),
-                                       -1,
-                                       0) != 1) {
+                                       static_cast<int>(value.size()), -1, 0) != 1) {
             ossl::fail("X509_NAME_add_entry_by_txt");
         }
     };
@@ -80,11 +76,8 @@ std::string certificate_pem(X509* cert) {
     return bio_text(bio.get());
 }
 
-ossl::X509Ptr issue_certificate(const CertificateOptions& options,
-                                const CertificateProfile& profile,
-                                const PrivateScalar& subject_key,
-                                X509* issuer,
-                                const PrivateScalar& signing_key) {
+ossl::X509Ptr issue_certificate(const CertificateOptions& options, const CertificateProfile& profile,
+                                const PrivateScalar& subject_key, X509* issuer, const PrivateScalar& signing_key) {
     ossl::X509Ptr cert{X509_new()};
     if (!cert) ossl::fail("X509_new");
     const auto subject_pkey = evp_private_key(subject_key);
@@ -112,10 +105,9 @@ ossl::X509Ptr issue_certificate(const CertificateOptions& options,
         add(conf_extension(&ctx, NID_crl_distribution_points, ("URI:" + profile.crl_distribution_point).c_str()));
     }
     const bool ca = profile.role != CertificateRole::end_entity;
-    add(conf_extension(
-        &ctx, NID_key_usage, ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature,nonRepudiation"));
-    add(conf_extension(&ctx,
-                       NID_basic_constraints,
+    add(conf_extension(&ctx, NID_key_usage,
+                       ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature,nonRepudiation"));
+    add(conf_extension(&ctx, NID_basic_constraints,
                        profile.role == CertificateRole::root_ca           ? "critical,CA:TRUE,pathlen:1"
                        : profile.role == CertificateRole::intermediate_ca ? "critical,CA:TRUE,pathlen:0"
                                                                           : "critical,CA:FALSE"));
@@ -123,8 +115,8 @@ ossl::X509Ptr issue_certificate(const CertificateOptions& options,
         const ossl::Ptr<ASN1_OBJECT, ASN1_OBJECT_free> oid{OBJ_txt2obj("1.2.840.113741.1.13.1", 1)};
         ossl::Ptr<ASN1_OCTET_STRING, ASN1_OCTET_STRING_free> value{ASN1_OCTET_STRING_new()};
         if (!oid || !value ||
-            ASN1_OCTET_STRING_set(
-                value.get(), profile.sgx_extension->data(), static_cast<int>(profile.sgx_extension->size())) != 1) {
+            ASN1_OCTET_STRING_set(value.get(), profile.sgx_extension->data(),
+                                  static_cast<int>(profile.sgx_extension->size())) != 1) {
             ossl::fail("SGX extension value");
         }
         add(ExtensionPtr{X509_EXTENSION_create_by_OBJ(nullptr, oid.get(), 0, value.get())});

@@ -26,11 +26,8 @@ struct CertificateProfile {
 
 // Issues `options` for `subject_key`, signed with `signing_key`. The issuer name and authority key
 // identifier come from `issuer`, or from the certificate itself when `issuer` is null (self-signed).
-ossl::X509Ptr issue_certificate(const CertificateOptions& options,
-                                const CertificateProfile& profile,
-                                const PrivateScalar& subject_key,
-                                X509* issuer,
-                                const PrivateScalar& signing_key);
+ossl::X509Ptr issue_certificate(const CertificateOptions& options, const CertificateProfile& profile,
+                                const PrivateScalar& subject_key, X509* issuer, const PrivateScalar& signing_key);
 
 Bytes issue_crl(const CrlOptions& options, X509* issuer, const PrivateScalar& signing_key);
 

@@ -38,9 +38,7 @@ Octets<N> filler(std::string_view label) {
     return out;
 }
 
-Bytes serial(std::uint8_t a, std::uint8_t b) {
-    return {0x7E, 0x57, a, b};
-}
+Bytes serial(std::uint8_t a, std::uint8_t b) { return {0x7E, 0x57, a, b}; }
 
 // Component names as Intel's TDX TCB Info for this CPU family writes them.
 std::array<TcbComponent, 16> sgx_components(const std::array<std::uint8_t, 16>& svns) {
@@ -116,9 +114,7 @@ Bytes sgx_entry(std::initializer_list<std::uint8_t> arcs, ByteSpan value) {
     return der::sequence({sgx_oid(arcs), value});
 }
 
-Bytes der_boolean(bool v) {
-    return der::tlv(0x01, Bytes{static_cast<std::uint8_t>(v ? 0xFF : 0x00)});
-}
+Bytes der_boolean(bool v) { return der::tlv(0x01, Bytes{static_cast<std::uint8_t>(v ? 0xFF : 0x00)}); }
 
 // ---- quote ----
 
@@ -197,10 +193,8 @@ Bytes encode_pck_extension(const PckExtension& ext) {
     const auto cpusvn = sgx_entry({2, 18}, der::tlv(0x04, ext.cpusvn));
     tcb = der::concat({tcb, pcesvn, cpusvn});
 
-    Bytes fields = der::concat({sgx_entry({1}, der::tlv(0x04, ext.ppid)),
-                                sgx_entry({2}, der::tlv(0x30, tcb)),
-                                sgx_entry({3}, der::tlv(0x04, ext.pce_id)),
-                                sgx_entry({4}, der::tlv(0x04, ext.fmspc)),
+    Bytes fields = der::concat({sgx_entry({1}, der::tlv(0x04, ext.ppid)), sgx_entry({2}, der::tlv(0x30, tcb)),
+                                sgx_entry({3}, der::tlv(0x04, ext.pce_id)), sgx_entry({4}, der::tlv(0x04, ext.fmspc)),
                                 sgx_entry({5}, der::small_integer(ext.sgx_type, 0x0a))});
     if (ext.platform_instance_id) {
         fields = der::concat({fields, sgx_entry({6}, der::tlv(0x04, *ext.platform_instance_id))});
@@ -336,31 +330,23 @@ ScenarioOutput Scenario::build() const {
     };
     const CertificateProfile ca_profile{CertificateRole::intermediate_ca, std::string(kRootCrlUrl), std::nullopt};
 
-    const auto root_cert = issue_certificate(root,
-                                             {CertificateRole::root_ca, std::string(kRootCrlUrl), std::nullopt},
-                                             key(root.key),
-                                             nullptr,
-                                             signer(root, root.key));
-    const auto platform = issue_certificate(
-        platform_ca, ca_profile, key(platform_ca.key), root_cert.get(), signer(platform_ca, root.key));
-    const auto processor = issue_certificate(
-        processor_ca, ca_profile, key(processor_ca.key), root_cert.get(), signer(processor_ca, root.key));
-    const auto signing = issue_certificate(tcb_signing,
-                                           {CertificateRole::end_entity, std::string(kRootCrlUrl), std::nullopt},
-                                           key(tcb_signing.key),
-                                           root_cert.get(),
-                                           signer(tcb_signing, root.key));
+    const auto root_cert = issue_certificate(root, {CertificateRole::root_ca, std::string(kRootCrlUrl), std::nullopt},
+                                             key(root.key), nullptr, signer(root, root.key));
+    const auto platform = issue_certificate(platform_ca, ca_profile, key(platform_ca.key), root_cert.get(),
+                                            signer(platform_ca, root.key));
+    const auto processor = issue_certificate(processor_ca, ca_profile, key(processor_ca.key), root_cert.get(),
+                                             signer(processor_ca, root.key));
+    const auto signing =
+        issue_certificate(tcb_signing, {CertificateRole::end_entity, std::string(kRootCrlUrl), std::nullopt},
+                          key(tcb_signing.key), root_cert.get(), signer(tcb_signing, root.key));
     if (pck.ca == PckCaType::none) {
         throw Error(Errc::invalid_argument, "test PCK leaf needs a platform or processor CA");
     }
     const auto& leaf_ca_options = pck.ca == PckCaType::platform ? platform_ca : processor_ca;
     X509* const leaf_ca = pck.ca == PckCaType::platform ? platform.get() : processor.get();
     const auto leaf =
-        issue_certificate(pck.cert,
-                          {CertificateRole::end_entity, crl_url(pck.ca), encode_pck_extension(pck.extension)},
-                          key(pck.cert.key),
-                          leaf_ca,
-                          signer(pck.cert, leaf_ca_options.key));
+        issue_certificate(pck.cert, {CertificateRole::end_entity, crl_url(pck.ca), encode_pck_extension(pck.extension)},
+                          key(pck.cert.key), leaf_ca, signer(pck.cert, leaf_ca_options.key));
 
     ScenarioOutput out;
     out.now = now;
@@ -383,8 +369,8 @@ ScenarioOutput Scenario::build() const {
     c.root_ca_crl = issue_crl(root_crl, root_cert.get(), key_for(*this, root_crl.signing_key, root.key));
 
     c.tcb_info_issuer_chain = out.tcb_signing_pem + out.root_pem;
-    c.tcb_info = tcb_info_body(
-        tcb_info, tcb_info.fmspc.value_or(pck.extension.fmspc), tcb_info.pce_id.value_or(pck.extension.pce_id));
+    c.tcb_info = tcb_info_body(tcb_info, tcb_info.fmspc.value_or(pck.extension.fmspc),
+                               tcb_info.pce_id.value_or(pck.extension.pce_id));
     const auto tcb_sig = sign_p256(key_for(*this, tcb_info.signing_key, tcb_signing.key), as_bytes(c.tcb_info));
     c.tcb_info_signature.assign(tcb_sig.begin(), tcb_sig.end());
 

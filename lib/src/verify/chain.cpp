@@ -61,10 +61,10 @@ std::optional<std::string> check_revocation(X509* cert, const std::vector<X509_C
         X509_REVOKED* entry = nullptr;
         if (X509_CRL_get0_by_cert(crl, &entry, cert) == 1) {
             const ASN1_INTEGER* serial = X509_get0_serialNumber(cert);
-            return fmt::format("certificate \"{}\" (serial {}) is REVOKED by the CRL of \"{}\"", cn(cert),
-                               to_hex(ByteSpan(ASN1_STRING_get0_data(serial),
-                                               static_cast<std::size_t>(ASN1_STRING_length(serial)))),
-                               ossl::common_name(X509_CRL_get_issuer(crl)));
+            return fmt::format(
+                "certificate \"{}\" (serial {}) is REVOKED by the CRL of \"{}\"", cn(cert),
+                to_hex(ByteSpan(ASN1_STRING_get0_data(serial), static_cast<std::size_t>(ASN1_STRING_length(serial)))),
+                ossl::common_name(X509_CRL_get_issuer(crl)));
         }
         return std::nullopt;
     }
@@ -94,7 +94,8 @@ std::optional<std::string> validate_chain(X509* leaf, const std::vector<X509*>& 
 std::optional<std::string> check_crl(X509_CRL* crl, X509* issuer, UnixTime now, std::string_view what) {
     if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(issuer)) != 0) {
         return fmt::format("{} is issued by \"{}\", expected \"{}\"", what,
-                           ossl::name_oneline(X509_CRL_get_issuer(crl)), ossl::name_oneline(X509_get_subject_name(issuer)));
+                           ossl::name_oneline(X509_CRL_get_issuer(crl)),
+                           ossl::name_oneline(X509_get_subject_name(issuer)));
     }
     EVP_PKEY* key = X509_get0_pubkey(issuer);
     if (key == nullptr || X509_CRL_verify(crl, key) != 1) {

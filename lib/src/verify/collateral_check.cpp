@@ -56,16 +56,18 @@ public:
             if (auto why = verify::check_crl(crl.get(), pck_chain->get(), now_, "PCK CRL")) return *why;
             return pass(fmt::format("PCK CRL is signed by \"{}\" and current", subject_cn(pck_chain->get())));
         });
-        signed_item("tcb_info", "TCB Info", c_.tcb_info_issuer_chain, c_.tcb_info, c_.tcb_info_signature, [](auto body) {
-            const auto t = pcs::parse_tcb_info(body);
-            return std::pair{t.issue_date, t.next_update};
-        });
-        signed_item("qe_identity", "QE Identity", c_.qe_identity_issuer_chain, c_.qe_identity,
-                    c_.qe_identity_signature, [](auto body) {
+        signed_item("tcb_info", "TCB Info", c_.tcb_info_issuer_chain, c_.tcb_info, c_.tcb_info_signature,
+                    [](auto body) {
+                        const auto t = pcs::parse_tcb_info(body);
+                        return std::pair{t.issue_date, t.next_update};
+                    });
+        signed_item("qe_identity", "QE Identity", c_.qe_identity_issuer_chain, c_.qe_identity, c_.qe_identity_signature,
+                    [](auto body) {
                         const auto q = pcs::parse_qe_identity(body);
                         return std::pair{q.issue_date, q.next_update};
                     });
-        result_.valid = std::all_of(result_.checks.begin(), result_.checks.end(), [](const Check& k) { return k.passed; });
+        result_.valid =
+            std::all_of(result_.checks.begin(), result_.checks.end(), [](const Check& k) { return k.passed; });
         return std::move(result_);
     }
 
@@ -101,8 +103,8 @@ private:
             if (!root_crl_) return std::string("the root CA CRL is unusable, so revocation cannot be checked");
             std::vector<X509*> intermediates;
             for (std::size_t i = 1; i + 1 < chain.size(); ++i) intermediates.push_back(chain[i].get());
-            if (auto why = verify::validate_chain(chain.front().get(), intermediates, root_.get(), {root_crl_.get()},
-                                                  now_)) {
+            if (auto why =
+                    verify::validate_chain(chain.front().get(), intermediates, root_.get(), {root_crl_.get()}, now_)) {
                 return fmt::format("{} signer does not validate at {}: {}", item, format_rfc3339(now_), *why);
             }
             signer = std::move(chain.front());
@@ -198,10 +200,10 @@ CollateralSummary describe_collateral(const Collateral& c) {
     const auto signer_cn = [](const std::string& pem, std::string_view what) {
         return subject_cn(parse_chain(pem, what).front().get());
     };
-    s.items.push_back({"tcb_info", signer_cn(c.tcb_info_issuer_chain, "TCB Info issuer chain"), tcb.issue_date,
-                       tcb.next_update});
-    s.items.push_back({"qe_identity", signer_cn(c.qe_identity_issuer_chain, "QE Identity issuer chain"),
-                       qe.issue_date, qe.next_update});
+    s.items.push_back(
+        {"tcb_info", signer_cn(c.tcb_info_issuer_chain, "TCB Info issuer chain"), tcb.issue_date, tcb.next_update});
+    s.items.push_back({"qe_identity", signer_cn(c.qe_identity_issuer_chain, "QE Identity issuer chain"), qe.issue_date,
+                       qe.next_update});
     const auto pck_crl = ossl::cached_der_crl(c.pck_crl, "PCK CRL");
     s.items.push_back(crl_item("pck_crl", pck_crl.get()));
     s.items.push_back(crl_item("root_ca_crl", ossl::cached_der_crl(c.root_ca_crl, "root CA CRL").get()));

@@ -3,10 +3,10 @@
 // verifiers disagree, Intel's current QVL is followed (lib/docs/verification.md explains each choice).
 
 #include <algorithm>
-#include <mutex>
-#include <unordered_map>
 #include <cctype>
+#include <mutex>
 #include <type_traits>
+#include <unordered_map>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -97,10 +97,7 @@ TcbLevelResult level_result(const pcs::IsvsvnLevel& l, std::string module_id = {
 class Verification {
 public:
     Verification(const Quote& quote, const Collateral& collateral, const VerifyOptions& options)
-        : quote_(quote),
-          collateral_(collateral),
-          now_(options.now),
-          trust_root_(options.trust_root),
+        : quote_(quote), collateral_(collateral), now_(options.now), trust_root_(options.trust_root),
           cache_(options.cache != nullptr ? &options.cache->impl() : nullptr) {
         report_.verified_at = now_;
         report_.collateral_source = collateral.source;
@@ -116,19 +113,16 @@ public:
             check_pck_crl();
             check_pck_chain();
             tcb_info_ = verify_signed_item("tcb_info", collateral_.tcb_info_issuer_chain, collateral_.tcb_info,
-                                           collateral_.tcb_info_signature,
-                                           [&](std::string_view body) {
+                                           collateral_.tcb_info_signature, [&](std::string_view body) {
                                                return parse_cached(cache_ ? &cache_->tcb_infos : nullptr, body,
                                                                    pcs::parse_tcb_info);
                                            });
             check_tcb_info();
-            qe_identity_ =
-                verify_signed_item("qe_identity", collateral_.qe_identity_issuer_chain, collateral_.qe_identity,
-                                   collateral_.qe_identity_signature,
-                                   [&](std::string_view body) {
-                                       return parse_cached(cache_ ? &cache_->qe_identities : nullptr, body,
-                                                           pcs::parse_qe_identity);
-                                   });
+            qe_identity_ = verify_signed_item(
+                "qe_identity", collateral_.qe_identity_issuer_chain, collateral_.qe_identity,
+                collateral_.qe_identity_signature, [&](std::string_view body) {
+                    return parse_cached(cache_ ? &cache_->qe_identities : nullptr, body, pcs::parse_qe_identity);
+                });
             check_qe_identity();
             check_platform_matches_collateral();
             check_qe_report();
@@ -142,7 +136,9 @@ public:
     }
 
 private:
-    void pass(std::string id, std::string detail) { report_.checks.push_back({std::move(id), true, std::move(detail)}); }
+    void pass(std::string id, std::string detail) {
+        report_.checks.push_back({std::move(id), true, std::move(detail)});
+    }
 
     [[noreturn]] void fail(std::string id, std::string detail) {
         report_.failed_check = id;
@@ -222,18 +218,19 @@ private:
     void load_trust_root() {
         root_ = ossl::cached_der_cert(trust_root_.certificate_der, "trust root");
         window(root_.get());
-        pass("trust_root", fmt::format("trust anchor \"{}\" (SHA-256 {}){}",
-                                       ossl::common_name(X509_get_subject_name(root_.get())),
-                                       to_hex(sha256(trust_root_.certificate_der)),
-                                       trust_root_.is_intel_production ? ", Intel's production root"
-                                                                       : ", NOT Intel's root: test use only"));
+        pass("trust_root",
+             fmt::format("trust anchor \"{}\" (SHA-256 {}){}", ossl::common_name(X509_get_subject_name(root_.get())),
+                         to_hex(sha256(trust_root_.certificate_der)),
+                         trust_root_.is_intel_production ? ", Intel's production root"
+                                                         : ", NOT Intel's root: test use only"));
     }
 
     void check_root_crl() {
         root_crl_ =
             guarded("root_ca_crl", [&] { return ossl::cached_der_crl(collateral_.root_ca_crl, "root CA CRL"); });
-        if (const auto why = memo(key("root_crl", {collateral_.root_ca_crl}, true),
-                                  [&] { return verify::check_crl(root_crl_.get(), root_.get(), now_, "root CA CRL"); })) {
+        if (const auto why = memo(key("root_crl", {collateral_.root_ca_crl}, true), [&] {
+                return verify::check_crl(root_crl_.get(), root_.get(), now_, "root CA CRL");
+            })) {
             fail("root_ca_crl", *why);
         }
         window(root_crl_.get());
@@ -298,23 +295,23 @@ private:
 
     void check_pck_chain() {
         for (const auto& c : pck_chain_) window(c.get());
-        const auto why = memo(
-            key("pck_chain", {as_bytes(pck_chain_pem_), collateral_.root_ca_crl, collateral_.pck_crl}, true), [&] {
+        const auto why =
+            memo(key("pck_chain", {as_bytes(pck_chain_pem_), collateral_.root_ca_crl, collateral_.pck_crl}, true), [&] {
                 return verify::validate_chain(pck_chain_[0].get(), {pck_chain_[1].get()}, root_.get(),
                                               {root_crl_.get(), pck_crl_.get()}, now_);
             });
-        if (why) fail("pck_chain", fmt::format("PCK certificate chain does not validate at {}: {}",
-                                               format_rfc3339(now_), *why));
+        if (why)
+            fail("pck_chain",
+                 fmt::format("PCK certificate chain does not validate at {}: {}", format_rfc3339(now_), *why));
         pass("pck_chain", "PCK leaf and CA certificates chain to the trust root, are valid now and not revoked");
     }
 
     // TCB Info and QE Identity: issuer chain to the root (with the root CRL), then the signature over
     // the exact body bytes, and only then parsing of the body.
     template <class Parse>
-    std::invoke_result_t<Parse, std::string_view> verify_signed_item(const std::string& item,
-                                                                     const std::string& chain_pem,
-                                                                     const std::string& body, const Bytes& signature,
-                                                                     Parse&& parse) {
+    std::invoke_result_t<Parse, std::string_view>
+    verify_signed_item(const std::string& item, const std::string& chain_pem, const std::string& body,
+                       const Bytes& signature, Parse&& parse) {
         const auto chain = guarded(item + "_chain", [&] { return parse_chain(chain_pem, item + " issuer chain"); });
         if (chain.empty()) fail(item + "_chain", fmt::format("{} issuer chain is empty", item));
         if (!verify::same_public_key(chain.back().get(), root_.get())) {
@@ -403,13 +400,13 @@ private:
 
     void check_qe_report() {
         const auto& sig = quote_.signature_data;
-        const bool qe_signed = !memo(key("qe_report", {as_bytes(pck_chain_pem_), sig.qe_report_raw, sig.qe_report_signature}, false), [&] {
-                                    return verify_p256(pck_chain_[0].get(), sig.qe_report_raw, sig.qe_report_signature)
-                                               ? std::nullopt
-                                               : std::optional<std::string>("bad signature");
-                                }).has_value();
-        require(qe_signed, "qe_report_signature",
-                "QE report signed by the PCK leaf key",
+        const bool qe_signed =
+            !memo(key("qe_report", {as_bytes(pck_chain_pem_), sig.qe_report_raw, sig.qe_report_signature}, false), [&] {
+                 return verify_p256(pck_chain_[0].get(), sig.qe_report_raw, sig.qe_report_signature)
+                            ? std::nullopt
+                            : std::optional<std::string>("bad signature");
+             }).has_value();
+        require(qe_signed, "qe_report_signature", "QE report signed by the PCK leaf key",
                 "QE report signature does not verify with the PCK certificate's key");
 
         Bytes expected_data;
@@ -431,9 +428,9 @@ private:
         require(equal_ct(qe.mr_signer, id.mrsigner), "qe_mrsigner", fmt::format("QE MRSIGNER {}", to_hex(qe.mr_signer)),
                 fmt::format("QE MRSIGNER mismatch: report has {}, QE Identity expects {}", to_hex(qe.mr_signer),
                             to_hex(id.mrsigner)));
-        require(qe.isv_prod_id == id.isvprodid, "qe_isvprodid", fmt::format("QE ISVPRODID {}", qe.isv_prod_id),
-                fmt::format("QE ISVPRODID mismatch: report has {}, QE Identity expects {}", qe.isv_prod_id,
-                            id.isvprodid));
+        require(
+            qe.isv_prod_id == id.isvprodid, "qe_isvprodid", fmt::format("QE ISVPRODID {}", qe.isv_prod_id),
+            fmt::format("QE ISVPRODID mismatch: report has {}, QE Identity expects {}", qe.isv_prod_id, id.isvprodid));
         require((qe.misc_select & id.miscselect_mask) == (id.miscselect & id.miscselect_mask), "qe_miscselect",
                 fmt::format("QE MISCSELECT {:08x} matches under mask {:08x}", qe.misc_select, id.miscselect_mask),
                 fmt::format("QE MISCSELECT mismatch: report has {:08x}, expected {:08x} under mask {:08x}",
@@ -448,9 +445,8 @@ private:
     }
 
     void check_quote_signature() {
-        const auto key = guarded("quote_signature", [&] {
-            return ossl::p256_public_key(quote_.signature_data.attestation_key);
-        });
+        const auto key =
+            guarded("quote_signature", [&] { return ossl::p256_public_key(quote_.signature_data.attestation_key); });
         require(ossl::verify_p256_sha256(key.get(), quote_.signed_region(), quote_.signature_data.signature),
                 "quote_signature",
                 fmt::format("quote signature over the first {} bytes verifies with the attestation key",
@@ -616,7 +612,8 @@ private:
         report_.qe_status = qe_status;
         report_.qe_level = level_result(qe_level);
         isvsvn_shortfall(qe_identity_.levels, qe_index, "QE ISVSVN", qe.isv_svn);
-        pass("qe_tcb_level", fmt::format("QE ISVSVN {} -> {} (tcbDate {})", qe.isv_svn, qe_level.status, qe_level.tcb_date));
+        pass("qe_tcb_level",
+             fmt::format("QE ISVSVN {} -> {} (tcbDate {})", qe.isv_svn, qe_level.status, qe_level.tcb_date));
 
         std::vector<std::string> advisories;
         std::vector<std::string> dates{qe_level.tcb_date};
@@ -641,7 +638,8 @@ private:
                 report_.tdx_module_status = ev.module;
                 report_.tdx_module_level = level_result(ml, ev.identity->id);
                 isvsvn_shortfall(ev.identity->levels, ev.module_index,
-                                 fmt::format("TDX module {} SVN (TEE_TCB_SVN[0])", ev.identity->id), td->tee_tcb_svn[0]);
+                                 fmt::format("TDX module {} SVN (TEE_TCB_SVN[0])", ev.identity->id),
+                                 td->tee_tcb_svn[0]);
                 if (ev.module_index > 0 && is_out_of_date(*ev.module)) {
                     note_outdated_since(ev.identity->levels[ev.module_index - 1].tcb_date_unix);
                 }
@@ -668,9 +666,9 @@ private:
             report_.tcb_status = converge(*report_.platform_status, std::nullopt, qe_status);
         }
         // Intel concatenates platform, QE and module advisories; duplicates carry no information.
-        for (const auto& list : {report_.qe_level->advisory_ids,
-                                 report_.tdx_module_level ? report_.tdx_module_level->advisory_ids
-                                                          : std::vector<std::string>{}}) {
+        for (const auto& list :
+             {report_.qe_level->advisory_ids,
+              report_.tdx_module_level ? report_.tdx_module_level->advisory_ids : std::vector<std::string>{}}) {
             advisories.insert(advisories.end(), list.begin(), list.end());
         }
         for (const auto& a : advisories) {

@@ -13,11 +13,6 @@ namespace {
 
 const char* libssl_soname() { return "libssl.so.3"; }
 
-template <auto Declared, class Missing, class... Args>
-auto forward(const char* name, Missing missing, Args... args) {
-    return tdxkit::lazy::call<Declared, libssl_soname>(name, missing, args...);
-}
-
 const SSL_METHOD* method_or_error(const SSL_METHOD* method) {
     if (method == nullptr) {
         ERR_raise_data(ERR_LIB_SSL, ERR_R_INIT_FAIL, "libssl.so.3 could not be loaded (install libssl3)");
@@ -30,72 +25,74 @@ const SSL_METHOD* method_or_error(const SSL_METHOD* method) {
 extern "C" {
 
 const SSL_METHOD* TLS_client_method() {
-    return method_or_error(forward<&TLS_client_method>("TLS_client_method", nullptr));
+    return method_or_error(TDXKIT_LAZY_CALL(libssl_soname, TLS_client_method, nullptr));
 }
 const SSL_METHOD* TLS_server_method() {
-    return method_or_error(forward<&TLS_server_method>("TLS_server_method", nullptr));
+    return method_or_error(TDXKIT_LAZY_CALL(libssl_soname, TLS_server_method, nullptr));
 }
 
-SSL_CTX* SSL_CTX_new(const SSL_METHOD* method) { return forward<&SSL_CTX_new>("SSL_CTX_new", nullptr, method); }
-void SSL_CTX_free(SSL_CTX* ctx) { forward<&SSL_CTX_free>("SSL_CTX_free", 0, ctx); }
+SSL_CTX* SSL_CTX_new(const SSL_METHOD* method) { return TDXKIT_LAZY_CALL(libssl_soname, SSL_CTX_new, nullptr, method); }
+void SSL_CTX_free(SSL_CTX* ctx) { TDXKIT_LAZY_CALL(libssl_soname, SSL_CTX_free, 0, ctx); }
 long SSL_CTX_ctrl(SSL_CTX* ctx, int cmd, long larg, void* parg) {
-    return forward<&SSL_CTX_ctrl>("SSL_CTX_ctrl", 0, ctx, cmd, larg, parg);
+    return TDXKIT_LAZY_CALL(libssl_soname, SSL_CTX_ctrl, 0, ctx, cmd, larg, parg);
 }
 int SSL_CTX_check_private_key(const SSL_CTX* ctx) {
-    return forward<&SSL_CTX_check_private_key>("SSL_CTX_check_private_key", 0, ctx);
+    return TDXKIT_LAZY_CALL(libssl_soname, SSL_CTX_check_private_key, 0, ctx);
 }
 int SSL_CTX_load_verify_locations(SSL_CTX* ctx, const char* ca_file, const char* ca_path) {
-    return forward<&SSL_CTX_load_verify_locations>("SSL_CTX_load_verify_locations", 0, ctx, ca_file, ca_path);
+    return TDXKIT_LAZY_CALL(libssl_soname, SSL_CTX_load_verify_locations, 0, ctx, ca_file, ca_path);
 }
 int SSL_CTX_set_default_verify_paths(SSL_CTX* ctx) {
-    return forward<&SSL_CTX_set_default_verify_paths>("SSL_CTX_set_default_verify_paths", 0, ctx);
+    return TDXKIT_LAZY_CALL(libssl_soname, SSL_CTX_set_default_verify_paths, 0, ctx);
 }
 void SSL_CTX_set_verify(SSL_CTX* ctx, int mode, SSL_verify_cb callback) {
-    forward<&SSL_CTX_set_verify>("SSL_CTX_set_verify", 0, ctx, mode, callback);
+    TDXKIT_LAZY_CALL(libssl_soname, SSL_CTX_set_verify, 0, ctx, mode, callback);
 }
 int SSL_CTX_use_PrivateKey_file(SSL_CTX* ctx, const char* file, int type) {
-    return forward<&SSL_CTX_use_PrivateKey_file>("SSL_CTX_use_PrivateKey_file", 0, ctx, file, type);
+    return TDXKIT_LAZY_CALL(libssl_soname, SSL_CTX_use_PrivateKey_file, 0, ctx, file, type);
 }
 int SSL_CTX_use_certificate_chain_file(SSL_CTX* ctx, const char* file) {
-    return forward<&SSL_CTX_use_certificate_chain_file>("SSL_CTX_use_certificate_chain_file", 0, ctx, file);
+    return TDXKIT_LAZY_CALL(libssl_soname, SSL_CTX_use_certificate_chain_file, 0, ctx, file);
 }
 
-SSL* SSL_new(SSL_CTX* ctx) { return forward<&SSL_new>("SSL_new", nullptr, ctx); }
-void SSL_free(SSL* ssl) { forward<&SSL_free>("SSL_free", 0, ssl); }
-int SSL_set_fd(SSL* ssl, int fd) { return forward<&SSL_set_fd>("SSL_set_fd", 0, ssl, fd); }
+SSL* SSL_new(SSL_CTX* ctx) { return TDXKIT_LAZY_CALL(libssl_soname, SSL_new, nullptr, ctx); }
+void SSL_free(SSL* ssl) { TDXKIT_LAZY_CALL(libssl_soname, SSL_free, 0, ssl); }
+int SSL_set_fd(SSL* ssl, int fd) { return TDXKIT_LAZY_CALL(libssl_soname, SSL_set_fd, 0, ssl, fd); }
 long SSL_ctrl(SSL* ssl, int cmd, long larg, void* parg) {
-    return forward<&SSL_ctrl>("SSL_ctrl", 0, ssl, cmd, larg, parg);
+    return TDXKIT_LAZY_CALL(libssl_soname, SSL_ctrl, 0, ssl, cmd, larg, parg);
 }
-X509_VERIFY_PARAM* SSL_get0_param(SSL* ssl) { return forward<&SSL_get0_param>("SSL_get0_param", nullptr, ssl); }
-int SSL_connect(SSL* ssl) { return forward<&SSL_connect>("SSL_connect", -1, ssl); }
-int SSL_accept(SSL* ssl) { return forward<&SSL_accept>("SSL_accept", -1, ssl); }
-int SSL_read(SSL* ssl, void* buffer, int size) { return forward<&SSL_read>("SSL_read", -1, ssl, buffer, size); }
+X509_VERIFY_PARAM* SSL_get0_param(SSL* ssl) { return TDXKIT_LAZY_CALL(libssl_soname, SSL_get0_param, nullptr, ssl); }
+int SSL_connect(SSL* ssl) { return TDXKIT_LAZY_CALL(libssl_soname, SSL_connect, -1, ssl); }
+int SSL_accept(SSL* ssl) { return TDXKIT_LAZY_CALL(libssl_soname, SSL_accept, -1, ssl); }
+int SSL_read(SSL* ssl, void* buffer, int size) {
+    return TDXKIT_LAZY_CALL(libssl_soname, SSL_read, -1, ssl, buffer, size);
+}
 int SSL_write(SSL* ssl, const void* buffer, int size) {
-    return forward<&SSL_write>("SSL_write", -1, ssl, buffer, size);
+    return TDXKIT_LAZY_CALL(libssl_soname, SSL_write, -1, ssl, buffer, size);
 }
-int SSL_pending(const SSL* ssl) { return forward<&SSL_pending>("SSL_pending", 0, ssl); }
-int SSL_shutdown(SSL* ssl) { return forward<&SSL_shutdown>("SSL_shutdown", -1, ssl); }
+int SSL_pending(const SSL* ssl) { return TDXKIT_LAZY_CALL(libssl_soname, SSL_pending, 0, ssl); }
+int SSL_shutdown(SSL* ssl) { return TDXKIT_LAZY_CALL(libssl_soname, SSL_shutdown, -1, ssl); }
 int SSL_get_error(const SSL* ssl, int result) {
-    return forward<&SSL_get_error>("SSL_get_error", SSL_ERROR_SSL, ssl, result);
+    return TDXKIT_LAZY_CALL(libssl_soname, SSL_get_error, SSL_ERROR_SSL, ssl, result);
 }
 int SSL_export_keying_material(SSL* ssl, unsigned char* out, size_t out_length, const char* label, size_t label_length,
                                const unsigned char* context, size_t context_length, int use_context) {
-    return forward<&SSL_export_keying_material>("SSL_export_keying_material", 0, ssl, out, out_length, label,
-                                                label_length, context, context_length, use_context);
+    return TDXKIT_LAZY_CALL(libssl_soname, SSL_export_keying_material, 0, ssl, out, out_length, label, label_length,
+                            context, context_length, use_context);
 }
 X509* SSL_get1_peer_certificate(const SSL* ssl) {
-    return forward<&SSL_get1_peer_certificate>("SSL_get1_peer_certificate", nullptr, ssl);
+    return TDXKIT_LAZY_CALL(libssl_soname, SSL_get1_peer_certificate, nullptr, ssl);
 }
 long SSL_get_verify_result(const SSL* ssl) {
-    return forward<&SSL_get_verify_result>("SSL_get_verify_result", X509_V_ERR_UNSPECIFIED, ssl);
+    return TDXKIT_LAZY_CALL(libssl_soname, SSL_get_verify_result, X509_V_ERR_UNSPECIFIED, ssl);
 }
-int SSL_version(const SSL* ssl) { return forward<&SSL_version>("SSL_version", 0, ssl); }
-const char* SSL_get_version(const SSL* ssl) { return forward<&SSL_get_version>("SSL_get_version", "unknown", ssl); }
+int SSL_version(const SSL* ssl) { return TDXKIT_LAZY_CALL(libssl_soname, SSL_version, 0, ssl); }
+const char* SSL_get_version(const SSL* ssl) { return TDXKIT_LAZY_CALL(libssl_soname, SSL_get_version, "unknown", ssl); }
 const SSL_CIPHER* SSL_get_current_cipher(const SSL* ssl) {
-    return forward<&SSL_get_current_cipher>("SSL_get_current_cipher", nullptr, ssl);
+    return TDXKIT_LAZY_CALL(libssl_soname, SSL_get_current_cipher, nullptr, ssl);
 }
 const char* SSL_CIPHER_get_name(const SSL_CIPHER* cipher) {
-    return forward<&SSL_CIPHER_get_name>("SSL_CIPHER_get_name", "(NONE)", cipher);
+    return TDXKIT_LAZY_CALL(libssl_soname, SSL_CIPHER_get_name, "(NONE)", cipher);
 }
 
 }  // extern "C"

@@ -17,16 +17,6 @@ namespace {
 
 const char* libcurl_soname() { return "libcurl.so.4"; }
 
-template <auto Declared>
-auto real(const char* name) {
-    return tdxkit::lazy::real<Declared, libcurl_soname>(name);
-}
-
-template <auto Declared, class Missing, class... Args>
-auto forward(const char* name, Missing missing, Args... args) {
-    return tdxkit::lazy::call<Declared, libcurl_soname>(name, missing, args...);
-}
-
 // va_start names the last fixed parameter, here an enum (CURLoption, CURLINFO) as curl.h declares
 // it. Clang warns that an enum may be promoted; these are int-sized, so nothing is promoted.
 static_assert(sizeof(CURLoption) == sizeof(int) && sizeof(CURLINFO) == sizeof(int));
@@ -39,15 +29,15 @@ static_assert(sizeof(CURLoption) == sizeof(int) && sizeof(CURLINFO) == sizeof(in
 extern "C" {
 
 CURLcode curl_global_init(long flags) {
-    return forward<&curl_global_init>("curl_global_init", CURLE_FAILED_INIT, flags);
+    return TDXKIT_LAZY_CALL(libcurl_soname, curl_global_init, CURLE_FAILED_INIT, flags);
 }
 
-CURL* curl_easy_init() { return forward<&curl_easy_init>("curl_easy_init", nullptr); }
+CURL* curl_easy_init() { return TDXKIT_LAZY_CALL(libcurl_soname, curl_easy_init, nullptr); }
 
 // The variadic argument is read with the type libcurl itself reads for the option's range
 // (curl.h CURLOPTTYPE_*), then passed on unchanged.
 CURLcode curl_easy_setopt(CURL* handle, CURLoption option, ...) {
-    const auto setopt = real<&curl_easy_setopt>("curl_easy_setopt");
+    const auto setopt = TDXKIT_LAZY_REAL(libcurl_soname, curl_easy_setopt);
     if (setopt == nullptr) return CURLE_FAILED_INIT;
     va_list args;
     va_start(args, option);
@@ -69,12 +59,12 @@ CURLcode curl_easy_setopt(CURL* handle, CURLoption option, ...) {
 }
 
 CURLcode curl_easy_perform(CURL* handle) {
-    return forward<&curl_easy_perform>("curl_easy_perform", CURLE_FAILED_INIT, handle);
+    return TDXKIT_LAZY_CALL(libcurl_soname, curl_easy_perform, CURLE_FAILED_INIT, handle);
 }
 
 // Every CURLINFO tdxkit asks for returns through a pointer.
 CURLcode curl_easy_getinfo(CURL* handle, CURLINFO info, ...) {
-    const auto getinfo = real<&curl_easy_getinfo>("curl_easy_getinfo");
+    const auto getinfo = TDXKIT_LAZY_REAL(libcurl_soname, curl_easy_getinfo);
     if (getinfo == nullptr) return CURLE_FAILED_INIT;
     va_list args;
     va_start(args, info);
@@ -83,17 +73,17 @@ CURLcode curl_easy_getinfo(CURL* handle, CURLINFO info, ...) {
     return getinfo(handle, info, out);
 }
 
-void curl_easy_cleanup(CURL* handle) { forward<&curl_easy_cleanup>("curl_easy_cleanup", 0, handle); }
+void curl_easy_cleanup(CURL* handle) { TDXKIT_LAZY_CALL(libcurl_soname, curl_easy_cleanup, 0, handle); }
 
 const char* curl_easy_strerror(CURLcode code) {
-    return forward<&curl_easy_strerror>("curl_easy_strerror", "libcurl.so.4 could not be loaded (install libcurl4)",
-                                        code);
+    return TDXKIT_LAZY_CALL(libcurl_soname, curl_easy_strerror, "libcurl.so.4 could not be loaded (install libcurl4)",
+                            code);
 }
 
 curl_slist* curl_slist_append(curl_slist* list, const char* text) {
-    return forward<&curl_slist_append>("curl_slist_append", nullptr, list, text);
+    return TDXKIT_LAZY_CALL(libcurl_soname, curl_slist_append, nullptr, list, text);
 }
 
-void curl_slist_free_all(curl_slist* list) { forward<&curl_slist_free_all>("curl_slist_free_all", 0, list); }
+void curl_slist_free_all(curl_slist* list) { TDXKIT_LAZY_CALL(libcurl_soname, curl_slist_free_all, 0, list); }
 
 }  // extern "C"

@@ -46,3 +46,11 @@ auto call(const char* name, Missing missing, Args... args) -> decltype(Declared(
 }
 
 }  // namespace tdxkit::lazy
+
+// A forwarder's body, naming the real function by the forwarder's own name: the real `function` from
+// the library `soname` names, called with the arguments, or `missing` when it cannot be loaded (pass
+// 0 for a function returning void).
+#define TDXKIT_LAZY_CALL(soname, function, missing, ...)                                                               \
+    ::tdxkit::lazy::call<&function, soname>(#function, missing __VA_OPT__(, ) __VA_ARGS__)
+// The real `function` itself, for forwarders that must handle their arguments (varargs).
+#define TDXKIT_LAZY_REAL(soname, function) ::tdxkit::lazy::real<&function, soname>(#function)

@@ -31,7 +31,19 @@ struct Replay {
     std::optional<Quote> quote;
     std::string quote_source;
     std::optional<RtmrMismatch> mismatch;
+    std::optional<UnboundEvent> unbound;
 };
+
+// Names come from the log unchecked (a boot event's name is a label); control characters would reach
+// the terminal, so anything outside printable ASCII is shown as \xNN.
+std::string printable(std::string_view text) {
+    std::string out;
+    for (const char c : text) {
+        const auto byte = static_cast<std::uint8_t>(c);
+        out += byte >= 0x20 && byte < 0x7f ? std::string(1, c) : fmt::format("\\x{:02x}", byte);
+    }
+    return out;
+}
 
 std::string payload_preview(ByteSpan payload) {
     if (payload.empty()) return "";
@@ -55,6 +67,7 @@ Replay run(const ReplayCommand& cmd) {
         r.log = parse_ccel(data, ByteSpan(read_input(cmd.acpi_table, 4096)));
     }
     r.rtmrs = replay_rtmrs(r.log);
+    r.unbound = find_unbound_rtmr3_event(r.log);
     if (!cmd.quote.empty()) {
         r.quote = parse_quote(decode_quote_input(read_input(cmd.quote, kMaxQuoteInput)).quote);
         r.quote_source = cmd.quote;
@@ -73,20 +86,29 @@ Replay run(const ReplayCommand& cmd) {
 }
 
 std::string reason(const Replay& r) {
+    if (r.mismatch) {
+        return fmt::format("RTMR{} mismatch: replayed {}, quote has {}", r.mismatch->rtmr, to_hex(r.mismatch->replayed),
+                           to_hex(r.mismatch->quoted));
+    }
+    if (r.unbound) return r.unbound->reason;
     if (!r.quote) return "no quote to compare with (pass --quote)";
-    if (!r.mismatch) return "";
-    return fmt::format("RTMR{} mismatch: replayed {}, quote has {}", r.mismatch->rtmr, to_hex(r.mismatch->replayed),
-                       to_hex(r.mismatch->quoted));
+    return "";
 }
+
+// A log with an unbound RTMR3 event is refused even when it replays: a rule could be shown one event
+// while the TD measured another.
+bool rejected(const Replay& r) { return r.mismatch.has_value() || r.unbound.has_value(); }
 
 std::string render_json(const Replay& r) {
     json doc{{"schema", "tdxkit.replay/v1"},
-             {"result", !r.quote     ? "replayed"
-                        : r.mismatch ? "mismatch"
-                                     : "ok"},
+             {"result", r.mismatch  ? "mismatch"
+                        : r.unbound ? "unbound"
+                        : !r.quote  ? "replayed"
+                                    : "ok"},
              {"reason", reason(r)},
              {"input", {{"container", r.log.container}, {"events", r.log.events.size()}, {"skipped", r.log.skipped}}}};
     for (std::size_t i = 0; i < kRtmrCount; ++i) doc["rtmrs"][fmt::format("rtmr{}", i)] = to_hex(r.rtmrs[i]);
+    doc["unbound_event"] = r.unbound ? json{{"index", r.unbound->index}, {"reason", r.unbound->reason}} : json(nullptr);
     doc["quote"] = nullptr;
     if (r.quote) {
         const auto* body = r.quote->td_body();
@@ -105,6 +127,9 @@ std::string render_json(const Replay& r) {
                {"digest", to_hex(e.digest)}, {"recomputed", e.recomputed},
                {"version", e.version},       {"payload", to_hex(e.payload)}};
         j["offset"] = e.offset ? json(*e.offset) : json(nullptr);
+        // What the quote covers once the replay matches: the digest always; name and payload only
+        // when the digest was recomputed from them.
+        j["bound"] = e.recomputed ? json{"digest", "name", "payload"} : json{"digest"};
         events.push_back(j);
     }
     doc["events"] = events;
@@ -113,11 +138,14 @@ std::string render_json(const Replay& r) {
 
 std::string render_text(const Replay& r) {
     std::string out;
-    if (!r.quote) {
+    if (r.mismatch) {
+        out += fmt::format("MISMATCH: {}\n", reason(r));
+    } else if (r.unbound) {
+        out += fmt::format("UNBOUND: {}\n", reason(r));
+    } else if (!r.quote) {
         out += "REPLAYED (no quote to compare with)\n";
     } else {
-        out += r.mismatch ? fmt::format("MISMATCH: {}\n", reason(r))
-                          : "OK: the event log replays to the quote's RTMR0-3\n";
+        out += "OK: the event log replays to the quote's RTMR0-3\n";
     }
     out += fmt::format("{:<12}{}, {} events{}\n", "Event log:", r.log.container, r.log.events.size(),
                        r.log.skipped != 0 ? fmt::format(" ({} records skipped: EV_NO_ACTION or MRTD)", r.log.skipped)
@@ -134,11 +162,13 @@ std::string render_text(const Replay& r) {
     out += "Events:\n";
     out += fmt::format("  {:>5} {:>4} {:<10} {:<20} {:<18} {}\n", "index", "rtmr", "type", "name", "digest", "payload");
     for (const auto& e : r.log.events) {
-        out += fmt::format(
-            "  {:>5} {:>4} {:#010x} {:<20} {:<18} {}\n", e.index, e.imr, e.event_type, e.name.empty() ? "-" : e.name,
-            to_hex(ByteSpan(e.digest).first(8)) + (e.recomputed ? "*" : ".."), payload_preview(e.payload));
+        out +=
+            fmt::format("  {:>5} {:>4} {:#010x} {:<20} {:<18} {}\n", e.index, e.imr, e.event_type,
+                        e.name.empty() ? "-" : printable(e.name),
+                        to_hex(ByteSpan(e.digest).first(8)) + (e.recomputed ? "*" : ".."), payload_preview(e.payload));
     }
-    out += "  (* = runtime event digest recomputed from name and payload)\n";
+    out += "  (* = runtime event: digest recomputed from name and payload, so both are bound; other events'\n"
+           "   names and payloads are labels that no digest covers)\n";
     return out;
 }
 
@@ -151,7 +181,7 @@ int run_replay(const ReplayCommand& cmd, const GlobalOptions& global) {
         return print_json_error({{"schema", "tdxkit.replay/v1"}}, e);
     }
     write_output("-", as_bytes(global.json ? render_json(r) : render_text(r)));
-    return r.mismatch ? kRejected : kOk;
+    return rejected(r) ? kRejected : kOk;
 }
 
 }  // namespace

@@ -302,33 +302,12 @@ private:
 };
 
 void verify_batch_line(BatchLine& line, BatchCollateral& collateral, Context& ctx) {
-    json id = nullptr;
+    BatchRequest request;
     Outcome o;
     try {
-        json request;
-        try {
-            request = json::parse(line.text);
-        } catch (const json::exception& e) {
-            throw Error(Errc::malformed, fmt::format("batch line is not JSON: {}", e.what()));
-        }
-        if (!request.is_object()) throw Error(Errc::malformed, "batch line must be a JSON object");
-        id = request.value("id", json(nullptr));
-        for (const auto& [key, value] : request.items()) {
-            if (key != "id" && key != "quote" && key != "event_log") {
-                throw Error(Errc::malformed,
-                            fmt::format("batch line: unknown field \"{}\" (id, quote, event_log)", key));
-            }
-        }
-        const auto q = request.find("quote");
-        if (q == request.end() || !q->is_string())
-            throw Error(Errc::malformed, "batch line: \"quote\" must be a string");
-        const auto text = q->get<std::string>();
-        QuoteInput input = decode_quote_input(as_bytes(text));
-        if (const auto log = request.find("event_log"); log != request.end() && !log->is_null()) {
-            input.event_log = log->is_string() ? log->get<std::string>() : log->dump();
-        }
-        const auto quote = parse_quote(input.quote);
-        o = verify_input(input, *collateral.get(quote), std::nullopt, {}, ctx);
+        parse_batch_request(line.text, request);
+        const auto quote = parse_quote(request.input.quote);
+        o = verify_input(request.input, *collateral.get(quote), std::nullopt, {}, ctx);
         line.result = verify_document(o, ctx.root);
         line.exit_code = o.exit_code;
     } catch (const Error& e) {
@@ -338,7 +317,8 @@ void verify_batch_line(BatchLine& line, BatchCollateral& collateral, Context& ct
         line.result["error"] = {{"code", errc_name(e.code())}, {"message", e.what()}};
         line.exit_code = exit_code_for(e.code());
     }
-    line.result["id"] = id;
+    // The library's canonical dump of a scalar.
+    line.result["id"] = json::parse(request.id_json);
 }
 
 int run_batch(const VerifyCommand& cmd, const GlobalOptions& global, Context& ctx) {

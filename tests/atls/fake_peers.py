@@ -16,6 +16,7 @@ line per request it receives to --log FILE, and exits by itself after --lifetime
 """
 
 import argparse
+import hashlib
 import http.server
 import json
 import os
@@ -121,8 +122,18 @@ class AgentHandler(http.server.BaseHTTPRequestHandler):
         report_data = json.loads(body)["report_data"]
         if args.mode == "wrong-report-data":
             report_data = "ff" * 64
-        bind = {"ok": args.cert, "tamper": args.cert, "othercert": args.other_cert}.get(args.mode)
+        bind = {"ok": args.cert, "tamper": args.cert, "relabel": args.cert, "othercert": args.other_cert}.get(args.mode)
         doc = simulated_quote(args, report_data, bind)
+        if args.mode == "relabel":
+            # The certificate event's type changed, its V1 runtime digest kept: it still replays.
+            events = json.loads(doc["event_log"])
+            for e in events:
+                if e["event"] == "New TLS Certificate":
+                    payload = bytes.fromhex(e["event_payload"])
+                    preimage = (0x08000001).to_bytes(4, "little") + b":" + e["event"].encode() + b":" + payload
+                    e["digest"] = hashlib.sha384(preimage).hexdigest()
+                    e["event_type"] = 1
+            doc["event_log"] = json.dumps(events)
         if args.mode == "tamper":
             events = json.loads(doc["event_log"])
             for e in events:

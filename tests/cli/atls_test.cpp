@@ -254,12 +254,20 @@ TEST_CASE("attack: the certificate is not the one in the event log, or none is")
     }
 }
 
+TEST_CASE("attack: the certificate event relabelled as a non-runtime event (digest kept, so it replays)") {
+    Fixture f("relabel");
+    const DstackTd td(f, "relabel");
+    const auto doc = connect_json(td.server.address(), f.cert.cert, {"--http-get", kSecretPath});
+    check_rejected(doc, "rtmr_replay", "(RTMR3, type 0x00000001) is not a dstack runtime event");
+    CHECK_FALSE(f.application_reached());
+}
+
 TEST_CASE("attack: an event log whose RTMR3 does not replay") {
     Fixture f("tamper");
     const DstackTd td(f, "tamper");
     const auto& server = td.server;
     const auto doc = connect_json(server.address(), f.cert.cert, {"--http-get", kSecretPath});
-    check_rejected(doc, "rtmr_replay", "RTMR3 replays to");
+    check_rejected(doc, "rtmr_replay", "RTMR3 replayed from the event log is");
     CHECK_FALSE(f.application_reached());
 }
 
@@ -329,8 +337,17 @@ TEST_CASE("attack: oversized, slow and malformed quote responses") {
     {
         Peer bad(f.dir, "malformed", {"malformed", "--cert", f.cert.cert, "--key", f.cert.key});
         const auto doc = connect_json("127.0.0.1:" + bad.value, f.cert.cert, {"--http-get", kSecretPath});
-        check_rejected(doc, "quote_response", "not JSON");
+        check_rejected(doc, "quote_response", "not valid JSON");
         CHECK(bad.requests() == "POST /tdx_quote HTTP/1.1\n");
+    }
+    {
+        // 100,000 nested arrays (200 KB, under the response limit) once crashed the client.
+        const auto deep = f.dir / "deep.json";
+        std::ofstream(deep) << R"({"quote":{"quote":"00","event_log":)" << std::string(100000, '[')
+                            << std::string(100000, ']') << "}}";
+        Peer nested(f.dir, "deep", {"canned", "--cert", f.cert.cert, "--key", f.cert.key, "--response", deep.string()});
+        const auto doc = connect_json("127.0.0.1:" + nested.value, f.cert.cert, {"--http-get", kSecretPath});
+        check_rejected(doc, "quote_response", "JSON nested too deeply");
     }
 }
 

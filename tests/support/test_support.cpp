@@ -31,6 +31,29 @@ std::filesystem::path shared_testdata() {
 
 std::filesystem::path source_dir() { return std::filesystem::path{TDXKIT_SOURCE_DIR}; }
 
+nlohmann::json dstack_runtime_event(const std::string& name, const std::string& payload_hex) {
+    return {{"imr", 3}, {"event_type", 0x08000001}, {"digest", ""}, {"event", name}, {"event_payload", payload_hex}};
+}
+
+TempDir::TempDir(std::string_view label) {
+    auto pattern = (std::filesystem::temp_directory_path() / ("tdxkit-" + std::string(label) + "-XXXXXX")).string();
+    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed for " + pattern);
+    path_ = pattern;
+}
+
+TempDir::~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+}
+
+std::string TempDir::write(const std::string& name, std::string_view content) const {
+    const auto file = path_ / name;
+    std::ofstream out(file, std::ios::binary);
+    out.write(content.data(), static_cast<std::streamsize>(content.size()));
+    if (!out) throw std::runtime_error("cannot write " + file.string());
+    return file.string();
+}
+
 const nlohmann::json& manifest() {
     static const nlohmann::json doc = nlohmann::json::parse(read_text(shared_testdata() / "MANIFEST.json"));
     return doc;

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -25,6 +26,9 @@ std::string read_text(const std::filesystem::path& path);
 // ../shared/testdata/MANIFEST.json, parsed once (skips the test when the folder is absent).
 const nlohmann::json& manifest();
 
+// A dstack JSON event-log entry for an RTMR3 runtime event, with an empty digest (recomputed on parse).
+nlohmann::json dstack_runtime_event(const std::string& name, const std::string& payload_hex);
+
 // The Errc of the tdxkit::Error that fn throws; fails the test when it throws none.
 template <class Fn>
 Errc code_of(Fn&& fn) {
@@ -39,6 +43,21 @@ Errc code_of(Fn&& fn) {
 // The RDNs of a distinguished name ("CN=a, O=b" or "O=b,CN=a"), sorted: names compare equal
 // whatever order and spacing the printer chose.
 std::vector<std::string> rdns(const std::string& name);
+
+// A fresh directory under the system temporary directory, removed with everything in it at scope exit.
+class TempDir {
+public:
+    explicit TempDir(std::string_view label);
+    ~TempDir();
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
+    // Writes `content` to path()/name and returns the file's path as a string.
+    std::string write(const std::string& name, std::string_view content) const;
+
+private:
+    std::filesystem::path path_;
+};
 
 struct ProcessResult {
     int exit_code = -1;  // 128+N when killed by signal N

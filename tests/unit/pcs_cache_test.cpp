@@ -91,9 +91,9 @@ TEST_CASE("check_collateral: every check, and a negative case for each") {
                                    "qe_identity_chain", "qe_identity_signature"});
 
     auto c = out.collateral;
-    const auto tcb_type = c.tcb_info.find("\"tcbType\":0");
-    REQUIRE(tcb_type != std::string::npos);
-    c.tcb_info[tcb_type + 10] = '1';
+    const auto number = c.tcb_info.find("\"tcbEvaluationDataNumber\":17");
+    REQUIRE(number != std::string::npos);
+    c.tcb_info[number + 26] = '2';
     CHECK(failed_checks(check_collateral(c, root, now)) == std::vector<std::string>{"tcb_info_signature"});
 
     c = out.collateral;

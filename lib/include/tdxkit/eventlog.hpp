@@ -78,4 +78,41 @@ struct RtmrMismatch {
 [[nodiscard]] TDXKIT_EXPORT std::optional<RtmrMismatch>
 compare_rtmrs(const std::array<Measurement, kRtmrCount>& replayed, const TdReportBody& quote);
 
+// --- What the quote vouches for (lib/docs/dstack.md, "What the quote binds") ----------------------
+//
+// Once a log's replay equals the RTMRs of a verified quote:
+// - every event's digest, its register and its position there are bound (the replay covers them);
+// - a dstack runtime event's name and payload are bound as well, because its digest was recomputed
+//   from them (Event::recomputed), and the formula fixes its type;
+// - everything else is a label that nothing covers: a boot event's type, name and payload, a CCEL
+//   record's event data. Labels are shown to people; no rule may read them.
+// An RTMR3 event that is not a recomputed runtime event could be a genuine identity event relabelled
+// (say, as type 1) to hide it from the rules while its digest still replays, so one such event
+// leaves the whole log unbound.
+
+struct UnboundEvent {
+    std::size_t index = 0;  // Event::index
+    std::string reason;     // one line: what the event is and why its name and payload are not bound
+};
+
+// The first RTMR3 event whose name and payload its digest does not cover, if any.
+[[nodiscard]] TDXKIT_EXPORT std::optional<UnboundEvent> find_unbound_rtmr3_event(const EventLog& log);
+
+struct EventLogBinding {
+    std::array<Measurement, kRtmrCount> replayed{};
+    std::optional<RtmrMismatch> mismatch;  // the replay differs from the quote
+    std::optional<UnboundEvent> unbound;   // see find_unbound_rtmr3_event
+    // Only when bound(): the RTMR3 events in log order, each a recomputed runtime event, so that its
+    // name and payload are covered by the quote. Points into the EventLog given to bind_event_log.
+    std::vector<const Event*> runtime_events;
+
+    [[nodiscard]] bool bound() const noexcept { return !mismatch && !unbound; }
+    // One line for an operator when !bound(): the register or event at fault and what to do.
+    [[nodiscard]] TDXKIT_EXPORT std::string failure() const;
+};
+
+// Replays the log, compares it with the quote's RTMRs in constant time and checks that every RTMR3
+// event is bound. The only source of event names and payloads for decisions (policy, aTLS).
+[[nodiscard]] TDXKIT_EXPORT EventLogBinding bind_event_log(const EventLog& log, const TdReportBody& quote);
+
 }  // namespace tdxkit

@@ -27,4 +27,16 @@ struct QuoteInput {
 // Unwraps one quote. Throws Error(malformed) when the input is none of the accepted forms.
 [[nodiscard]] TDXKIT_EXPORT QuoteInput decode_quote_input(ByteSpan data, InputFormat format = InputFormat::automatic);
 
+// One line of `tdxkit verify --batch`: {"id": ..., "quote": "<any text form above>", "event_log": ...}.
+struct BatchRequest {
+    std::string id_json = "null";  // "id" as compact JSON: a string, a number or null (echoed in the result)
+    QuoteInput input;              // input.event_log: the line's "event_log" (a JSON string or array) if given
+};
+
+// Parses a batch line into `out` with the library's strict JSON parser (depth-limited, duplicate keys
+// refused). The id is stored first, so that when it then throws Error(malformed) (an unknown member,
+// no "quote", a bad quote) the caller can still name the line; bad JSON or a structured "id" leave
+// out.id_json "null".
+TDXKIT_EXPORT void parse_batch_request(std::string_view line, BatchRequest& out);
+
 }  // namespace tdxkit

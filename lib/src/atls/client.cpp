@@ -13,6 +13,7 @@
 
 #include "atls/io.hpp"
 #include "atls/messages.hpp"
+#include "core/json.hpp"
 #include "tdxkit/atls.hpp"
 #include "tdxkit/error.hpp"
 #include "tdxkit/eventlog.hpp"
@@ -25,12 +26,7 @@ detail::QuoteReply detail::parse_quote_reply(const io::HttpMessage& response) {
         throw Error(Errc::malformed,
                     fmt::format("the server answered \"{}\" instead of 200", response.start_line.substr(0, 80)));
     }
-    json doc;
-    try {
-        doc = json::parse(response.body);
-    } catch (const json::exception& e) {
-        throw Error(Errc::malformed, fmt::format("the response body is not JSON: {}", e.what()));
-    }
+    const auto doc = tdxkit::detail::parse_json(response.body, "the /tdx_quote response");
     if (!doc.is_object() || !doc.contains("quote") || !doc["quote"].is_object()) {
         throw Error(Errc::malformed, "the response has no \"quote\" object (expected the shade /tdx_quote format)");
     }
@@ -41,6 +37,7 @@ detail::QuoteReply detail::parse_quote_reply(const io::HttpMessage& response) {
     if (const auto it = q.find("event_log"); it != q.end() && it->is_string()) {
         reply.event_log = it->get<std::string>();
     } else if (it != q.end() && it->is_array()) {
+        // Depth and size are bounded by the parse above; the log is parsed again, strictly, as text.
         reply.event_log = it->dump();
     } else {
         throw Error(Errc::malformed, "no .quote.event_log (a JSON array, or a string holding one)");
@@ -125,10 +122,12 @@ std::string handshake_advice(const std::string& error, SSL* ssl) {
 }
 
 // The last RTMR3 "New TLS Certificate" event: a later one replaces the certificate (cert renewal).
-const Event* last_certificate_event(const EventLog& log) {
+// Binding: only events of a bound log (bind_event_log) are searched, so its name and payload (the
+// certificate's SHA-256) are covered by its recomputed digest and the replay equals the quote.
+const Event* last_certificate_event(const EventLogBinding& binding) {
     const Event* found = nullptr;
-    for (const auto& e : log.events) {
-        if (e.imr == 3 && e.is_runtime() && e.name == kCertificateEvent) found = &e;
+    for (const auto* e : binding.runtime_events) {
+        if (e->name == kCertificateEvent) found = e;
     }
     return found;
 }
@@ -186,26 +185,27 @@ void check_quote(const ClientOptions& options, const detail::QuoteReply& reply, 
     }
     o.event_count = log->events.size();
     steps.add("event_log", true, fmt::format("{} events ({})", log->events.size(), log->container));
-    o.replayed_rtmrs = replay_rtmrs(*log);
-    const auto mismatch = compare_rtmrs(*o.replayed_rtmrs, *td);
-    steps.add("rtmr_replay", !mismatch,
-              mismatch ? fmt::format("RTMR{} replays to {} but the quote has {}: the event log is not the one that "
-                                     "was measured",
-                                     mismatch->rtmr, to_hex(mismatch->replayed), to_hex(mismatch->quoted))
-                       : "RTMR0-3 equal the replay of the event log (runtime digests recomputed)");
+    const auto binding = bind_event_log(*log, *td);
+    o.replayed_rtmrs = binding.replayed;
+    steps.add("rtmr_replay", binding.bound(),
+              binding.bound() ? "RTMR0-3 equal the replay of the event log (runtime digests recomputed)"
+                              : binding.failure());
 
-    const auto* event = last_certificate_event(*log);
+    const auto* event = last_certificate_event(binding);
     if (event != nullptr) o.bound_certificate_sha256 = std::string(event->payload.begin(), event->payload.end());
-    const bool bound = event != nullptr && !mismatch && equal_ct(event->payload, as_bytes(o.peer_certificate_sha256));
+    const bool bound = event != nullptr && equal_ct(event->payload, as_bytes(o.peer_certificate_sha256));
     if (!options.require_certificate_binding) {
         steps.add("certificate_binding", true,
                   fmt::format("NOT CHECKED (disabled); the event log {}",
                               bound ? "binds this certificate" : "does not bind this certificate"));
     } else if (event == nullptr) {
         steps.add("certificate_binding", false,
-                  fmt::format("the event log has no RTMR3 \"{}\" event: nothing binds the server certificate {} to "
-                              "the TD",
-                              kCertificateEvent, o.peer_certificate_sha256));
+                  binding.bound() ? fmt::format("the event log has no RTMR3 \"{}\" event: nothing binds the server "
+                                                "certificate {} to the TD",
+                                                kCertificateEvent, o.peer_certificate_sha256)
+                                  : fmt::format("the event log is not bound to the quote (rtmr_replay), so nothing "
+                                                "binds the server certificate {} to the TD",
+                                                o.peer_certificate_sha256));
     } else {
         steps.add("certificate_binding", bound,
                   bound ? fmt::format("the last \"{}\" event names this certificate (SHA-256 {})", kCertificateEvent,

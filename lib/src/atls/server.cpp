@@ -20,6 +20,7 @@
 
 #include "atls/io.hpp"
 #include "atls/messages.hpp"
+#include "core/json.hpp"
 #include "tdxkit/atls.hpp"
 #include "tdxkit/error.hpp"
 
@@ -37,13 +38,7 @@ std::string detail::request_target(const io::HttpMessage& req, std::string& meth
 }
 
 Bytes detail::parse_nonce(const std::string& body) {
-    using nlohmann::json;
-    json doc;
-    try {
-        doc = json::parse(body);
-    } catch (const json::exception&) {
-        throw Error(Errc::malformed, "the body is not JSON");
-    }
+    const auto doc = tdxkit::detail::parse_json(body, "the request body");
     const auto it = doc.is_object() ? doc.find("nonce_hex") : doc.end();
     if (it == doc.end() || !it->is_string()) throw Error(Errc::malformed, "the body has no string \"nonce_hex\"");
     const auto& hex = it->get_ref<const std::string&>();

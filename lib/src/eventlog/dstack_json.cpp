@@ -7,7 +7,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "eventlog/strict_json.hpp"
+#include "core/json.hpp"
 #include "tdxkit/error.hpp"
 #include "tdxkit/eventlog.hpp"
 #include "tdxkit/input.hpp"
@@ -27,7 +27,7 @@ struct EventReader {
     [[noreturn]] void fail(std::string_view what) const {
         const auto name = obj.is_object() && obj.contains("event") && obj["event"].is_string() &&
                                   !obj["event"].get_ref<const std::string&>().empty()
-                              ? fmt::format(" ({})", obj["event"].get<std::string>())
+                              ? fmt::format(" ({:.64})", obj["event"].get_ref<const std::string&>())
                               : std::string();
         throw Error(Errc::malformed, fmt::format("event log: event {}{}: {}", index, name, what));
     }
@@ -41,7 +41,7 @@ struct EventReader {
         const auto* v = find(key);
         if (v == nullptr) fail(fmt::format("\"{}\" is missing", key));
         if (!v->is_number_unsigned() || v->get<std::uint64_t>() > max) {
-            fail(fmt::format("\"{}\" must be an integer from 0 to {}, got {}", key, max, v->dump()));
+            fail(fmt::format("\"{}\" must be an integer from 0 to {}, got {}", key, max, detail::json_preview(*v)));
         }
         return v->get<std::uint64_t>();
     }
@@ -125,7 +125,7 @@ EventLog from_array(const json& arr, std::string container) {
     return out;
 }
 
-json parse_text(std::string_view text, std::string_view what) { return detail::parse_strict_json(text, what); }
+json parse_text(std::string_view text, std::string_view what) { return detail::parse_json(text, what); }
 
 // The event log inside a wrapper: an array, or a JSON string holding one (GetQuote double-encodes).
 EventLog from_log_value(const json& v, std::string container, std::string_view where) {

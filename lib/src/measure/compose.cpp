@@ -9,7 +9,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "eventlog/strict_json.hpp"
+#include "core/json.hpp"
 #include "tdxkit/error.hpp"
 #include "tdxkit/eventlog.hpp"
 #include "tdxkit/measure.hpp"
@@ -174,20 +174,15 @@ std::string overflowing_numbers_to_null(std::string_view text) {
     return out;
 }
 
+// An app-compose file is the operator's own input, and the SDK normalises any depth its JavaScript
+// recursion allows; stringify recurses once per level, which stays small at this depth.
+constexpr std::size_t kMaxComposeDepth = 512;
+
 ordered_json parse_js(std::string_view text) {
-    try {
-        // nlohmann keeps the first position and the last value of a duplicate key, as JSON.parse does.
-        try {
-            return ordered_json::parse(text);
-        } catch (const ordered_json::out_of_range&) {
-            return ordered_json::parse(overflowing_numbers_to_null(text));
-        }
-    } catch (const ordered_json::exception& e) {
-        const std::string_view msg = e.what();
-        const auto start = msg.find("] ");
-        throw Error(Errc::malformed, fmt::format("app-compose: not valid JSON: {}",
-                                                 start == std::string_view::npos ? msg : msg.substr(start + 2)));
-    }
+    // JSON.parse semantics: a duplicate key keeps its first position and its last value, and a number
+    // beyond double's range is Infinity, which JSON.stringify writes as null.
+    return detail::parse_ordered_json(overflowing_numbers_to_null(text), "app-compose",
+                                      {.max_depth = kMaxComposeDepth, .duplicates = detail::DuplicateKeys::last_wins});
 }
 
 KeyProviderKind derived_key_provider(const nlohmann::json& doc) {
@@ -262,7 +257,7 @@ std::string normalize_app_compose(std::string_view json_text, bool preprocess) {
 std::vector<std::string> check_app_compose(std::string_view json_text) {
     nlohmann::json doc;
     try {
-        doc = detail::parse_strict_json(json_text, "app-compose");
+        doc = detail::parse_json(json_text, "app-compose", {.max_depth = kMaxComposeDepth});
     } catch (const Error& e) {
         return {e.what()};
     }
@@ -285,7 +280,8 @@ std::vector<std::string> check_app_compose(std::string_view json_text) {
     if (!doc.contains("manifest_version")) out.emplace_back("app-compose: \"manifest_version\" is missing");
     if (const auto kp = doc.find("key_provider");
         kp != doc.end() && (!kp->is_string() || !parse_key_provider_kind(kp->get<std::string>()))) {
-        out.push_back(fmt::format("app-compose: unknown key_provider {} (known: none, kms, local, tpm)", kp->dump()));
+        out.push_back(fmt::format("app-compose: unknown key_provider {} (known: none, kms, local, tpm)",
+                                  detail::json_preview(*kp)));
     }
     return out;
 }
@@ -303,8 +299,10 @@ ComposeMeasurement measure_compose(ByteSpan measured, const ComposeOptions& opti
     // The file's own key provider settings decide the MRCONFIGID version, as in dstack's VMM.
     nlohmann::json doc;
     try {
-        doc = nlohmann::json::parse(std::string_view(reinterpret_cast<const char*>(measured.data()), measured.size()));
-    } catch (const nlohmann::json::exception&) {
+        doc = detail::parse_json(std::string_view(reinterpret_cast<const char*>(measured.data()), measured.size()),
+                                 "app-compose",
+                                 {.max_depth = kMaxComposeDepth, .duplicates = detail::DuplicateKeys::last_wins});
+    } catch (const Error&) {
         doc = nlohmann::json::object();
     }
     if (!doc.is_object()) doc = nlohmann::json::object();

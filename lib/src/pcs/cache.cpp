@@ -15,6 +15,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/json.hpp"
+#include "pcs/collateral_json.hpp"
 #include "tdxkit/error.hpp"
 #include "tdxkit/pcs.hpp"
 
@@ -90,23 +92,24 @@ CollateralCache::Lookup CollateralCache::load(const CacheKey& key, UnixTime now)
         std::ifstream in(path, std::ios::binary);
         const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
         if (!in.good() && !in.eof()) throw Error(Errc::io, "read error");
-        json doc;
-        try {
-            doc = json::parse(text);
-        } catch (const json::exception& e) {
-            throw Error(Errc::malformed, e.what());
-        }
-        if (!doc.is_object() || doc.value("schema", "") != kEntrySchema) {
+        const auto doc = detail::parse_json(text, "cache entry");
+        if (!doc.is_object()) throw Error(Errc::malformed, fmt::format("not a {} document", kEntrySchema));
+        const auto member = [&](const char* name) -> const json& {
+            const auto it = doc.find(name);
+            if (it == doc.end()) throw Error(Errc::malformed, fmt::format("no \"{}\"", name));
+            return *it;
+        };
+        if (member("schema") != kEntrySchema) {
             throw Error(Errc::malformed, fmt::format("not a {} document", kEntrySchema));
         }
-        if (doc["key"] != key_json(key)) throw Error(Errc::malformed, "entry is for another key");
-        if (!doc["collateral"].is_object() || !doc["fetched_at"].is_string()) {
+        if (member("key") != key_json(key)) throw Error(Errc::malformed, "entry is for another key");
+        if (!member("collateral").is_object() || !member("fetched_at").is_string()) {
             throw Error(Errc::malformed, "missing collateral or fetched_at");
         }
-        auto collateral = collateral_from_json(doc["collateral"].dump(), "cache entry");
+        auto collateral = pcs::collateral_from_document(member("collateral"), "cache entry");
         const auto summary = describe_collateral(collateral);
         collateral.source = fmt::format("cache {} ({}, fetched {})", path.string(), key.service_url,
-                                        doc["fetched_at"].get<std::string>());
+                                        member("fetched_at").get_ref<const std::string&>().substr(0, 40));
         out.fresh = now < summary.next_update;
         if (!out.fresh) {
             out.miss_reason = fmt::format("cache entry {} expired at {} (earliest nextUpdate)", path.string(),

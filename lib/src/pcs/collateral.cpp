@@ -1,5 +1,7 @@
 #include "tdxkit/collateral.hpp"
 
+#include <algorithm>
+#include <array>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -8,7 +10,9 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include "core/json.hpp"
 #include "crypto/ossl.hpp"
+#include "pcs/collateral_json.hpp"
 #include "tdxkit/error.hpp"
 
 namespace tdxkit {
@@ -16,6 +20,13 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+
+// The members of a QuoteCollateralV3 bundle (dcap-qvl's JSON form), as collateral_to_json writes them.
+constexpr std::array<std::string_view, 10> kBundleMembers{
+    "pck_crl_issuer_chain",     "root_ca_crl", "pck_crl",
+    "tcb_info_issuer_chain",    "tcb_info",    "tcb_info_signature",
+    "qe_identity_issuer_chain", "qe_identity", "qe_identity_signature",
+    "pck_certificate_chain"};
 
 // Collateral files are a few kilobytes; a PCK CRL with many entries stays well under this.
 constexpr std::uintmax_t kMaxCollateralFile = 4 * 1024 * 1024;
@@ -214,14 +225,8 @@ SignedJsonBody extract_signed_body(std::string_view document, std::string_view m
     if (!body) throw Error(Errc::malformed, fmt::format("{}: no \"{}\" member", what, member));
     if (!signature) throw Error(Errc::malformed, fmt::format("{}: no \"signature\" member", what));
     // The scanner only delimits; a full parse proves both parts are well-formed JSON.
-    json parsed_body;
-    json parsed_sig;
-    try {
-        parsed_body = json::parse(*body);
-        parsed_sig = json::parse(*signature);
-    } catch (const json::exception& e) {
-        throw Error(Errc::malformed, fmt::format("{}: {}", what, e.what()));
-    }
+    const auto parsed_body = detail::parse_json(*body, fmt::format("{} \"{}\"", what, member));
+    const auto parsed_sig = detail::parse_json(*signature, fmt::format("{} \"signature\"", what));
     if (!parsed_body.is_object())
         throw Error(Errc::malformed, fmt::format("{}: \"{}\" is not an object", what, member));
     if (!parsed_sig.is_string()) throw Error(Errc::malformed, fmt::format("{}: \"signature\" is not a string", what));
@@ -247,13 +252,18 @@ Bytes normalize_crl(ByteSpan data, std::string_view what) {
 }
 
 Collateral collateral_from_json(std::string_view json_text, std::string_view what) {
-    json doc;
-    try {
-        doc = json::parse(json_text);
-    } catch (const json::exception& e) {
-        throw Error(Errc::malformed, fmt::format("{}: {}", what, e.what()));
-    }
+    return pcs::collateral_from_document(detail::parse_json(json_text, what), what);
+}
+
+Collateral pcs::collateral_from_document(const nlohmann::json& doc, std::string_view what) {
     if (!doc.is_object()) throw Error(Errc::malformed, fmt::format("{}: not a JSON object", what));
+    // A member tdxkit does not know could be one another verifier acts on: refuse rather than ignore.
+    for (const auto& [key, value] : doc.items()) {
+        if (std::find(kBundleMembers.begin(), kBundleMembers.end(), key) == kBundleMembers.end()) {
+            throw Error(Errc::malformed, fmt::format("{}: unknown member \"{:.40}\" (known: {})", what, key,
+                                                     fmt::join(kBundleMembers, ", ")));
+        }
+    }
     Collateral c;
     c.pck_crl_issuer_chain = required_string(doc, "pck_crl_issuer_chain", what);
     c.root_ca_crl = normalize_crl(as_bytes(required_string(doc, "root_ca_crl", what)), "root_ca_crl");
@@ -265,8 +275,8 @@ Collateral collateral_from_json(std::string_view json_text, std::string_view wha
     c.qe_identity = required_string(doc, "qe_identity", what);
     c.qe_identity_signature =
         signature_bytes(required_string(doc, "qe_identity_signature", what), "qe_identity_signature");
-    if (const auto it = doc.find("pck_certificate_chain"); it != doc.end() && it->is_string()) {
-        c.pck_certificate_chain = it->get<std::string>();
+    if (doc.contains("pck_certificate_chain")) {
+        c.pck_certificate_chain = required_string(doc, "pck_certificate_chain", what);
     }
     c.source = std::string(what);
     return c;

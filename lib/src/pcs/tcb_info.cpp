@@ -5,11 +5,13 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/json.hpp"
 #include "tdxkit/error.hpp"
 
 namespace tdxkit::pcs {
 namespace {
 
+using detail::parse_json;
 using nlohmann::json;
 
 // Reads typed members with errors naming the JSON path, so a bad collateral item says exactly
@@ -73,14 +75,6 @@ private:
     const json& obj_;
     std::string path_;
 };
-
-json parse_json(std::string_view body, std::string_view what) {
-    try {
-        return json::parse(body);
-    } catch (const json::exception& e) {
-        throw Error(Errc::malformed, fmt::format("{}: {}", what, e.what()));
-    }
-}
 
 std::vector<std::string> advisory_ids(const Fields& f) {
     std::vector<std::string> out;
@@ -153,13 +147,16 @@ TcbInfo parse_tcb_info(std::string_view body) {
     if (t.version != 3) {
         throw Error(Errc::unsupported, fmt::format("tcbInfo.version is {}; tdxkit verifies version 3", t.version));
     }
-    if (t.id != "TDX" && t.id != "SGX") f.fail("id", fmt::format("is \"{}\", expected \"TDX\" or \"SGX\"", t.id));
+    if (t.id != "TDX" && t.id != "SGX") f.fail("id", fmt::format("is \"{:.40}\", expected \"TDX\" or \"SGX\"", t.id));
     const bool tdx = t.id == "TDX";
     t.issue_date = f.time("issueDate");
     t.next_update = f.time("nextUpdate");
     t.fmspc = f.octets<6>("fmspc");
     t.pce_id = f.octets<2>("pceId");
     t.tcb_type = f.u32("tcbType");
+    // Type 0 is the only one Intel defines: it says how TCB levels compare component-wise. Any other
+    // value would mean a comparison tdxkit does not know, so the levels could not be matched.
+    if (t.tcb_type != 0) f.fail("tcbType", fmt::format("is {}; only tcbType 0 is defined", t.tcb_type));
     t.tcb_evaluation_data_number = f.u32("tcbEvaluationDataNumber");
     if (tdx) {
         t.tdx_module = module_identity(f.member("tdxModule"), f.path("tdxModule"), false);

@@ -12,6 +12,7 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include "core/json.hpp"
 #include "tdxkit/error.hpp"
 #include "tdxkit/measure.hpp"
 
@@ -98,7 +99,7 @@ public:
 
     std::uint64_t unsigned_int(const json& v, std::string_view path, std::uint64_t max) const {
         if (!v.is_number_unsigned() || v.get<std::uint64_t>() > max) {
-            fail(path, fmt::format("expected an integer from 0 to {}, got {}", max, v.dump()));
+            fail(path, fmt::format("expected an integer from 0 to {}, got {}", max, detail::json_preview(v)));
         }
         return v.get<std::uint64_t>();
     }
@@ -159,7 +160,8 @@ public:
         constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
         if (v.is_number_unsigned()) return static_cast<std::int64_t>(unsigned_int(v, path, kMax));
         if (!v.is_string()) {
-            fail(path, fmt::format("expected seconds or a string like \"30d\" or \"12h\", got {}", v.dump()));
+            fail(path,
+                 fmt::format("expected seconds or a string like \"30d\" or \"12h\", got {}", detail::json_preview(v)));
         }
         const auto& text = v.get_ref<const std::string&>();
         static constexpr std::array<std::pair<char, std::int64_t>, 5> kUnits{
@@ -417,8 +419,8 @@ void parse_dstack(const Reader& r, const json& obj, const std::string& path, Pol
 
 void parse_version(const Reader& r, const json& v, const std::string& path, Policy&) {
     if (!v.is_number_integer() || v.get<std::int64_t>() != kPolicyVersion) {
-        r.fail(path,
-               fmt::format("unsupported policy version {} (this tdxkit reads version {})", v.dump(), kPolicyVersion));
+        r.fail(path, fmt::format("unsupported policy version {} (this tdxkit reads version {})",
+                                 detail::json_preview(v), kPolicyVersion));
     }
 }
 
@@ -433,42 +435,13 @@ constexpr std::array kSections{
     Field{"dstack", parse_dstack},
 };
 
-// nlohmann keeps the last of duplicate keys; for a policy that could silently replace a rule, so
-// duplicates are refused while parsing.
-json parse_document(const Reader& r, std::string_view text) {
-    struct Frame {
-        bool is_object = false;
-        std::string key;
-        std::set<std::string> seen;
-    };
-    std::vector<Frame> stack;
-    const auto path = [&] {
-        std::string out;
-        for (const auto& f : stack) out = f.is_object ? join_path(out, f.key) : out + "[]";
-        return out;
-    };
-    const json::parser_callback_t on_event = [&](int, json::parse_event_t event, json& parsed) {
-        switch (event) {
-        case json::parse_event_t::object_start: stack.push_back({true, {}, {}}); break;
-        case json::parse_event_t::array_start: stack.push_back({false, {}, {}}); break;
-        case json::parse_event_t::object_end:
-        case json::parse_event_t::array_end: stack.pop_back(); break;
-        case json::parse_event_t::key:
-            stack.back().key = parsed.get<std::string>();
-            if (!stack.back().seen.insert(stack.back().key).second) r.fail(path(), "duplicate key");
-            break;
-        case json::parse_event_t::value: break;
-        }
-        return true;
-    };
+// A policy file is usage input: its JSON errors (duplicate keys included, which could silently
+// replace a rule) are invalid-argument errors, with the strict parser's path and reason.
+json parse_document(std::string_view source, std::string_view text) {
     try {
-        return json::parse(text, on_event);
-    } catch (const json::exception& e) {
-        // e.what() starts with "[json.exception.parse_error.101] "; the rest locates the error.
-        const std::string_view what = e.what();
-        const auto start = what.find("] ");
-        r.fail("(document)",
-               fmt::format("not valid JSON: {}", start == std::string_view::npos ? what : what.substr(start + 2)));
+        return detail::parse_json(text, source);
+    } catch (const Error& e) {
+        throw Error(Errc::invalid_argument, e.what());
     }
 }
 
@@ -809,14 +782,12 @@ bool listed_ct(const DigestList& allowed, ByteSpan actual) {
     return matched;
 }
 
-// The RTMR3 runtime events of a log whose replay was checked against the quote.
+// The RTMR3 events of a bound log (bind_event_log). Binding: each is a runtime event whose digest
+// was recomputed from its name and payload, and the replay of all of them equals the quote's RTMR3,
+// so the names, payloads and order read here are exactly what the TD measured.
 class Rtmr3 {
 public:
-    explicit Rtmr3(const EventLog& log) {
-        for (const auto& e : log.events) {
-            if (e.imr == 3 && e.is_runtime()) events_.push_back(&e);
-        }
-    }
+    explicit Rtmr3(const EventLogBinding& binding) : events_(binding.runtime_events) {}
 
     // The one `name` event before `before`; reports a violation on `path` and returns nullptr when
     // it is missing, repeated or late.
@@ -862,8 +833,34 @@ public:
     }
 
 private:
-    std::vector<const Event*> events_;
+    const std::vector<const Event*>& events_;
 };
+
+// The key-provider event's payload {"name": .., "id": "<hex>"}. Binding: a runtime event of a bound
+// log, so these bytes are what the TD measured; they are parsed strictly because a duplicated "id"
+// would name one key to tdxkit and another to a different verifier.
+struct KeyProviderPayload {
+    std::string name;
+    Bytes id;
+};
+
+std::optional<KeyProviderPayload> parse_key_provider_payload(const Event& e, std::string& why) {
+    try {
+        const auto info =
+            detail::parse_json(std::string_view(reinterpret_cast<const char*>(e.payload.data()), e.payload.size()),
+                               fmt::format("event {} (key-provider) payload", e.index));
+        if (!info.is_object() || !info.contains("name") || !info["name"].is_string() || !info.contains("id") ||
+            !info["id"].is_string()) {
+            why = fmt::format("event {} (key-provider) payload is not {{\"name\":..,\"id\":..}}", e.index);
+            return std::nullopt;
+        }
+        return KeyProviderPayload{info["name"].get<std::string>(),
+                                  from_hex(info["id"].get<std::string>(), "key-provider id")};
+    } catch (const Error& error) {
+        why = error.what();
+        return std::nullopt;
+    }
+}
 
 void check_mr_config_id(const Quote& quote, const Event& compose, const Rtmr3& rtmr3, Evaluator& ev) {
     const auto* body = quote.td_body();
@@ -888,15 +885,14 @@ void check_mr_config_id(const Quote& quote, const Event& compose, const Rtmr3& r
         const auto* app = rtmr3.single("app-id", kBootMrDone, "dstack.mr_config_id", scratch);
         const auto* kp = rtmr3.single("key-provider", kSystemReady, "dstack.mr_config_id", scratch);
         std::optional<Measurement> expected;
+        std::string why;
         if (app != nullptr && kp != nullptr && app->payload.size() == 20) {
-            const auto info = json::parse(kp->payload.begin(), kp->payload.end(), nullptr, false);
-            if (info.is_object() && info.contains("name") && info["name"].is_string() && info.contains("id") &&
-                info["id"].is_string()) {
-                const auto kind = parse_key_provider_kind(info["name"].get<std::string>());
+            if (const auto info = parse_key_provider_payload(*kp, why)) {
+                const auto kind = parse_key_provider_kind(info->name);
                 Octets<20> app_id{};
                 std::copy(app->payload.begin(), app->payload.end(), app_id.begin());
                 try {
-                    if (kind) expected = mr_config_id_v2(hash, app_id, *kind, from_hex(info["id"].get<std::string>()));
+                    if (kind) expected = mr_config_id_v2(hash, app_id, *kind, info->id);
                 } catch (const Error&) {
                     expected.reset();
                 }
@@ -908,8 +904,8 @@ void check_mr_config_id(const Quote& quote, const Event& compose, const Rtmr3& r
                                           "provider of the event log; do not trust this TD",
                                           actual)
                             : fmt::format("MRCONFIGID {} is V2, but the event log lacks a usable app-id or "
-                                          "key-provider event to check it against",
-                                          actual));
+                                          "key-provider event to check it against{}",
+                                          actual, why.empty() ? "" : fmt::format(" ({})", why)));
         return;
     }
     ev.violate("dstack.mr_config_id", "zero, V1 or V2", actual,
@@ -924,23 +920,16 @@ void check_key_provider(const KeyProviderRule& rule, const Rtmr3& rtmr3, Evaluat
     if (e == nullptr) return;
     const auto expected =
         fmt::format("name {} id {}", rule.name.value_or("(any)"), rule.id ? to_hex(*rule.id) : "(any)");
-    const auto text = std::string(e->payload.begin(), e->payload.end());
-    const auto info = json::parse(text, nullptr, false);
-    if (!info.is_object() || !info.contains("name") || !info["name"].is_string() || !info.contains("id") ||
-        !info["id"].is_string()) {
-        ev.violate("dstack.key_provider", expected, text,
-                   fmt::format("event {} (key-provider) payload is not {{\"name\":..,\"id\":..}}", e->index));
+    std::string why;
+    const auto info = parse_key_provider_payload(*e, why);
+    if (!info) {
+        ev.violate("dstack.key_provider", expected,
+                   fmt::format("{:.200}",
+                               std::string_view(reinterpret_cast<const char*>(e->payload.data()), e->payload.size())),
+                   why);
         return;
     }
-    const auto name = info["name"].get<std::string>();
-    Bytes id;
-    try {
-        id = from_hex(info["id"].get<std::string>());
-    } catch (const Error&) {
-        ev.violate("dstack.key_provider", expected, text,
-                   fmt::format("event {} (key-provider) id is not hex", e->index));
-        return;
-    }
+    const auto& [name, id] = *info;
     if ((!rule.name || *rule.name == name) && (!rule.id || equal_ct(*rule.id, id))) return;
     ev.violate("dstack.key_provider", expected, fmt::format("name {} id {}", name, to_hex(id)),
                fmt::format("event {} (key-provider) names key provider {} with id {}, the policy expects {}; if the "
@@ -988,15 +977,20 @@ void evaluate_dstack(const DstackPolicy& p, const Quote& quote, const EventLog* 
                    "an event log can only be checked against a TD quote's RTMRs");
         return;
     }
-    if (const auto mismatch = compare_rtmrs(replay_rtmrs(*log), *body)) {
-        ev.violate("dstack.event_log", to_hex(mismatch->quoted), to_hex(mismatch->replayed),
-                   fmt::format("RTMR{} replayed from the event log is {}, the quote has {}: the log does not belong to "
-                               "this quote or was altered, so no dstack rule can be trusted; obtain the event log "
-                               "together with the quote",
-                               mismatch->rtmr, to_hex(mismatch->replayed), to_hex(mismatch->quoted)));
+    const auto binding = bind_event_log(*log, *body);
+    if (binding.mismatch) {
+        const auto& m = *binding.mismatch;
+        ev.violate("dstack.event_log", to_hex(m.quoted), to_hex(m.replayed),
+                   fmt::format("{}; no dstack rule can be trusted", binding.failure()));
         return;
     }
-    const Rtmr3 rtmr3(*log);
+    if (binding.unbound) {
+        ev.violate("dstack.event_log", "every RTMR3 event a dstack runtime event",
+                   fmt::format("event {} is not", binding.unbound->index),
+                   fmt::format("{}; no dstack rule can be trusted", binding.failure()));
+        return;
+    }
+    const Rtmr3 rtmr3(binding);
     for (const auto& l : kDstackLists) {
         const auto& allowed = p.*(l.member);
         // The compose hash identifies the application, so it is always located, even unpinned.
@@ -1005,6 +999,12 @@ void evaluate_dstack(const DstackPolicy& p, const Quote& quote, const EventLog* 
         const auto path = fmt::format("dstack.{}", l.key);
         const auto* e = rtmr3.single(l.event, l.before, path, ev);
         if (e == nullptr) continue;
+        if (e->payload.size() != l.size) {
+            ev.violate(path, fmt::format("a {}-byte {}", l.size, l.event), fmt::format("{} bytes", e->payload.size()),
+                       fmt::format("event {} ({}) has a {}-byte payload where the policy compares a {}-byte value",
+                                   e->index, l.event, e->payload.size(), l.size));
+            continue;
+        }
         if (l.key == "compose_hashes") check_mr_config_id(quote, *e, rtmr3, ev);
         if (!allowed || listed_ct(*allowed, e->payload)) continue;
         ev.violate(path, hex_list(*allowed), to_hex(e->payload),
@@ -1018,7 +1018,7 @@ void evaluate_dstack(const DstackPolicy& p, const Quote& quote, const EventLog* 
 
 Policy parse_policy(std::string_view json_text, std::string_view source_name) {
     const Reader r(source_name);
-    const auto doc = parse_document(r, json_text);
+    const auto doc = parse_document(source_name, json_text);
     r.require_object(doc, "(document)");
     // The version decides how everything else is read, so it is checked before any other key.
     if (!doc.contains("version")) r.fail("version", fmt::format("required (\"version\": {})", kPolicyVersion));

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/json.hpp"
 #include "provider/provider_internal.hpp"
 #include "tdxkit/error.hpp"
 
@@ -118,15 +119,10 @@ GeneratedQuote from_dstack(const QuoteRequest& request, const std::string& endpo
     const std::string where = fmt::format("dstack {}{}", is_url(endpoint) ? "" : "unix:", endpoint);
     const auto reply =
         post_get_quote(endpoint, json{{"report_data", to_hex(request.report_data)}}.dump(), request.timeout);
-    json doc;
-    try {
-        doc = json::parse(reply.body);
-    } catch (const json::exception&) {
-        throw Error(Errc::malformed, fmt::format("{}: HTTP {} with a body that is not JSON", where, reply.status));
-    }
+    const auto doc = tdxkit::detail::parse_json(reply.body, fmt::format("{}: HTTP {} response", where, reply.status));
     if (reply.status != 200) {
         const auto it = doc.is_object() ? doc.find("error") : doc.end();
-        throw Error(Errc::io, fmt::format("{}: GetQuote failed with HTTP {}: {}", where, reply.status,
+        throw Error(Errc::io, fmt::format("{}: GetQuote failed with HTTP {}: {:.200}", where, reply.status,
                                           it != doc.end() && it->is_string() ? it->get<std::string>() : reply.body));
     }
     if (!doc.is_object()) throw Error(Errc::malformed, fmt::format("{}: the response is not a JSON object", where));

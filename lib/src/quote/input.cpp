@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/json.hpp"
 #include "tdxkit/error.hpp"
 
 namespace tdxkit {
@@ -49,16 +50,13 @@ Bytes quote_from_string(const std::string& s, std::string_view where) {
 std::optional<std::string> event_log_text(const json& obj) {
     const auto it = obj.find("event_log");
     if (it == obj.end() || it->is_null()) return std::nullopt;
+    // An array is written back as text for parse_event_log, which parses it again strictly; its depth
+    // and size are already bounded by the parse of the container.
     return it->is_string() ? it->get<std::string>() : it->dump();
 }
 
 QuoteInput from_json(ByteSpan data) {
-    json doc;
-    try {
-        doc = json::parse(as_text(data));
-    } catch (const json::exception& e) {
-        throw Error(Errc::malformed, fmt::format("JSON input: {}", e.what()));
-    }
+    const auto doc = detail::parse_json(as_text(data), "JSON input");
     QuoteInput in;
     in.format = InputFormat::json;
     if (doc.is_array()) {
@@ -138,6 +136,26 @@ QuoteInput decode_quote_input(ByteSpan data, InputFormat format) {
     case InputFormat::automatic: break;
     }
     throw Error(Errc::internal, "unreachable input format");
+}
+
+void parse_batch_request(std::string_view line, BatchRequest& out) {
+    const auto request = detail::parse_json(line, "batch line");
+    if (!request.is_object()) throw Error(Errc::malformed, "batch line must be a JSON object");
+    if (const auto id = request.find("id"); id != request.end()) {
+        // Only scalars are echoed, so a result line never grows with what the input nests.
+        if (id->is_structured()) throw Error(Errc::malformed, "batch line: \"id\" must be a string, a number or null");
+        out.id_json = id->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    }
+    for (const auto& [key, value] : request.items()) {
+        if (key != "id" && key != "quote" && key != "event_log") {
+            throw Error(Errc::malformed,
+                        fmt::format("batch line: unknown field \"{:.40}\" (id, quote, event_log)", key));
+        }
+    }
+    const auto q = request.find("quote");
+    if (q == request.end() || !q->is_string()) throw Error(Errc::malformed, "batch line: \"quote\" must be a string");
+    out.input = decode_quote_input(as_bytes(q->get_ref<const std::string&>()));
+    if (auto log = event_log_text(request)) out.input.event_log = std::move(log);
 }
 
 }  // namespace tdxkit

@@ -8,9 +8,9 @@
 #include <iostream>
 #include <iterator>
 
-#include <unistd.h>
 #include <fmt/format.h>
 
+#include "tdxkit/file.hpp"
 #include "tdxkit/version.hpp"
 
 namespace tdxkit::cli {
@@ -74,22 +74,7 @@ void write_output(const std::string& path, ByteSpan data) {
         }
         return;
     }
-    const std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
-        out.flush();
-        if (!out) {
-            std::filesystem::remove(tmp);
-            throw Error(Errc::io, fmt::format("cannot write {}", path));
-        }
-    }
-    std::error_code ec;
-    std::filesystem::rename(tmp, path, ec);
-    if (ec) {
-        std::filesystem::remove(tmp);
-        throw Error(Errc::io, fmt::format("cannot write {}: {}", path, ec.message()));
-    }
+    write_file_atomically(path, data);
 }
 
 int run(int argc, char** argv) {

@@ -2,14 +2,10 @@
 // parsed like any untrusted input and verified again by its user. Freshness comes from the
 // collateral itself (earliest nextUpdate), not from metadata an editor could change.
 
-#include <cerrno>
-#include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <memory>
-#include <random>
 
 #include <unistd.h>
 #include <fmt/format.h>
@@ -18,6 +14,7 @@
 #include "core/json.hpp"
 #include "pcs/collateral_json.hpp"
 #include "tdxkit/error.hpp"
+#include "tdxkit/file.hpp"
 #include "tdxkit/pcs.hpp"
 
 namespace tdxkit {
@@ -29,11 +26,6 @@ using nlohmann::json;
 constexpr const char* kEntrySchema = "tdxkit.collateral-cache/v1";
 // A cached set holds two CRLs and two signed JSON documents: far below this.
 constexpr std::uintmax_t kMaxEntry = 16 * 1024 * 1024;
-
-struct FileCloser {
-    void operator()(std::FILE* f) const noexcept { std::fclose(f); }
-};
-using FilePtr = std::unique_ptr<std::FILE, FileCloser>;
 
 std::string key_text(const CacheKey& k) {
     return fmt::format("{}\n{}\n{}\n{}\n{}", k.service_url, tee_type_name(k.request.tee), k.request.fmspc,
@@ -135,26 +127,8 @@ fs::path CollateralCache::store(const CacheKey& key, const Collateral& collatera
                    {"collateral", json::parse(collateral_to_json(collateral))}};
     const auto text = doc.dump(2) + "\n";
     const auto path = entry_path(key);
-    // Unique per process and call: concurrent writers each rename a complete file; the last wins.
-    std::random_device rd;
-    const auto tmp = dir_ / fmt::format(".{}.{}.{:08x}.tmp", path.filename().string(), ::getpid(), rd());
-    {
-        // "x": fail rather than follow anything already at the temporary name.
-        FilePtr f{std::fopen(tmp.c_str(), "wxe")};
-        if (!f) throw Error(Errc::io, fmt::format("cannot create {}: {}", tmp.string(), std::strerror(errno)));
-        const bool written = std::fwrite(text.data(), 1, text.size(), f.get()) == text.size() &&
-                             std::fflush(f.get()) == 0 && ::fsync(::fileno(f.get())) == 0;
-        if (!written || std::fclose(f.release()) != 0) {
-            fs::remove(tmp, ec);
-            throw Error(Errc::io, fmt::format("cannot write {}: {}", tmp.string(), std::strerror(errno)));
-        }
-    }
-    fs::rename(tmp, path, ec);
-    if (ec) {
-        const auto why = ec.message();
-        fs::remove(tmp, ec);
-        throw Error(Errc::io, fmt::format("cannot write cache entry {}: {}", path.string(), why));
-    }
+    // Concurrent writers each rename a complete file; the last wins.
+    write_file_atomically(path, as_bytes(text));
     return path;
 }
 

@@ -255,7 +255,7 @@ int run_single(const VerifyCommand& cmd, const GlobalOptions& global, Context& c
         std::optional<EventLog> log;
         if (!cmd.event_log.empty()) log = parse_event_log(read_input(cmd.event_log, kMaxEventLogSize));
         const auto quote = parse_quote(input.quote);
-        const auto collateral = resolve_collateral(cmd.sources, quote, ctx.now, global.quiet || global.json);
+        const auto collateral = resolve_collateral(cmd.sources, quote, ctx.now, global.quiet || global.json, ctx.root);
         o = verify_input(input, collateral, log, cmd.event_log, ctx);
     } catch (const Error& e) {
         if (!global.json) throw;
@@ -279,7 +279,7 @@ struct BatchLine {
 // Collateral for each (FMSPC, CA, TEE) is resolved once per batch and shared by every worker.
 class BatchCollateral {
 public:
-    BatchCollateral(const CollateralCliOptions& sources, UnixTime now) : sources_(sources), now_(now) {}
+    BatchCollateral(const CollateralCliOptions& sources, const Context& ctx) : sources_(sources), ctx_(ctx) {}
 
     std::shared_ptr<const Collateral> get(const Quote& quote) {
         // With --collateral every quote shares it, and the PCK chain need not be decoded per quote.
@@ -290,13 +290,13 @@ public:
         }
         std::lock_guard lock(mutex_);  // held while fetching: one fetch per key, never two racing
         auto& slot = entries_[key];
-        if (!slot) slot = std::make_shared<const Collateral>(resolve_collateral(sources_, quote, now_, true));
+        if (!slot) slot = std::make_shared<const Collateral>(resolve_collateral(sources_, quote, ctx_.now, true, ctx_.root));
         return slot;
     }
 
 private:
     const CollateralCliOptions& sources_;
-    UnixTime now_;
+    const Context& ctx_;
     std::mutex mutex_;
     std::map<std::string, std::shared_ptr<const Collateral>> entries_;
 };
@@ -334,7 +334,7 @@ int run_batch(const VerifyCommand& cmd, const GlobalOptions& global, Context& ct
         lines.push_back({std::string(text), {}, kOk});
         if (lines.back().text.size() > kMaxBatchLine) lines.back().text = "<line too long>";
     }
-    BatchCollateral collateral(cmd.sources, ctx.now);
+    BatchCollateral collateral(cmd.sources, ctx);
     const unsigned workers =
         std::max(1U, std::min<unsigned>(cmd.jobs ? cmd.jobs : std::thread::hardware_concurrency(),
                                         static_cast<unsigned>(std::max<std::size_t>(1, lines.size()))));

@@ -1,5 +1,6 @@
 #include "collateral_options.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 
@@ -72,8 +73,18 @@ TrustRoot trust_root_option(const std::string& path) {
     return root;
 }
 
-Collateral resolve_collateral(const CollateralCliOptions& o, const Quote& quote, UnixTime now, bool quiet) {
-    const auto sources = collateral_sources(o, quiet);
+Collateral resolve_collateral(const CollateralCliOptions& o, const Quote& quote, UnixTime now, bool quiet,
+                              const TrustRoot& root) {
+    auto sources = collateral_sources(o, quiet);
+    sources.check_cached = [&root, now, quiet](const Collateral& cached) -> std::optional<std::string> {
+        const auto result = check_collateral(cached, root, now);
+        if (result.valid) return std::nullopt;
+        const auto failed =
+            std::find_if(result.checks.begin(), result.checks.end(), [](const Check& c) { return !c.passed; });
+        auto why = failed == result.checks.end() ? "a check failed" : fmt::format("{}: {}", failed->id, failed->detail);
+        if (!quiet) warn(fmt::format("cached collateral {} does not verify ({}); it is ignored", cached.source, why));
+        return why;
+    };
     if (!sources.path.empty()) return load_collateral(sources.path);
     return tdxkit::resolve_collateral(sources, collateral_request_for(quote), now);
 }

@@ -41,7 +41,9 @@ CollateralSources collateral_sources(const CollateralCliOptions& o, bool quiet);
 TrustRoot trust_root_option(const std::string& path);
 
 // --collateral, else a fresh cache entry, else the network: the collateral for this quote.
-// `now` decides cache freshness (pass the verification time). Throws tdxkit::Error.
-Collateral resolve_collateral(const CollateralCliOptions& o, const Quote& quote, UnixTime now, bool quiet);
+// `now` decides cache freshness (pass the verification time). A cache entry that does not pass
+// check_collateral against `root` at `now` is treated as absent. Throws tdxkit::Error.
+Collateral resolve_collateral(const CollateralCliOptions& o, const Quote& quote, UnixTime now, bool quiet,
+                              const TrustRoot& root);
 
 }  // namespace tdxkit::cli

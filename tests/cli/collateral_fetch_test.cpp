@@ -281,6 +281,42 @@ TEST_CASE("cache: second fetch makes no request; expired and corrupted entries a
     fs::remove_all(tmp);
 }
 
+TEST_CASE("cache: an entry that parses but does not verify is absent for verify, never a verdict") {
+    const auto tmp = temp_dir("unverified");
+    PcsServer server{{{"tdx", current_collateral(tmp / "data")}}};
+    const auto quote = (tmp / "data/quote.bin").string();
+    const auto cache = tmp / "cache";
+    REQUIRE(run_tdxkit(fetch_args(server, "pccs", cache, {quote, "--out", (tmp / "b.json").string()})).exit_code == 0);
+    REQUIRE(server.requests() == 4);
+    // The cache key names the service, so --offline names it too.
+    const std::vector<std::string> online{"verify",     quote, "--pccs-url",   server.url("pccs"), "--pccs-ca",
+                                          server.ca_file(), "--cache-dir", cache.string(), "--trust-root",
+                                          (tmp / "data/root.pem").string()};
+    auto offline = online;
+    offline.emplace_back("--offline");
+    CHECK(run_tdxkit(offline).exit_code == 0);
+
+    // A signature byte changed: the entry still parses, but its TCB Info no longer verifies.
+    const auto entry = fs::directory_iterator(cache)->path();
+    auto doc = json::parse(tdxkit::test::read_text(entry));
+    auto& signature = doc["collateral"]["tcb_info_signature"].get_ref<std::string&>();
+    signature[10] = signature[10] == '0' ? '1' : '0';
+    std::ofstream(entry, std::ios::trunc) << doc.dump();
+
+    const auto r = run_tdxkit(offline);
+    CHECK(r.exit_code == 4);  // collateral unavailable, not "rejected"
+    CHECK(r.err.find("does not verify (tcb_info_signature") != std::string::npos);
+    CHECK(r.err.find("treated as absent") != std::string::npos);
+
+    const auto refetched = run_tdxkit(online);
+    INFO(refetched.err);
+    CHECK(refetched.exit_code == 0);
+    CHECK(refetched.err.find("WARNING: cached collateral") != std::string::npos);
+    CHECK(server.requests() == 8);
+    CHECK(run_tdxkit(offline).exit_code == 0);  // the refetched set replaced the entry
+    fs::remove_all(tmp);
+}
+
 TEST_CASE("cache: concurrent tdxkit processes fill it without corrupting it") {
     const auto tmp = temp_dir("concurrent");
     PcsServer server{{{"tdx", current_collateral(tmp / "data")}}};

@@ -213,8 +213,13 @@ struct CollateralSources {
     CollateralService service;
     HttpOptions http;
     std::filesystem::path cache_dir;  // empty: CollateralCache::default_dir()
-    bool offline = false;  // never the network; a stale cache entry is still returned (verify reports it expired)
+    bool offline = false;  // never the network; a stale cache entry is still returned unless check_cached refuses it
     bool refresh = false;  // ignore cached entries (the result is still stored)
+    // Judges a cache entry before it is used; returns why it is refused, or nullopt. Verification
+    // passes check_collateral with its trust root and time, so that an entry that does not verify
+    // (tampered, expired, signed by another root) is treated as absent, fetched again or, offline,
+    // reported as collateral_unavailable: never a verdict on the quote. Unset: entries are used as read.
+    std::function<std::optional<std::string>(const Collateral&)> check_cached;
     ProgressFn progress;
     HttpTransport* transport = nullptr;  // default: libcurl with `http`
     SleepFn sleep;

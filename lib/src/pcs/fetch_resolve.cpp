@@ -21,6 +21,13 @@ Collateral resolve_collateral(const CollateralSources& sources, const Collateral
     std::string miss = "--refresh";
     if (!sources.refresh) {
         auto hit = cache.load(key, now);
+        if (hit.collateral && sources.check_cached) {
+            if (const auto refused = sources.check_cached(*hit.collateral)) {
+                hit.miss_reason = fmt::format("cached collateral {} does not verify ({}), so it is treated as absent",
+                                              hit.collateral->source, *refused);
+                hit.collateral.reset();
+            }
+        }
         if (hit.collateral && (hit.fresh || sources.offline)) {
             if (!hit.fresh) say(fmt::format("--offline: using a stale entry: {}", hit.miss_reason));
             return std::move(*hit.collateral);

@@ -39,12 +39,13 @@ constexpr std::size_t kMaxEventLog = 16 * 1024 * 1024;
 std::atomic<bool> g_stop{false};
 extern "C" void on_stop_signal(int) { g_stop.store(true); }
 
-Bytes hmac_key(const std::string& path) {
-    auto key = read_input(path, 4096);
+SecretBytes hmac_key(const std::string& path) {
+    const auto file = read_secret_file(path, 4096, true);
     // A key written with `echo` ends in a newline that the proxy's copy of the secret does not have.
-    while (!key.empty() && (key.back() == '\n' || key.back() == '\r')) key.pop_back();
+    auto key = file.view();
+    while (!key.empty() && (key.back() == '\n' || key.back() == '\r')) key = key.first(key.size() - 1);
     if (key.empty()) throw Error(Errc::invalid_argument, fmt::format("--ekm-hmac-key-file {} is empty", path));
-    return key;
+    return SecretBytes(Bytes(key.begin(), key.end()));
 }
 
 int run_serve(const ServeOptions& o, const GlobalOptions& global) {

@@ -56,3 +56,21 @@ TEST_CASE("a directory that does not exist is an I/O error naming the path") {
         CHECK(std::string(e.what()).find(path.string()) != std::string::npos);
     }
 }
+
+TEST_CASE("read_secret_file: owner-only files, size limit, exact content") {
+    const test::TempDir dir("secret");
+    const auto path = dir.write("key", "secret\n");
+    fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write);
+    const auto key = read_secret_file(path, 64, true);
+    CHECK(std::string(key.view().begin(), key.view().end()) == "secret\n");
+    CHECK(test::code_of([&] { (void)read_secret_file(path, 3, true); }) == Errc::malformed);
+
+    fs::permissions(path, fs::perms::others_read, fs::perm_options::add);
+    CHECK(test::code_of([&] { (void)read_secret_file(path, 64, true); }) == Errc::invalid_argument);
+    CHECK_FALSE(read_secret_file(path, 64, false).empty());  // a TLS key file may be group-readable
+    CHECK(test::code_of([&] { (void)read_secret_file((dir.path() / "none").string(), 64, false); }) == Errc::io);
+
+    SecretBytes copy = key;
+    copy = SecretBytes(Bytes{1, 2});
+    CHECK(copy.view().size() == 2);
+}

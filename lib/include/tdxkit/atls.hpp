@@ -159,7 +159,7 @@ struct ServerOptions {
     std::string key_file;
     // Behind a TLS-terminating proxy: plain HTTP, the EKM comes from X-TLS-EKM-Channel-Binding.
     bool ekm_header_mode = false;
-    Bytes ekm_hmac_key;
+    SecretBytes ekm_hmac_key;
     std::string quote_path = "/tdx_quote";
     std::string upstream;  // HOST:PORT for every other request (plain HTTP); empty: 404
     std::size_t max_connections = 64;

@@ -6,6 +6,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "tdxkit/export.hpp"
@@ -35,6 +36,35 @@ using ByteSpan = std::span<const std::uint8_t>;
 [[nodiscard]] TDXKIT_EXPORT std::array<std::uint8_t, 32> sha256(ByteSpan data);
 [[nodiscard]] TDXKIT_EXPORT std::array<std::uint8_t, 48> sha384(ByteSpan data);
 [[nodiscard]] TDXKIT_EXPORT std::array<std::uint8_t, 64> sha512(ByteSpan data);
+
+// Key material: the bytes are wiped (OPENSSL_cleanse) when the value is destroyed or overwritten,
+// so a secret does not outlive its use in freed memory.
+class TDXKIT_EXPORT SecretBytes {
+public:
+    SecretBytes() = default;
+    explicit SecretBytes(Bytes bytes) noexcept : bytes_(std::move(bytes)) {}
+    SecretBytes(const SecretBytes& other) : bytes_(other.bytes_) {}
+    SecretBytes(SecretBytes&& other) noexcept : bytes_(std::move(other.bytes_)) {}
+    SecretBytes& operator=(SecretBytes other) noexcept {
+        wipe();
+        bytes_.swap(other.bytes_);
+        return *this;
+    }
+    ~SecretBytes() { wipe(); }
+
+    [[nodiscard]] ByteSpan view() const noexcept { return bytes_; }
+    [[nodiscard]] bool empty() const noexcept { return bytes_.empty(); }
+
+private:
+    void wipe() noexcept;
+    Bytes bytes_;
+};
+
+// Reads a file that holds a secret into wiped memory. With `owner_only`, a file that its group or
+// others may read is refused (Error(invalid_argument)), as ssh refuses such private keys. Error(io)
+// when it cannot be read, Error(malformed) when it is larger than max_size.
+[[nodiscard]] TDXKIT_EXPORT SecretBytes read_secret_file(const std::string& path, std::size_t max_size,
+                                                         bool owner_only);
 
 inline ByteSpan as_bytes(std::string_view s) noexcept {
     return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};

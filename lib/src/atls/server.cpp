@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <openssl/pem.h>
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -21,6 +22,7 @@
 #include "atls/io.hpp"
 #include "atls/messages.hpp"
 #include "core/json.hpp"
+#include "crypto/ossl.hpp"
 #include "tdxkit/atls.hpp"
 #include "tdxkit/error.hpp"
 
@@ -56,6 +58,7 @@ using nlohmann::json;
 
 // Upstream answers are relayed whole; an application that needs more should stream directly.
 constexpr std::size_t kMaxUpstreamResponse = 64 * 1024 * 1024;
+constexpr std::size_t kMaxPrivateKeyFile = 1024 * 1024;
 
 io::SslCtxPtr server_context(const ServerOptions& options) {
     io::SslCtxPtr ctx{SSL_CTX_new(TLS_server_method())};
@@ -65,8 +68,12 @@ io::SslCtxPtr server_context(const ServerOptions& options) {
         throw Error(Errc::io,
                     fmt::format("cannot load the certificate chain {}: {}", options.cert_file, ossl::drain_errors()));
     }
-    if (SSL_CTX_use_PrivateKey_file(ctx.get(), options.key_file.c_str(), SSL_FILETYPE_PEM) != 1 ||
-        SSL_CTX_check_private_key(ctx.get()) != 1) {
+    // Read into wiped memory and decoded from there (PEM_read_bio_PrivateKey decodes into OpenSSL's
+    // secure heap); SSL_CTX_free releases the key, and OpenSSL clears it.
+    const auto pem = read_secret_file(options.key_file, kMaxPrivateKeyFile, false);
+    const ossl::BioPtr bio{BIO_new_mem_buf(pem.view().data(), static_cast<int>(pem.view().size()))};
+    const ossl::EvpPkeyPtr key{bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr) : nullptr};
+    if (!key || SSL_CTX_use_PrivateKey(ctx.get(), key.get()) != 1 || SSL_CTX_check_private_key(ctx.get()) != 1) {
         throw Error(Errc::io, fmt::format("cannot load the private key {} (or it does not match {}): {}",
                                           options.key_file, options.cert_file, ossl::drain_errors()));
     }
@@ -143,7 +150,7 @@ private:
             const auto header = req.header(kEkmHeader);
             if (!header) return error_reply(400, fmt::format("missing {} header", kEkmHeader));
             try {
-                ekm = check_ekm_header(*header, options_.ekm_hmac_key);
+                ekm = check_ekm_header(*header, options_.ekm_hmac_key.view());
             } catch (const Error& e) {
                 return error_reply(e.code() == Errc::invalid_argument ? 403 : 400, e.what());
             }

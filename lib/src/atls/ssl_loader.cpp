@@ -48,8 +48,8 @@ int SSL_CTX_set_default_verify_paths(SSL_CTX* ctx) {
 void SSL_CTX_set_verify(SSL_CTX* ctx, int mode, SSL_verify_cb callback) {
     TDXKIT_LAZY_CALL(libssl_soname, SSL_CTX_set_verify, 0, ctx, mode, callback);
 }
-int SSL_CTX_use_PrivateKey_file(SSL_CTX* ctx, const char* file, int type) {
-    return TDXKIT_LAZY_CALL(libssl_soname, SSL_CTX_use_PrivateKey_file, 0, ctx, file, type);
+int SSL_CTX_use_PrivateKey(SSL_CTX* ctx, EVP_PKEY* key) {
+    return TDXKIT_LAZY_CALL(libssl_soname, SSL_CTX_use_PrivateKey, 0, ctx, key);
 }
 int SSL_CTX_use_certificate_chain_file(SSL_CTX* ctx, const char* file) {
     return TDXKIT_LAZY_CALL(libssl_soname, SSL_CTX_use_certificate_chain_file, 0, ctx, file);

@@ -50,6 +50,7 @@ struct Outcome {
     std::optional<EventLog> event_log;
     std::string event_log_source;
     std::string reason;
+    std::vector<std::string> warnings;
     int exit_code = kOk;
 };
 
@@ -92,7 +93,8 @@ json verify_document(const Outcome& o, const TrustRoot& root) {
              {"result", o.exit_code == kOk         ? "ok"
                         : o.exit_code == kRejected ? "rejected"
                                                    : "error"},
-             {"reason", o.reason}};
+             {"reason", o.reason},
+             {"warnings", o.warnings}};
     doc["trust_root"] = {{"intel", root.is_intel_production}, {"sha256", to_hex(sha256(root.certificate_der))}};
     if (o.quote) doc["quote"] = quote_summary_json(*o.quote, o.report ? &*o.report : nullptr);
     if (o.report) {
@@ -220,6 +222,7 @@ Outcome verify_input(const QuoteInput& input, const Collateral& collateral, cons
         o.event_log_source = input.container;
     }
     o.policy = ctx.policy;
+    o.warnings = verification_warnings(*o.quote, ctx.policy);
     o.policy_result = evaluate_policy(ctx.policy, *o.quote, *o.report, ctx.now, o.event_log ? &*o.event_log : nullptr);
     const auto& r = *o.report;
     if (!r.authentic) {
@@ -260,6 +263,9 @@ int run_single(const VerifyCommand& cmd, const GlobalOptions& global, Context& c
     } catch (const Error& e) {
         if (!global.json) throw;
         return print_json_error(verify_document(o, ctx.root), e);
+    }
+    if (!global.quiet) {
+        for (const auto& w : o.warnings) warn(w);
     }
     write_output("-", as_bytes(global.json ? verify_document(o, ctx.root).dump(2) + "\n" : render_text(o)));
     return o.exit_code;
@@ -333,6 +339,11 @@ int run_batch(const VerifyCommand& cmd, const GlobalOptions& global, Context& ct
         if (text.find_first_not_of(" \t") == std::string_view::npos) continue;
         lines.push_back({std::string(text), {}, kOk});
         if (lines.back().text.size() > kMaxBatchLine) lines.back().text = "<line too long>";
+    }
+    if (!global.quiet && !pins_workload(ctx.policy)) {
+        warn(fmt::format("policy {} pins no measurement, so it accepts any genuine TD whatever it runs (each result "
+                         "lists this under \"warnings\")",
+                         ctx.policy.source));
     }
     BatchCollateral collateral(cmd.sources, ctx);
     const unsigned workers =

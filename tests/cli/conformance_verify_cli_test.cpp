@@ -18,8 +18,15 @@ TEST_CASE("real TDX quote with Intel collateral: directory and QuoteCollateralV3
         const auto r = run_tdxkit(
             {"verify", quote, "--collateral", collateral.string(), "--at", "2025-07-04T10:16:31Z", "--json"});
         CHECK(r.exit_code == 0);
-        CHECK(r.err.empty());  // Intel's pinned root: nothing to warn about
+        // Intel's pinned root: no trust warning. The sample carries 70 bytes after the quote, and the
+        // default policy pins no workload: both are said.
+        CHECK(r.err == "tdxkit: WARNING: the input has 70 bytes after the quote; they are not part of the signed "
+                       "quote and were ignored\n"
+                       "tdxkit: WARNING: policy <default> pins no measurement (no td register, no dstack identity "
+                       "rule), so it accepts any genuine TD whatever it runs; pin td.mrtd/td.rtmr* or dstack rules "
+                       "(tdxkit measure-compose --policy-out)\n");
         const auto j = json::parse(r.out);
+        CHECK(j["warnings"].size() == 2);
         CHECK(j["result"] == "ok");
         CHECK(j["trust_root"]["intel"] == true);
         CHECK(j["trust_root"]["sha256"] == "44a0196b2b99f889b8e149e95b807a350e7424964399e885a7cbb8ccfab674d3");

@@ -51,7 +51,8 @@ TEST_CASE("without --trust-root the simulated quote is rejected: Intel's root is
         run_tdxkit({"verify", data("quotes/sim-tdx-v4.bin"), "--collateral", data("collateral/sim"), "--at", kAt});
     CHECK(r.exit_code == 1);
     CHECK(r.out.rfind("REJECTED: root_ca_crl", 0) == 0);
-    CHECK(r.err.find("WARNING") == std::string::npos);
+    CHECK(r.err.find("--trust-root") == std::string::npos);
+    CHECK(r.err.find("replaces Intel's SGX Root CA") == std::string::npos);
 }
 
 TEST_CASE("--json follows tdxkit.verify/v1") {
@@ -144,6 +145,34 @@ TEST_CASE("policy: a mismatch is a rejection naming the rule; a typo in the poli
     CHECK(t.err.find("mrdt") != std::string::npos);
     fs::remove(policy);
     fs::remove(typo);
+}
+
+TEST_CASE("warnings: bytes after the quote, and a policy that pins no workload") {
+    const auto quote = tdxkit::test::read_file(data("quotes/sim-tdx-v4.bin"));
+    const std::string padded = std::string(quote.begin(), quote.end()) + std::string(16, '\0');
+    const auto pinned = write_temp("pinned.json", R"({"version": 1, "td": {"mrtd": [")" +
+                                                      tdxkit::to_hex(std::span(quote).subspan(48 + 136, 48)) +
+                                                      R"("]}})");
+    auto args = demo_args({"--policy", pinned.string(), "--json"});
+    args[1] = "-";
+    const auto r = run_tdxkit(args, padded);
+    CHECK(r.exit_code == 0);
+    const auto j = json::parse(r.out);
+    REQUIRE(j["warnings"].size() == 1);
+    CHECK(j["warnings"][0] == "the input has 16 bytes after the quote; they are not part of the signed quote and were "
+                              "ignored");
+    CHECK(r.err.find("WARNING: the input has 16 bytes after the quote") != std::string::npos);
+
+    // The default policy pins nothing: said on stderr and in JSON, and -q silences stderr only.
+    const auto d = run_tdxkit({"-q", "verify", data("quotes/sim-tdx-v4.bin"), "--collateral", data("collateral/sim"),
+                               "--trust-root", data("pki/root.pem"), "--at", kAt, "--json"});
+    CHECK(d.exit_code == 0);
+    CHECK(d.err.find("pins no measurement") == std::string::npos);
+    const auto dj = json::parse(d.out);
+    REQUIRE(dj["warnings"].size() == 1);
+    CHECK(dj["warnings"][0].get<std::string>().find("policy <default> pins no measurement") == 0);
+    CHECK(run_tdxkit(demo_args()).err.find("pins no measurement") != std::string::npos);
+    fs::remove(pinned);
 }
 
 TEST_CASE("--batch: JSON lines in, one verify/v1 line out per input line, in order; bad lines do not abort") {

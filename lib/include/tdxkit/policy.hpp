@@ -133,6 +133,15 @@ struct PolicyResult {
                                                          const VerificationReport& report, UnixTime now,
                                                          const EventLog* event_log);
 
+// True when the policy pins something that identifies the workload: a TD measurement register
+// (MRTD, RTMR0-3, MRCONFIGID, MROWNER, MROWNERCONFIG) or a dstack identity rule (compose hash, app
+// id, instance id, OS image hash, key provider). Without one it accepts any genuine TD.
+[[nodiscard]] TDXKIT_EXPORT bool pins_workload(const Policy& policy) noexcept;
+
+// What an operator should know about an accepted or rejected input that is not itself a reason to
+// reject: bytes after the quote, a policy that pins no workload. One line each.
+[[nodiscard]] TDXKIT_EXPORT std::vector<std::string> verification_warnings(const Quote& quote, const Policy& policy);
+
 // The effective policy (defaults filled in) as a version-1 policy document that parse_policy accepts
 // back; `source` is not part of it. Durations in seconds, hex in lower case, dates in RFC 3339.
 [[nodiscard]] TDXKIT_EXPORT std::string policy_to_json(const Policy& policy);

@@ -1049,6 +1049,32 @@ PolicyResult evaluate_policy(const Policy& policy, const Quote& quote, const Ver
     return std::move(ev).finish();
 }
 
+bool pins_workload(const Policy& policy) noexcept {
+    const auto& td = policy.td;
+    const bool td_pinned = td.mrtd || td.rtmr0 || td.rtmr1 || td.rtmr2 || td.rtmr3 || td.mrconfigid || td.mrowner ||
+                           td.mrownerconfig;
+    const auto& d = policy.dstack;
+    const bool dstack_pinned =
+        d && (d->compose_hashes || d->app_ids || d->instance_ids || d->os_image_hashes || d->key_provider);
+    return td_pinned || dstack_pinned;
+}
+
+std::vector<std::string> verification_warnings(const Quote& quote, const Policy& policy) {
+    std::vector<std::string> out;
+    if (quote.trailing_bytes != 0) {
+        out.push_back(fmt::format("the input has {} bytes after the quote; they are not part of the signed quote and "
+                                  "were ignored",
+                                  quote.trailing_bytes));
+    }
+    if (!pins_workload(policy)) {
+        out.push_back(fmt::format("policy {} pins no measurement (no td register, no dstack identity rule), so it "
+                                  "accepts any genuine TD whatever it runs; pin td.mrtd/td.rtmr* or dstack rules "
+                                  "(tdxkit measure-compose --policy-out)",
+                                  policy.source));
+    }
+    return out;
+}
+
 std::string policy_to_json(const Policy& policy) {
     ordered_json out;
     out["version"] = kPolicyVersion;

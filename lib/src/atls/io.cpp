@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include <fcntl.h>
+#include <strings.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -242,6 +243,40 @@ std::string_view trim(std::string_view s) {
 
 constexpr std::size_t kMaxHead = 16 * 1024;
 
+// RFC 9110 tchar.
+bool is_token_char(char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return std::isalnum(u) != 0 || std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+std::string printable(std::string_view text) {
+    std::string out;
+    for (const char c : text) {
+        const auto u = static_cast<unsigned char>(c);
+        out += u >= 0x20 && u < 0x7f ? std::string(1, c) : fmt::format("\\x{:02x}", u);
+    }
+    return out;
+}
+
+// Lines end in CRLF and nowhere else. A bare LF or CR, or a NUL, inside a header is where parsers
+// disagree (one splits, another does not), which the relay would otherwise pass on: request
+// smuggling and header injection into the upstream. Control characters other than tab likewise.
+void check_head_framing(std::string_view head) {
+    for (std::size_t i = 0; i < head.size(); ++i) {
+        const auto c = static_cast<unsigned char>(head[i]);
+        const bool crlf = (c == '\r' && i + 1 < head.size() && head[i + 1] == '\n') ||
+                          (c == '\n' && i > 0 && head[i - 1] == '\r');
+        if ((c < 0x20 && c != '\t' && !crlf) || c == 0x7f) {
+            const auto line_start = head.rfind('\n', i == 0 ? 0 : i - 1);
+            const auto from = line_start == std::string_view::npos || i == 0 ? 0 : line_start + 1;
+            throw Error(Errc::malformed,
+                        fmt::format("HTTP header with a bare {} at byte {} (\"{}\"): lines must end in CRLF",
+                                    c == '\n' ? "LF" : c == '\r' ? "CR" : fmt::format("control byte {:#04x}", c), i,
+                                    printable(head.substr(from, 80))));
+        }
+    }
+}
+
 }  // namespace
 
 std::optional<std::string> HttpMessage::header(std::string_view name) const {
@@ -276,6 +311,7 @@ std::optional<HttpMessage> HttpReader::read(std::size_t max_body, Clock::time_po
     if (head_end > kMaxHead) throw Error(Errc::malformed, fmt::format("HTTP header exceeds {} bytes", kMaxHead));
     HttpMessage msg;
     std::string_view head(buffer_.data(), head_end);
+    check_head_framing(head);
     const auto first_end = head.find("\r\n");
     msg.start_line = std::string(head.substr(0, first_end));
     for (auto rest = first_end == std::string_view::npos ? std::string_view{} : head.substr(first_end + 2);
@@ -284,10 +320,18 @@ std::optional<HttpMessage> HttpReader::read(std::size_t max_body, Clock::time_po
         const auto line = rest.substr(0, eol);
         rest = eol == std::string_view::npos ? std::string_view{} : rest.substr(eol + 2);
         const auto colon = line.find(':');
-        if (colon == std::string_view::npos || colon == 0) {
-            throw Error(Errc::malformed, fmt::format("bad HTTP header line \"{}\"", line.substr(0, 80)));
+        // A name that is not a token ("Transfer-Encoding :", an obs-fold continuation line) is one
+        // that another parser may read differently: refused rather than relayed.
+        if (colon == std::string_view::npos || colon == 0 ||
+            !std::all_of(line.begin(), line.begin() + static_cast<std::ptrdiff_t>(colon), is_token_char)) {
+            throw Error(Errc::malformed, fmt::format("bad HTTP header line \"{}\"", printable(line.substr(0, 80))));
         }
         msg.headers.emplace_back(std::string(line.substr(0, colon)), std::string(trim(line.substr(colon + 1))));
+    }
+    if (std::count_if(msg.headers.begin(), msg.headers.end(), [](const auto& h) {
+            return h.first.size() == 14 && strncasecmp(h.first.c_str(), "content-length", 14) == 0;
+        }) > 1) {
+        throw Error(Errc::malformed, "more than one Content-Length header");
     }
     if (msg.header("Transfer-Encoding")) {
         throw Error(Errc::malformed, "HTTP Transfer-Encoding is not supported: send a Content-Length body");

@@ -158,8 +158,7 @@ int run_connect(const ConnectOptions& o, const GlobalOptions& global) {
     }
     const bool quiet = global.quiet;
     options.collateral = [&o, &options, quiet](const Quote& quote) {
-        return resolve_collateral(o.collateral, quote, options.at ? *options.at : now_utc(), quiet,
-                                  options.trust_root);
+        return resolve_collateral(o.collateral, quote, options.at ? *options.at : now_utc(), quiet, options.trust_root);
     };
 
     auto session = atls::connect(options);

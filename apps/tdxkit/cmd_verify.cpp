@@ -296,7 +296,8 @@ public:
         }
         std::lock_guard lock(mutex_);  // held while fetching: one fetch per key, never two racing
         auto& slot = entries_[key];
-        if (!slot) slot = std::make_shared<const Collateral>(resolve_collateral(sources_, quote, ctx_.now, true, ctx_.root));
+        if (!slot)
+            slot = std::make_shared<const Collateral>(resolve_collateral(sources_, quote, ctx_.now, true, ctx_.root));
         return slot;
     }
 

@@ -364,9 +364,9 @@ TEST_CASE("atls-serve --ekm-header: missing header 400, wrong HMAC 403, bad nonc
     std::ofstream(key) << "dev-mode-ekm-placeholder-not-for-production\n";
     // Like ssh with private keys: a key file its group or others can read is refused.
     fs::permissions(key, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read);
-    const auto exposed = run_tdxkit({"atls-serve", "--listen", "127.0.0.1:0", "--cert", f.cert.cert, "--provider",
-                                     "simulated", "--pki", pki_dir(), "--ekm-header", "--ekm-hmac-key-file",
-                                     key.string()});
+    const auto exposed =
+        run_tdxkit({"atls-serve", "--listen", "127.0.0.1:0", "--cert", f.cert.cert, "--provider", "simulated", "--pki",
+                    pki_dir(), "--ekm-header", "--ekm-hmac-key-file", key.string()});
     CHECK(exposed.exit_code == 2);
     CHECK(exposed.err.find("mode 0640); run `chmod 600 " + key.string()) != std::string::npos);
     fs::permissions(key, fs::perms::owner_read | fs::perms::owner_write);

@@ -289,9 +289,9 @@ TEST_CASE("cache: an entry that parses but does not verify is absent for verify,
     REQUIRE(run_tdxkit(fetch_args(server, "pccs", cache, {quote, "--out", (tmp / "b.json").string()})).exit_code == 0);
     REQUIRE(server.requests() == 4);
     // The cache key names the service, so --offline names it too.
-    const std::vector<std::string> online{"verify",     quote, "--pccs-url",   server.url("pccs"), "--pccs-ca",
-                                          server.ca_file(), "--cache-dir", cache.string(), "--trust-root",
-                                          (tmp / "data/root.pem").string()};
+    const std::vector<std::string> online{
+        "verify",         quote,         "--pccs-url",   server.url("pccs"), "--pccs-ca",
+        server.ca_file(), "--cache-dir", cache.string(), "--trust-root",     (tmp / "data/root.pem").string()};
     auto offline = online;
     offline.emplace_back("--offline");
     CHECK(run_tdxkit(offline).exit_code == 0);

@@ -150,9 +150,9 @@ TEST_CASE("policy: a mismatch is a rejection naming the rule; a typo in the poli
 TEST_CASE("warnings: bytes after the quote, and a policy that pins no workload") {
     const auto quote = tdxkit::test::read_file(data("quotes/sim-tdx-v4.bin"));
     const std::string padded = std::string(quote.begin(), quote.end()) + std::string(16, '\0');
-    const auto pinned = write_temp("pinned.json", R"({"version": 1, "td": {"mrtd": [")" +
-                                                      tdxkit::to_hex(std::span(quote).subspan(48 + 136, 48)) +
-                                                      R"("]}})");
+    const auto pinned =
+        write_temp("pinned.json", R"({"version": 1, "td": {"mrtd": [")" +
+                                      tdxkit::to_hex(std::span(quote).subspan(48 + 136, 48)) + R"("]}})");
     auto args = demo_args({"--policy", pinned.string(), "--json"});
     args[1] = "-";
     const auto r = run_tdxkit(args, padded);

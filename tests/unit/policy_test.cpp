@@ -14,6 +14,7 @@
 #include "tdxkit/eventlog.hpp"
 #include "tdxkit/policy.hpp"
 #include "tdxkit/quote.hpp"
+#include "tdxkit/testing.hpp"
 
 using namespace tdxkit;
 using nlohmann::json;
@@ -280,6 +281,41 @@ TEST_CASE("tcb.accepted_statuses") {
     // Accepting OutOfDate does not accept its configuration-needed variant.
     report.tcb_status = TcbStatus::out_of_date_configuration_needed;
     CHECK_FALSE(eval(accepting, td_quote(), report).satisfied);
+}
+
+TEST_CASE(
+    "tcb.rejected_component_statuses: a module level that needs SW hardening does not converge, but can be refused") {
+    // End to end with the test PKI: the TDX module's level is SWHardeningNeeded, the platform UpToDate.
+    testing::Scenario s;
+    for (auto& identity : *s.tcb_info.tdx_module_identities) {
+        for (auto& level : identity.tcb_levels) level.tcb_status = "SWHardeningNeeded";
+    }
+    const auto out = s.build();
+    const auto quote = parse_quote(out.quote);
+    const auto report = verify_quote(quote, out.collateral, {out.now, custom_trust_root(out.root_der)});
+    REQUIRE(report.authentic);
+    CHECK(report.tcb_status == TcbStatus::up_to_date);  // Intel QVL convergence (lib/docs/verification.md)
+    CHECK(report.tdx_module_status == TcbStatus::sw_hardening_needed);
+    CHECK(evaluate_policy(default_policy(), quote, report, out.now).satisfied);
+
+    const auto strict =
+        section("tcb", R"("rejected_component_statuses": ["SWHardeningNeeded", "ConfigurationNeeded"])");
+    const auto r = evaluate_policy(strict, quote, report, out.now);
+    REQUIRE(paths(r) == std::vector<std::string>{"tcb.rejected_component_statuses"});
+    CHECK(r.violations[0].actual == "TDX module SWHardeningNeeded");
+    CHECK(r.violations[0].message ==
+          "tcb.rejected_component_statuses: TDX module SWHardeningNeeded (rejected component statuses: "
+          "SWHardeningNeeded, ConfigurationNeeded; converged status UpToDate); check that the software mitigations "
+          "the advisories describe are in place");
+    CHECK(evaluate_policy(section("tcb", R"("rejected_component_statuses": "ConfigurationNeeded")"), quote, report,
+                          out.now)
+              .satisfied);
+    CHECK(parse_policy(policy_to_json(strict), "again").tcb.rejected_component_statuses ==
+          std::vector<TcbStatus>{TcbStatus::sw_hardening_needed, TcbStatus::configuration_needed});
+    CHECK(contains(parse_error(R"({"version": 1, "tcb": {"rejected_component_statuses": []}})"),
+                   "tcb.rejected_component_statuses: an empty list rejects nothing"));
+    CHECK(contains(parse_error(R"({"version": 1, "tcb": {"rejected_component_statuses": ["Bad"]}})"),
+                   "unknown TCB status 'Bad'"));
 }
 
 TEST_CASE("a Revoked, unknown or empty accepted status list is a policy error") {
@@ -580,7 +616,7 @@ TEST_CASE("lib/docs/policy.schema.json matches the parser") {
         };
     walk(schema, json{{"version", 1}}, json::json_pointer(""));
     // version, tcb, td, qe, xfam and td_attributes members, dstack and dstack.key_provider members
-    CHECK(properties_checked == 1 + 7 + 16 + 1 + 2 + 2 + 5 + 2);
+    CHECK(properties_checked == 1 + 8 + 16 + 1 + 2 + 2 + 5 + 2);
 }
 
 // ---- dstack section: RTMR3 identity events of a replayed event log ----

@@ -40,6 +40,10 @@ struct TcbPolicy {
     std::optional<std::vector<std::string>> accepted_advisory_ids;
     // Deny-list. Upper case.
     std::vector<std::string> rejected_advisory_ids;
+    // Deny-list over the statuses of the platform, TDX module and QE levels before convergence. Intel's
+    // convergence ignores a module or QE level that needs configuration or SW hardening; listing
+    // those statuses here rejects them anyway. Empty: not checked.
+    std::vector<TcbStatus> rejected_component_statuses;
     std::optional<UnixTime> min_tcb_date;
     std::optional<std::uint32_t> min_tcb_evaluation_data_number;
     std::optional<std::int64_t> max_collateral_age;        // seconds

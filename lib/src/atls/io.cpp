@@ -6,11 +6,11 @@
 #include <cstring>
 
 #include <fcntl.h>
-#include <strings.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -264,15 +264,17 @@ std::string printable(std::string_view text) {
 void check_head_framing(std::string_view head) {
     for (std::size_t i = 0; i < head.size(); ++i) {
         const auto c = static_cast<unsigned char>(head[i]);
-        const bool crlf = (c == '\r' && i + 1 < head.size() && head[i + 1] == '\n') ||
-                          (c == '\n' && i > 0 && head[i - 1] == '\r');
+        const bool crlf =
+            (c == '\r' && i + 1 < head.size() && head[i + 1] == '\n') || (c == '\n' && i > 0 && head[i - 1] == '\r');
         if ((c < 0x20 && c != '\t' && !crlf) || c == 0x7f) {
             const auto line_start = head.rfind('\n', i == 0 ? 0 : i - 1);
             const auto from = line_start == std::string_view::npos || i == 0 ? 0 : line_start + 1;
             throw Error(Errc::malformed,
                         fmt::format("HTTP header with a bare {} at byte {} (\"{}\"): lines must end in CRLF",
-                                    c == '\n' ? "LF" : c == '\r' ? "CR" : fmt::format("control byte {:#04x}", c), i,
-                                    printable(head.substr(from, 80))));
+                                    c == '\n'   ? "LF"
+                                    : c == '\r' ? "CR"
+                                                : fmt::format("control byte {:#04x}", c),
+                                    i, printable(head.substr(from, 80))));
         }
     }
 }

@@ -36,8 +36,8 @@ SecretBytes read_secret_file(const std::string& path, std::size_t max_size, bool
                                 path, st.st_mode & 07777, path));
     }
     if (static_cast<std::uintmax_t>(st.st_size) > max_size) {
-        throw Error(Errc::malformed, fmt::format("{} is {} bytes, over the limit of {} bytes", path, st.st_size,
-                                                 max_size));
+        throw Error(Errc::malformed,
+                    fmt::format("{} is {} bytes, over the limit of {} bytes", path, st.st_size, max_size));
     }
     // Sized once, so the vector never reallocates and leaves a copy of the secret behind.
     Bytes buffer(max_size + 1);

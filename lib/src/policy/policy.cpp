@@ -223,23 +223,26 @@ void parse_fields(const Reader& r, const json& obj, const std::string& path, con
     }
 }
 
-std::vector<TcbStatus> parse_statuses(const Reader& r, const json& v, const std::string& path) {
+// `accepting`: an allow-list, where an empty list or Revoked would be a mistake.
+std::vector<TcbStatus> parse_statuses(const Reader& r, const json& v, const std::string& path, bool accepting) {
     std::vector<TcbStatus> out;
     const auto names = r.string_list(v, path);
     if (names.empty()) {
-        r.fail(path, "an empty list accepts no quote; list at least one status such as \"UpToDate\"");
+        r.fail(path, accepting ? "an empty list accepts no quote; list at least one status such as \"UpToDate\""
+                               : "an empty list rejects nothing; remove the rule or list a status");
     }
     for (std::size_t i = 0; i < names.size(); ++i) {
         const auto at = fmt::format("{}[{}]", path, i);
         const auto status = parse_tcb_status(names[i]);
-        if (status == TcbStatus::revoked) {
+        if (accepting && status == TcbStatus::revoked) {
             r.fail(at, "Revoked can never be accepted: the platform's attestation keys may be compromised");
         }
         if (!status) {
             std::vector<std::string_view> valid;
-            for (auto s = TcbStatus::up_to_date; s != TcbStatus::revoked;
-                 s = static_cast<TcbStatus>(static_cast<int>(s) + 1)) {
-                valid.emplace_back(tcb_status_name(s));
+            for (int s = 0; s <= static_cast<int>(TcbStatus::revoked); ++s) {
+                if (!accepting || static_cast<TcbStatus>(s) != TcbStatus::revoked) {
+                    valid.emplace_back(tcb_status_name(static_cast<TcbStatus>(s)));
+                }
             }
             r.fail(at, fmt::format("unknown TCB status '{}' (valid: {})", names[i], fmt::join(valid, ", ")));
         }
@@ -275,7 +278,11 @@ std::vector<std::string> parse_advisories(const Reader& r, const json& v, const 
 
 constexpr std::array kTcbFields{
     Field{"accepted_statuses", [](const Reader& r, const json& v, const std::string& at,
-                                  Policy& p) { p.tcb.accepted_statuses = parse_statuses(r, v, at); }},
+                                  Policy& p) { p.tcb.accepted_statuses = parse_statuses(r, v, at, true); }},
+    Field{"rejected_component_statuses",
+          [](const Reader& r, const json& v, const std::string& at, Policy& p) {
+              p.tcb.rejected_component_statuses = parse_statuses(r, v, at, false);
+          }},
     Field{"accepted_advisory_ids", [](const Reader& r, const json& v, const std::string& at,
                                       Policy& p) { p.tcb.accepted_advisory_ids = parse_advisories(r, v, at); }},
     Field{"rejected_advisory_ids", [](const Reader& r, const json& v, const std::string& at,
@@ -522,6 +529,30 @@ std::string status_context(const VerificationReport& report) {
     return out;
 }
 
+// Intel's convergence keeps UpToDate when the TDX module or QE level only needs configuration or SW
+// hardening (lib/docs/verification.md); this rule looks at each component's own status instead.
+void check_component_statuses(const TcbPolicy& p, const VerificationReport& report, Evaluator& ev) {
+    if (p.rejected_component_statuses.empty()) return;
+    ev.rule();
+    const std::array<std::pair<std::string_view, const std::optional<TcbStatus>*>, 3> components{
+        {{"platform", &report.platform_status}, {"TDX module", &report.tdx_module_status}, {"QE", &report.qe_status}}};
+    std::vector<std::string> hits;
+    std::optional<TcbStatus> first;
+    for (const auto& [name, status] : components) {
+        if (*status && std::find(p.rejected_component_statuses.begin(), p.rejected_component_statuses.end(),
+                                 **status) != p.rejected_component_statuses.end()) {
+            hits.push_back(fmt::format("{} {}", name, tcb_status_name(**status)));
+            if (!first) first = **status;
+        }
+    }
+    if (!first) return;
+    const auto rejected = status_list(p.rejected_component_statuses);
+    ev.violate("tcb.rejected_component_statuses", fmt::format("no component in {}", rejected),
+               fmt::format("{}", fmt::join(hits, ", ")),
+               fmt::format("{} (rejected component statuses: {}; converged status {}); {}", fmt::join(hits, ", "),
+                           rejected, tcb_status_name(*report.tcb_status), status_remedy(*first)));
+}
+
 void check_status(const TcbPolicy& p, const VerificationReport& report, UnixTime now, Evaluator& ev) {
     ev.rule();
     const auto status = *report.tcb_status;
@@ -663,6 +694,7 @@ void evaluate_tcb(const TcbPolicy& p, const VerificationReport& report, UnixTime
         return;
     }
     check_status(p, report, now, ev);
+    check_component_statuses(p, report, ev);
     check_advisories(p, report, ev);
     check_tcb_date(p, report, ev);
     check_evaluation_number(p, report, ev);
@@ -1051,8 +1083,8 @@ PolicyResult evaluate_policy(const Policy& policy, const Quote& quote, const Ver
 
 bool pins_workload(const Policy& policy) noexcept {
     const auto& td = policy.td;
-    const bool td_pinned = td.mrtd || td.rtmr0 || td.rtmr1 || td.rtmr2 || td.rtmr3 || td.mrconfigid || td.mrowner ||
-                           td.mrownerconfig;
+    const bool td_pinned =
+        td.mrtd || td.rtmr0 || td.rtmr1 || td.rtmr2 || td.rtmr3 || td.mrconfigid || td.mrowner || td.mrownerconfig;
     const auto& d = policy.dstack;
     const bool dstack_pinned =
         d && (d->compose_hashes || d->app_ids || d->instance_ids || d->os_image_hashes || d->key_provider);
@@ -1084,6 +1116,10 @@ std::string policy_to_json(const Policy& policy) {
     t["accepted_statuses"] = ordered_json::array();
     for (const auto s : tcb.accepted_statuses) t["accepted_statuses"].push_back(tcb_status_name(s));
     if (tcb.accepted_advisory_ids) t["accepted_advisory_ids"] = *tcb.accepted_advisory_ids;
+    if (!tcb.rejected_component_statuses.empty()) {
+        auto& list = t["rejected_component_statuses"] = ordered_json::array();
+        for (const auto s : tcb.rejected_component_statuses) list.push_back(tcb_status_name(s));
+    }
     if (!tcb.rejected_advisory_ids.empty()) t["rejected_advisory_ids"] = tcb.rejected_advisory_ids;
     if (tcb.min_tcb_date) t["min_tcb_date"] = format_rfc3339(*tcb.min_tcb_date);
     if (tcb.min_tcb_evaluation_data_number) t["min_tcb_evaluation_data_number"] = *tcb.min_tcb_evaluation_data_number;

@@ -118,6 +118,8 @@ const std::vector<RejectCase>& reject_cases() {
         {"PCE-ID mismatch", [](Scenario& s) { s.tcb_info.pce_id = Octets<2>{0x01, 0x00}; }, {}, "pce_id_match", "PCE-ID mismatch"},
         {"SGX TCB Info for a TDX quote", [](Scenario& s) { s.tcb_info.id = "SGX"; }, {}, "tcb_info_format", "expected \"TDX\""},
         {"TCB Info version 2", [](Scenario& s) { s.tcb_info.version = 2; }, {}, "tcb_info_format", "version"},
+        {"TCB Info tcbType 1 (only 0 is defined)", [](Scenario& s) { s.tcb_info.tcb_type = 1; }, {}, "tcb_info_format", "tcbType is 1; only tcbType 0 is defined"},
+        {"TCB Info with a duplicated key", [](Scenario& s) { s.tcb_info.edit_body = [](std::string& b) { b.insert(1, "\"tcbType\":0,"); }; }, {}, "tcb_info_format", "duplicate key \"tcbType\""},
         {"SGX QE Identity for a TDX quote", [](Scenario& s) { s.qe_identity.id = "QE"; }, {}, "qe_identity_format", "expected \"TD_QE\""},
         // Quoting enclave
         {"QE vendor is not Intel", [](Scenario& s) { s.quote.header.qe_vendor_id[0] ^= 1U; }, {}, "qe_vendor_id", "not produced by Intel"},

@@ -15,6 +15,7 @@
 
 #include "cli.hpp"
 #include "collateral_options.hpp"
+#include "tdxkit/appraise.hpp"
 #include "tdxkit/collateral.hpp"
 #include "tdxkit/eventlog.hpp"
 #include "tdxkit/input.hpp"
@@ -213,7 +214,6 @@ Outcome verify_input(const QuoteInput& input, const Collateral& collateral, cons
                      const std::string& given_log_source, Context& ctx) {
     Outcome o;
     o.quote = parse_quote(input.quote);
-    o.report = verify_quote(*o.quote, collateral, VerifyOptions{ctx.now, ctx.root, &ctx.cache});
     if (given_log) {
         o.event_log = given_log;
         o.event_log_source = given_log_source;
@@ -222,19 +222,13 @@ Outcome verify_input(const QuoteInput& input, const Collateral& collateral, cons
         o.event_log_source = input.container;
     }
     o.policy = ctx.policy;
-    o.warnings = verification_warnings(*o.quote, ctx.policy);
-    o.policy_result = evaluate_policy(ctx.policy, *o.quote, *o.report, ctx.now, o.event_log ? &*o.event_log : nullptr);
-    const auto& r = *o.report;
-    if (!r.authentic) {
-        o.reason = fmt::format("{}: {}", r.failed_check, r.failure);
-        o.exit_code = kRejected;
-    } else if (r.tcb_status == TcbStatus::revoked) {
-        o.reason = "TCB status is Revoked: a component of this platform has been revoked by Intel";
-        o.exit_code = kRejected;
-    } else if (!o.policy_result->satisfied) {
-        o.reason = o.policy_result->violations.front().message;
-        o.exit_code = kRejected;
-    }
+    auto appraisal = appraise(*o.quote, collateral, o.event_log ? &*o.event_log : nullptr, ctx.policy,
+                              AppraisalOptions{ctx.now, ctx.root, &ctx.cache});
+    o.report = std::move(appraisal.report);
+    o.policy_result = std::move(appraisal.policy_result);
+    o.warnings = std::move(appraisal.warnings);
+    o.reason = std::move(appraisal.reason);
+    o.exit_code = appraisal.accepted ? kOk : kRejected;
     return o;
 }
 

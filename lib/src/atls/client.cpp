@@ -14,6 +14,7 @@
 #include "atls/io.hpp"
 #include "atls/messages.hpp"
 #include "core/json.hpp"
+#include "tdxkit/appraise.hpp"
 #include "tdxkit/atls.hpp"
 #include "tdxkit/error.hpp"
 #include "tdxkit/eventlog.hpp"
@@ -153,9 +154,21 @@ void check_quote(const ClientOptions& options, const detail::QuoteReply& reply, 
                                 "for this TLS session (a relay, a man-in-the-middle or a replayed quote)",
                                 to_hex(td->report_data), o.expected_report_data_hex));
 
+    // The policy's dstack rules need the event log that came with the quote.
+    std::optional<EventLog> log;
+    std::string log_error;
+    try {
+        log = parse_dstack_event_log(reply.event_log);
+    } catch (const Error& e) {
+        log_error = e.what();
+    }
+    // The evidence's verdict is appraise's; the steps below show its parts (accepted exactly when
+    // quote_verification, tcb_status and policy all pass).
     const UnixTime now = options.at ? *options.at : now_utc();
-    const auto collateral = options.collateral(*o.quote);
-    o.report = verify_quote(*o.quote, collateral, VerifyOptions{now, options.trust_root});
+    auto appraisal = appraise(*o.quote, options.collateral(*o.quote), log ? &*log : nullptr, options.policy,
+                              AppraisalOptions{now, options.trust_root, nullptr});
+    o.report = std::move(appraisal.report);
+    o.policy_result = std::move(appraisal.policy_result);
     const auto& r = *o.report;
     steps.add("quote_verification", r.authentic,
               r.authentic ? fmt::format("DCAP verification passed ({} checks, collateral {})", r.checks.size(),
@@ -165,15 +178,6 @@ void check_quote(const ClientOptions& options, const detail::QuoteReply& reply, 
         steps.add("tcb_status", r.tcb_status != TcbStatus::revoked,
                   fmt::format("TCB status {}", r.tcb_status ? tcb_status_name(*r.tcb_status) : "unknown"));
     }
-    // The policy's dstack rules need the event log that came with the quote.
-    std::optional<EventLog> log;
-    std::string log_error;
-    try {
-        log = parse_dstack_event_log(reply.event_log);
-    } catch (const Error& e) {
-        log_error = e.what();
-    }
-    o.policy_result = evaluate_policy(options.policy, *o.quote, r, now, log ? &*log : nullptr);
     const auto& p = *o.policy_result;
     steps.add("policy", p.satisfied,
               p.satisfied ? fmt::format("{}: {} rules satisfied", options.policy.source, p.rules_checked)

@@ -1,0 +1,46 @@
+#pragma once
+
+// One call from evidence to verdict. DCAP verification of the quote (verify.hpp), the event log's
+// binding to it (eventlog.hpp, read only through the policy's dstack rules), the policy
+// (policy.hpp), and the one rule no policy can relax: a Revoked TCB is never accepted. Every front
+// end (tdxkit verify, verify --batch, atls-connect, the verification service) decides acceptance
+// through appraise and nothing else.
+
+#include <string>
+#include <vector>
+
+#include "tdxkit/collateral.hpp"
+#include "tdxkit/eventlog.hpp"
+#include "tdxkit/export.hpp"
+#include "tdxkit/policy.hpp"
+#include "tdxkit/quote.hpp"
+#include "tdxkit/time.hpp"
+#include "tdxkit/verify.hpp"
+
+namespace tdxkit {
+
+struct AppraisalOptions {
+    UnixTime now = 0;                            // the verification time; there is no default
+    TrustRoot trust_root = intel_sgx_root_ca();  // replacing it is for tests and development only
+    VerificationCache* cache = nullptr;          // optional, shared by the verifications of a batch
+};
+
+struct Appraisal {
+    bool accepted = false;  // authentic, not Revoked, and the policy is satisfied
+    // Empty when accepted; otherwise the first reason, starting with the failed check's id
+    // ("quote_signature: ...") or the violated rule's path ("td.mrtd: ...").
+    std::string reason;
+    VerificationReport report;
+    PolicyResult policy_result;  // every rule is evaluated, also when verification failed
+    // What the operator should know that is not a reason to reject (verification_warnings).
+    std::vector<std::string> warnings;
+};
+
+// Pure: no files, network or clock. `event_log` is the log that came with the quote (nullptr: none);
+// a log counts only as far as bind_event_log vouches for it. Throws only for internal errors; every
+// problem with the evidence is a rejection with its reason.
+[[nodiscard]] TDXKIT_EXPORT Appraisal appraise(const Quote& quote, const Collateral& collateral,
+                                               const EventLog* event_log, const Policy& policy,
+                                               const AppraisalOptions& options);
+
+}  // namespace tdxkit

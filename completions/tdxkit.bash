@@ -25,7 +25,7 @@ _tdxkit_options() {
     '') echo '--version' ;;
     'quote decode') echo '--format' ;;
     'quote generate') echo '--report-data --report-data-file --provider --out --format --tsm-dir --pki --bind-cert --event-log-out' ;;
-    verify) echo '--format --collateral --policy --at --trust-root --event-log --batch --jobs --pccs-url --pccs-ca --root-ca-crl-url --update --cache-dir --timeout --retries --offline --refresh' ;;
+    verify) echo '--format --collateral --policy --at --trust-root --event-log --batch --jobs --output --pccs-url --pccs-ca --root-ca-crl-url --update --cache-dir --timeout --retries --offline --refresh' ;;
     replay-rtmr) echo '--quote --acpi-table' ;;
     measure-compose) echo '--normalize --preprocess --write-normalized --app-id --key-provider --key-provider-id --policy-out' ;;
     'collateral fetch') echo '--fmspc --ca --tee --out --pccs-url --pccs-ca --root-ca-crl-url --update --cache-dir --timeout --retries --offline --refresh' ;;
@@ -54,6 +54,8 @@ _tdxkit_values() {
         echo 'standard early' ;;
     'measure-compose:--key-provider')
         echo 'none local kms tpm' ;;
+    'verify:--output')
+        echo 'full summary' ;;
     'collateral fetch:--ca')
         echo 'platform processor' ;;
     'collateral fetch:--tee')

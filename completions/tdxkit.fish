@@ -90,6 +90,7 @@ complete -c tdxkit -n '__tdxkit_at "verify"' -l trust-root -r -F -d 'TEST ONLY: 
 complete -c tdxkit -n '__tdxkit_at "verify"' -l event-log -r -F -d 'Event log for the policy dstack rules'
 complete -c tdxkit -n '__tdxkit_at "verify"' -l batch -r -F -d 'Verify JSON lines from FILE or - (one result line each)'
 complete -c tdxkit -n '__tdxkit_at "verify"' -l jobs -x -d 'Worker threads for --batch'
+complete -c tdxkit -n '__tdxkit_at "verify"' -l output -x -a 'full summary' -d '--batch result lines'
 complete -c tdxkit -n '__tdxkit_at "verify"' -l pccs-url -x -d 'Intel PCS or PCCS base URL (default: $PCCS_URL)'
 complete -c tdxkit -n '__tdxkit_at "verify"' -l pccs-ca -r -F -d 'PEM CA bundle to trust for the collateral service'
 complete -c tdxkit -n '__tdxkit_at "verify"' -l root-ca-crl-url -x -d 'Root CA CRL URL'

@@ -73,10 +73,9 @@ TrustRoot trust_root_option(const std::string& path) {
     return root;
 }
 
-Collateral resolve_collateral(const CollateralCliOptions& o, const Quote& quote, UnixTime now, bool quiet,
-                              const TrustRoot& root) {
-    auto sources = collateral_sources(o, quiet);
-    sources.check_cached = [&root, now, quiet](const Collateral& cached) -> std::optional<std::string> {
+std::function<std::optional<std::string>(const Collateral&)> cached_collateral_check(const TrustRoot& root,
+                                                                                     UnixTime now, bool quiet) {
+    return [root, now, quiet](const Collateral& cached) -> std::optional<std::string> {
         const auto result = check_collateral(cached, root, now);
         if (result.valid) return std::nullopt;
         const auto failed =
@@ -85,6 +84,12 @@ Collateral resolve_collateral(const CollateralCliOptions& o, const Quote& quote,
         if (!quiet) warn(fmt::format("cached collateral {} does not verify ({}); it is ignored", cached.source, why));
         return why;
     };
+}
+
+Collateral resolve_collateral(const CollateralCliOptions& o, const Quote& quote, UnixTime now, bool quiet,
+                              const TrustRoot& root) {
+    auto sources = collateral_sources(o, quiet);
+    sources.check_cached = cached_collateral_check(root, now, quiet);
     if (!sources.path.empty()) return load_collateral(sources.path);
     return tdxkit::resolve_collateral(sources, collateral_request_for(quote), now);
 }

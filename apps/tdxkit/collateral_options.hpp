@@ -3,6 +3,8 @@
 // Collateral-source options shared by the subcommands that need collateral (`collateral fetch`,
 // `verify`, `atls-connect`): where to fetch from, the cache, and the network limits.
 
+#include <functional>
+#include <optional>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -39,6 +41,11 @@ CollateralSources collateral_sources(const CollateralCliOptions& o, bool quiet);
 // Intel's pinned SGX Root CA when `path` is empty; else that certificate, with a warning on stderr
 // that the result proves nothing about genuine Intel hardware.
 TrustRoot trust_root_option(const std::string& path);
+
+// Judges cache entries for CollateralSources::check_cached: check_collateral against `root` at `now`;
+// a refused entry is named in a warning unless quiet.
+std::function<std::optional<std::string>(const Collateral&)> cached_collateral_check(const TrustRoot& root,
+                                                                                     UnixTime now, bool quiet);
 
 // --collateral, else a fresh cache entry, else the network: the collateral for this quote.
 // `now` decides cache freshness (pass the verification time). A cache entry that does not pass

@@ -205,7 +205,29 @@ TEST_CASE("--batch: JSON lines in, one verify/v1 line out per input line, in ord
     CHECK(out[22]["id"] == "tampered");
     CHECK(out[22]["result"] == "rejected");
     CHECK(out[22]["reason"].get<std::string>().rfind("quote_signature", 0) == 0);
-    CHECK(r.err.find("20 of 23 quotes verified") != std::string::npos);
+    CHECK(r.err.find("20 of 23 quotes verified (1 rejected, 2 could not be checked)") != std::string::npos);
+
+    // --output summary: the same verdicts, one short tdxkit.verify-summary/v1 record each.
+    const auto s = run_tdxkit({"verify", "--batch", "-", "--jobs", "2", "--output", "summary", "--collateral",
+                               data("collateral/sim"), "--trust-root", data("pki/root.pem"), "--at", kAt},
+                              lines);
+    CHECK(s.exit_code == 1);
+    std::vector<json> summary;
+    std::istringstream sin(s.out);
+    for (std::string line; std::getline(sin, line);) summary.push_back(json::parse(line));
+    REQUIRE(summary.size() == out.size());
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        CHECK(summary[i]["schema"] == "tdxkit.verify-summary/v1");
+        CHECK(summary[i]["id"] == out[i]["id"]);
+        CHECK(summary[i]["result"] == out[i]["result"]);
+        CHECK(summary[i]["reason"] == out[i]["reason"]);
+    }
+    CHECK(summary[0]["accepted"] == true);
+    CHECK(summary[0]["tcb_status"] == "UpToDate");
+    CHECK(summary[0]["mr_td"] == out[0]["quote"]["mr_td"]);
+    CHECK(summary[0]["rtmr3"] == out[0]["quote"]["rtmr3"]);
+    CHECK(summary[20]["error"] == "malformed");
+    CHECK(summary[22]["accepted"] == false);
 }
 
 TEST_CASE("quote from standard input and from a JSON container") {

@@ -1,0 +1,51 @@
+#pragma once
+
+// Streaming batch verification for fleets: JSON lines in ({"id":..., "quote":..., "event_log":...},
+// see parse_batch_request), one result line out per input line, in input order, each written as soon
+// as it and every line before it are done. Memory is bounded by the window of lines in flight, not
+// by the number of lines, so a million quotes need no more than ten.
+
+#include <cstddef>
+#include <functional>
+#include <istream>
+#include <string_view>
+
+#include "tdxkit/appraise.hpp"
+#include "tdxkit/export.hpp"
+#include "tdxkit/pcs.hpp"
+#include "tdxkit/policy.hpp"
+
+namespace tdxkit {
+
+enum class BatchOutput {
+    full,     // tdxkit.verify/v1 on one line, with the line's "id"
+    summary,  // tdxkit.verify-summary/v1
+};
+
+struct BatchOptions {
+    UnixTime now = 0;                            // the verification time of every line
+    TrustRoot trust_root = intel_sgx_root_ca();  // replacing it is for tests and development only
+    Policy policy = default_policy();
+    // Where collateral comes from. It is resolved once per platform (TEE, FMSPC, PCK CA; once in all
+    // with `path`) and shared by every worker, and so is a failure to get it.
+    CollateralSources collateral;
+    unsigned jobs = 0;                       // worker threads; 0: one per core
+    std::size_t window = 0;                  // lines in flight at most; 0: 64 per worker
+    std::size_t max_line = 4 * 1024 * 1024;  // longer lines get an error result, unread
+    BatchOutput output = BatchOutput::full;
+};
+
+struct BatchSummary {
+    std::size_t lines = 0;  // non-blank input lines
+    std::size_t accepted = 0;
+    std::size_t rejected = 0;
+    std::size_t errors = 0;  // lines that could not be checked (malformed, collateral unavailable, ...)
+};
+
+// Reads `in` to its end; blank lines are skipped, a trailing CR is dropped. Calls `write` with each
+// result line (no newline) from the calling thread, in input order. Problems with a line are that
+// line's result ("result": "error"); only a failing `write` or an internal error ends the batch.
+TDXKIT_EXPORT BatchSummary verify_batch(std::istream& in, const std::function<void(std::string_view line)>& write,
+                                        const BatchOptions& options);
+
+}  // namespace tdxkit

@@ -1,0 +1,271 @@
+// Streaming batch verification (tdxkit/batch.hpp): a reader, a pool of workers and an in-order
+// writer around a ring of `window` slots.
+
+#include "tdxkit/batch.hpp"
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "tdxkit/error.hpp"
+#include "tdxkit/input.hpp"
+#include "tdxkit/report.hpp"
+
+namespace tdxkit {
+namespace {
+
+// Lines of at most `max` bytes without ever holding a longer one: the rest of an overlong line is
+// skipped as it is read.
+class LineReader {
+public:
+    LineReader(std::istream& in, std::size_t max) : in_(in), max_(max), buffer_(std::size_t{1} << 16) {}
+
+    // False at the end of input. `too_long`: the line was longer than max (`line` is then empty).
+    bool next(std::string& line, bool& too_long) {
+        line.clear();
+        too_long = false;
+        bool any = false;
+        while (true) {
+            if (pos_ == end_ && !fill()) return any;
+            any = true;
+            const char* start = buffer_.data() + pos_;
+            const auto* newline = static_cast<const char*>(std::memchr(start, '\n', end_ - pos_));
+            const std::size_t length = newline != nullptr ? static_cast<std::size_t>(newline - start) : end_ - pos_;
+            if (!too_long && line.size() + length > max_) {
+                too_long = true;
+                line.clear();
+                line.shrink_to_fit();
+            }
+            if (!too_long) line.append(start, length);
+            pos_ += length;
+            if (newline != nullptr) {
+                ++pos_;
+                return true;
+            }
+        }
+    }
+
+private:
+    bool fill() {
+        if (!in_) return false;
+        in_.read(buffer_.data(), static_cast<std::streamsize>(buffer_.size()));
+        end_ = static_cast<std::size_t>(in_.gcount());
+        pos_ = 0;
+        return end_ != 0;
+    }
+
+    std::istream& in_;
+    std::size_t max_;
+    std::vector<char> buffer_;
+    std::size_t pos_ = 0;
+    std::size_t end_ = 0;
+};
+
+// Collateral per platform, resolved once and shared; a failure is remembered too, so that a fleet
+// behind an unreachable PCCS fails fast rather than once per line.
+class SharedCollateral {
+public:
+    SharedCollateral(const CollateralSources& sources, UnixTime now) : sources_(sources), now_(now) {}
+
+    std::shared_ptr<const Collateral> get(const Quote& quote) {
+        CollateralRequest request;
+        std::string key = "given";
+        // With one collateral set for all, the PCK chain need not be decoded per quote.
+        if (sources_.path.empty()) {
+            request = collateral_request_for(quote);
+            key = fmt::format("{}/{}/{}", tee_type_name(request.tee), request.fmspc, pck_ca_type_name(request.ca));
+        }
+        const std::lock_guard lock(mutex_);  // held while fetching: one fetch per platform, never two racing
+        auto& entry = entries_[key];
+        if (!entry.value && !entry.error) {
+            try {
+                entry.value = std::make_shared<const Collateral>(resolve_collateral(sources_, request, now_));
+            } catch (const Error& e) {
+                entry.error = e;
+            }
+        }
+        if (entry.error) throw *entry.error;
+        return entry.value;
+    }
+
+private:
+    struct Entry {
+        std::shared_ptr<const Collateral> value;
+        std::optional<Error> error;
+    };
+    const CollateralSources& sources_;
+    UnixTime now_;
+    std::mutex mutex_;
+    std::map<std::string, Entry> entries_;
+};
+
+struct Slot {
+    std::string text;
+    bool too_long = false;
+    std::string result;
+    std::string_view verdict;  // VerificationOutcome::result()
+    bool done = false;
+};
+
+class Batch {
+public:
+    explicit Batch(const BatchOptions& options) : options_(options), collateral_(options.collateral, options.now) {}
+
+    void process(Slot& slot) {
+        VerificationOutcome o;
+        BatchRequest request;
+        try {
+            if (slot.too_long) {
+                throw Error(Errc::malformed, fmt::format("batch line is longer than {} bytes", options_.max_line));
+            }
+            parse_batch_request(slot.text, request);
+            o.quote = parse_quote(request.input.quote);
+            std::optional<EventLog> log;
+            if (request.input.event_log) {
+                log = parse_dstack_event_log(*request.input.event_log);
+                o.event_log = {request.input.container, log->container, log->events.size()};
+            }
+            o.policy_source = options_.policy.source;
+            o.appraisal = appraise(*o.quote, *collateral_.get(*o.quote), log ? &*log : nullptr, options_.policy,
+                                   AppraisalOptions{options_.now, options_.trust_root, &cache_});
+        } catch (const Error& e) {
+            o.error = e;
+        } catch (const std::exception& e) {
+            o.error = Error(Errc::internal, e.what());
+        }
+        slot.result = options_.output == BatchOutput::summary
+                          ? render_verify_summary(o, request.id_json)
+                          : render_verify_json(o, options_.trust_root, -1, request.id_json);
+        slot.verdict = o.result();
+        slot.text.clear();
+        slot.text.shrink_to_fit();
+    }
+
+private:
+    const BatchOptions& options_;
+    SharedCollateral collateral_;
+    VerificationCache cache_;
+};
+
+}  // namespace
+
+BatchSummary verify_batch(std::istream& in, const std::function<void(std::string_view line)>& write,
+                          const BatchOptions& options) {
+    const unsigned jobs = std::max(1U, options.jobs != 0 ? options.jobs : std::thread::hardware_concurrency());
+    const std::size_t window = options.window != 0 ? options.window : std::size_t{64} * jobs;
+    Batch batch(options);
+    std::vector<Slot> ring(window);
+    std::mutex mutex;
+    std::condition_variable work_ready;
+    std::condition_variable slot_done;
+    std::size_t read = 0;     // lines put into the ring
+    std::size_t claimed = 0;  // lines a worker has taken
+    std::size_t written = 0;  // lines written out
+    bool input_done = false;
+
+    const auto worker = [&] {
+        while (true) {
+            std::unique_lock lock(mutex);
+            work_ready.wait(lock, [&] { return claimed < read || input_done; });
+            if (claimed == read) return;
+            Slot& slot = ring[claimed++ % window];
+            lock.unlock();
+            batch.process(slot);
+            lock.lock();
+            slot.done = true;
+            slot_done.notify_one();
+        }
+    };
+    std::vector<std::thread> workers;
+    workers.reserve(jobs);
+    // Ends the workers however this function is left: a failing write must not leave them waiting.
+    struct Joiner {
+        std::vector<std::thread>& threads;
+        std::mutex& mutex;
+        bool& done;
+        std::condition_variable& cv;
+        ~Joiner() {
+            {
+                const std::lock_guard lock(mutex);
+                done = true;
+            }
+            cv.notify_all();
+            for (auto& t : threads) t.join();
+        }
+    } joiner{workers, mutex, input_done, work_ready};
+    for (unsigned i = 0; i < jobs; ++i) workers.emplace_back(worker);
+
+    BatchSummary summary;
+    // Writes every finished line at the head of the ring; with `wait`, waits for the head first.
+    const auto flush = [&](bool wait) {
+        while (true) {
+            Slot* head = nullptr;
+            {
+                std::unique_lock lock(mutex);
+                if (written == read) return;
+                if (wait) slot_done.wait(lock, [&] { return ring[written % window].done; });
+                if (!ring[written % window].done) return;
+                head = &ring[written % window];
+            }
+            // A done slot at the head is touched by no worker until it is reused, which only this thread does.
+            write(head->result);
+            summary.accepted += head->verdict == "ok" ? 1 : 0;
+            summary.rejected += head->verdict == "rejected" ? 1 : 0;
+            summary.errors += head->verdict == "error" ? 1 : 0;
+            *head = Slot{};
+            const std::lock_guard lock(mutex);
+            ++written;
+            wait = false;
+        }
+    };
+
+    LineReader reader(in, options.max_line);
+    std::string text;
+    bool too_long = false;
+    while (reader.next(text, too_long)) {
+        if (!text.empty() && text.back() == '\r') text.pop_back();
+        if (!too_long && text.find_first_not_of(" \t") == std::string::npos) continue;
+        ++summary.lines;
+        flush(false);
+        while (true) {
+            {
+                const std::lock_guard lock(mutex);
+                if (read - written < window) break;
+            }
+            flush(true);
+        }
+        Slot& slot = ring[read % window];
+        slot.text = std::move(text);
+        slot.too_long = too_long;
+        {
+            const std::lock_guard lock(mutex);
+            ++read;
+        }
+        work_ready.notify_one();
+        text = std::string();
+    }
+    {
+        const std::lock_guard lock(mutex);
+        input_done = true;
+    }
+    work_ready.notify_all();
+    while (true) {
+        {
+            const std::lock_guard lock(mutex);
+            if (written == read) break;
+        }
+        flush(true);
+    }
+    return summary;
+}
+
+}  // namespace tdxkit

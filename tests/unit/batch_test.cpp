@@ -1,0 +1,108 @@
+// verify_batch: streaming, in-order results, one bad line never stops the batch (tdxkit/batch.hpp).
+
+#include <doctest/doctest.h>
+
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "support/test_support.hpp"
+#include "tdxkit/batch.hpp"
+#include "tdxkit/testing.hpp"
+
+using namespace tdxkit;
+using nlohmann::json;
+
+namespace {
+
+struct Fleet {
+    test::TempDir dir{"batch"};
+    testing::ScenarioOutput out = testing::Scenario().build();
+    BatchOptions options;
+
+    Fleet() {
+        testing::write_collateral(out.collateral, dir.path() / "collateral");
+        options.now = out.now;
+        options.trust_root = custom_trust_root(out.root_der);
+        options.collateral.path = (dir.path() / "collateral").string();
+    }
+
+    std::vector<json> run(const std::string& input, BatchSummary& summary) const {
+        std::istringstream in(input);
+        std::vector<json> lines;
+        summary = verify_batch(
+            in, [&](std::string_view line) { lines.push_back(json::parse(line)); }, options);
+        return lines;
+    }
+};
+
+std::string line(const std::string& id, const std::string& quote_hex) {
+    return R"({"id":")" + id + R"(","quote":")" + quote_hex + "\"}";
+}
+
+}  // namespace
+
+TEST_CASE("results come out in input order, whatever the window and the number of workers") {
+    Fleet fleet;
+    const auto quote = to_hex(fleet.out.quote);
+    auto tampered = quote;
+    tampered[200] = tampered[200] == '0' ? '1' : '0';
+    std::string input;
+    for (int i = 0; i < 40; ++i)
+        input += line(std::to_string(i), i % 7 == 3 ? tampered : quote) + (i % 2 ? "\r\n" : "\n");
+    for (const auto& [jobs, window] : std::vector<std::pair<unsigned, std::size_t>>{{1, 1}, {2, 1}, {2, 3}, {3, 64}}) {
+        CAPTURE(jobs);
+        CAPTURE(window);
+        Fleet f;
+        f.options.jobs = jobs;
+        f.options.window = window;
+        f.options.output = BatchOutput::summary;
+        BatchSummary summary;
+        const auto lines = f.run(input, summary);
+        REQUIRE(lines.size() == 40);
+        for (int i = 0; i < 40; ++i) {
+            CHECK(lines[static_cast<std::size_t>(i)]["id"] == std::to_string(i));
+            CHECK(lines[static_cast<std::size_t>(i)]["result"] == (i % 7 == 3 ? "rejected" : "ok"));
+        }
+        CHECK(summary.lines == 40);
+        CHECK(summary.accepted == 34);
+        CHECK(summary.rejected == 6);
+        CHECK(summary.errors == 0);
+    }
+}
+
+TEST_CASE("bad lines get an error result and the batch goes on; blank lines are skipped") {
+    Fleet fleet;
+    fleet.options.max_line = 16 * 1024;
+    const auto quote = to_hex(fleet.out.quote);
+    BatchSummary summary;
+    const auto lines = fleet.run(line("a", quote) + "\n\n   \nnot json\n" + std::string(20000, 'x') + "\n" +
+                                     R"({"id":"b","quote":"00"})" + "\n" + line("c", quote),  // no final newline
+                                 summary);
+    REQUIRE(lines.size() == 5);
+    CHECK(lines[0]["result"] == "ok");
+    CHECK(lines[0]["schema"] == "tdxkit.verify/v1");
+    CHECK(lines[1]["result"] == "error");
+    CHECK(lines[1]["error"]["code"] == "malformed");
+    CHECK(lines[1]["id"] == nullptr);
+    CHECK(lines[2]["reason"] == "batch line is longer than 16384 bytes");
+    CHECK(lines[3]["id"] == "b");
+    CHECK(lines[3]["error"]["code"] == "malformed");
+    CHECK(lines[4]["id"] == "c");
+    CHECK(lines[4]["result"] == "ok");
+    CHECK(summary.lines == 5);
+    CHECK(summary.errors == 3);
+}
+
+TEST_CASE("unavailable collateral is an error result for each line, fetched once") {
+    Fleet fleet;
+    fleet.options.collateral.path = (fleet.dir.path() / "missing").string();
+    BatchSummary summary;
+    const auto lines =
+        fleet.run(line("a", to_hex(fleet.out.quote)) + "\n" + line("b", to_hex(fleet.out.quote)), summary);
+    REQUIRE(lines.size() == 2);
+    for (const auto& l : lines) CHECK(l["error"]["code"] == "collateral_unavailable");
+    CHECK(summary.errors == 2);
+}

@@ -70,6 +70,16 @@ TEST_CASE("syntax errors and out-of-range numbers are malformed input with a bou
     CHECK(error_of("[1,]").find("doc: not valid JSON: ") == 0);
     CHECK(error_of("1e400").find("doc: not valid JSON: ") == 0);
     CHECK(error_of("[1] [2]").find("doc: not valid JSON: ") == 0);
+    // nlohmann reads a NUL byte as the end of input and ignores the rest: a parser differential.
+    CHECK(error_of(std::string("\"X\"\0{\"hidden\":1}", 16)) ==
+          "doc: not valid JSON: unexpected content after the JSON value at byte 3");
+    CHECK(error_of("\"\xC0\x80\"").find("invalid UTF-8") != std::string::npos);  // overlong NUL
+    CHECK(error_of(R"("\ud800")").find("high surrogate") != std::string::npos);
+    CHECK(error_of("\"a\tb\"").find("control character U+0009") != std::string::npos);
+    CHECK(parse_json("\xEF\xBB\xBF[1]", "doc") == json::array({1}));  // a BOM, as nlohmann reads it
+    CHECK(parse_json(R"("\ud83d\ude00\u00e9\/")", "doc") == "\xF0\x9F\x98\x80\xC3\xA9/");
+    CHECK(parse_json("-0", "doc").is_number_integer());
+    CHECK(parse_json("1e-400", "doc") == 0.0);  // underflow is zero, as for nlohmann
     CHECK(error_of("\"" + std::string(100000, 'x')).size() < 400);
     CHECK(error_of("{\"" + std::string(10000, 'k') + "\":1,\"" + std::string(10000, 'k') + "\":2}").size() < 400);
 }

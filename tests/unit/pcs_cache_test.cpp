@@ -197,9 +197,9 @@ TEST_CASE("cache: truncated, corrupted, foreign or edited entries are misses, ne
         CHECK(r.miss_reason.find(needle) != std::string::npos);
     };
     write(original.substr(0, original.size() / 2));
-    expect_miss("parse error");
+    expect_miss("not valid JSON");
     write("");
-    expect_miss("parse error");
+    expect_miss("not valid JSON");
     write(R"({"schema": "something else"})");
     expect_miss("not a tdxkit.collateral-cache/v1 document");
     // The entry of another key copied over this one.

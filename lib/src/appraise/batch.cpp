@@ -182,7 +182,9 @@ BatchSummary verify_batch(std::istream& in, const std::function<void(std::string
             batch.process(slot);
             lock.lock();
             slot.done = true;
-            slot_done.notify_one();
+            // The writer waits only for the head of the ring: waking it for any other slot is a
+            // wasted context switch per line.
+            if (&slot == &ring[written % window]) slot_done.notify_one();
         }
     };
     std::vector<std::thread> workers;
@@ -202,7 +204,9 @@ BatchSummary verify_batch(std::istream& in, const std::function<void(std::string
             for (auto& t : threads) t.join();
         }
     } joiner{workers, mutex, input_done, work_ready};
-    for (unsigned i = 0; i < jobs; ++i) workers.emplace_back(worker);
+    // The calling thread is one of the `jobs`: it reads and writes, and verifies whenever it would
+    // otherwise wait (helping), so there is no extra thread to switch to.
+    for (unsigned i = 1; i < jobs; ++i) workers.emplace_back(worker);
 
     BatchSummary summary;
     // Writes every finished line at the head of the ring; with `wait`, waits for the head first.
@@ -212,6 +216,14 @@ BatchSummary verify_batch(std::istream& in, const std::function<void(std::string
             {
                 std::unique_lock lock(mutex);
                 if (written == read) return;
+                if (wait && !ring[written % window].done && claimed < read) {
+                    Slot& work = ring[claimed++ % window];
+                    lock.unlock();
+                    batch.process(work);
+                    lock.lock();
+                    work.done = true;
+                    continue;
+                }
                 if (wait) slot_done.wait(lock, [&] { return ring[written % window].done; });
                 if (!ring[written % window].done) return;
                 head = &ring[written % window];

@@ -14,12 +14,20 @@ constexpr std::string_view kBase64Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefgh
 
 bool is_space(char c) noexcept { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 
-int hex_value(char c) noexcept {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
+constexpr std::uint8_t kHexSpace = 0xFE;
+constexpr std::uint8_t kHexInvalid = 0xFF;
+// Digit values, kHexSpace for the whitespace from_hex skips, kHexInvalid for anything else.
+constexpr auto kHexTable = [] {
+    std::array<std::uint8_t, 256> table{};
+    table.fill(kHexInvalid);
+    for (int c = 0; c < 10; ++c) table['0' + c] = static_cast<std::uint8_t>(c);
+    for (int c = 0; c < 6; ++c) {
+        table['a' + c] = static_cast<std::uint8_t>(10 + c);
+        table['A' + c] = static_cast<std::uint8_t>(10 + c);
+    }
+    for (const char c : {' ', '\t', '\n', '\r', '\f', '\v'}) table[static_cast<unsigned char>(c)] = kHexSpace;
+    return table;
+}();
 
 int base64_value(char c) noexcept {
     if (c == '-') return 62;  // URL-safe alphabet
@@ -56,22 +64,38 @@ Bytes from_hex(std::string_view text, std::string_view what) {
     if (text.size() - start >= 2 && text[start] == '0' && (text[start + 1] == 'x' || text[start + 1] == 'X')) {
         start += 2;
     }
-    Bytes out;
-    out.reserve((text.size() - start) / 2);
+    Bytes out((text.size() - start) / 2);
+    std::size_t n = 0;
     int high = -1;
-    for (std::size_t i = start; i < text.size(); ++i) {
-        const char c = text[i];
-        if (is_space(c)) continue;
-        const int v = hex_value(c);
-        if (v < 0) throw Error(Errc::malformed, fmt::format("{}: invalid hex character at offset {}", what, i));
+    for (std::size_t i = start; i < text.size();) {
+        // Two digits at a time: a hex quote in a batch line is 10 KB, decoded once per line.
+        if (high < 0 && i + 1 < text.size()) {
+            const auto a = kHexTable[static_cast<unsigned char>(text[i])];
+            const auto b = kHexTable[static_cast<unsigned char>(text[i + 1])];
+            if ((a | b) < 16) {
+                out[n++] = static_cast<std::uint8_t>(a << 4U | b);
+                i += 2;
+                continue;
+            }
+        }
+        const auto v = kHexTable[static_cast<unsigned char>(text[i])];
+        if (v == kHexSpace) {
+            ++i;
+            continue;
+        }
+        if (v == kHexInvalid) {
+            throw Error(Errc::malformed, fmt::format("{}: invalid hex character at offset {}", what, i));
+        }
         if (high < 0) {
             high = v;
         } else {
-            out.push_back(static_cast<std::uint8_t>((high << 4) | v));
+            out[n++] = static_cast<std::uint8_t>(high << 4 | v);
             high = -1;
         }
+        ++i;
     }
     if (high >= 0) throw Error(Errc::malformed, fmt::format("{}: odd number of hex digits", what));
+    out.resize(n);
     return out;
 }
 

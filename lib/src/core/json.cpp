@@ -1,5 +1,8 @@
 #include "core/json.hpp"
 
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
 #include <set>
 #include <type_traits>
 #include <utility>
@@ -21,142 +24,316 @@ std::string cut(std::string_view text, std::size_t max) {
     return fmt::format("{}...", text.substr(0, max - 3));
 }
 
-// Builds the document through nlohmann's SAX interface, whose parser is iterative, so nothing
-// deeper than the limit is ever allocated and no recursion depends on the input.
+bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+
+int hex_value(char c) noexcept {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+void append_utf8(std::string& out, std::uint32_t cp) {
+    if (cp < 0x80) {
+        out.push_back(static_cast<char>(cp));
+    } else if (cp < 0x800) {
+        out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else if (cp < 0x10000) {
+        out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+        out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else {
+        out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+        out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+        out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    }
+}
+
+// Length of the well-formed UTF-8 sequence (RFC 3629: no overlong forms, no surrogates, nothing
+// above U+10FFFF) that starts at text[0], or 0.
+std::size_t utf8_sequence(std::string_view text) noexcept {
+    const auto at = [&](std::size_t i) { return i < text.size() ? static_cast<unsigned char>(text[i]) : 0U; };
+    const auto cont = [&](std::size_t i, unsigned lo = 0x80, unsigned hi = 0xBF) { return at(i) >= lo && at(i) <= hi; };
+    const unsigned b = at(0);
+    if (b >= 0xC2 && b <= 0xDF) return cont(1) ? 2 : 0;
+    if (b == 0xE0) return cont(1, 0xA0) && cont(2) ? 3 : 0;
+    if ((b >= 0xE1 && b <= 0xEC) || b == 0xEE || b == 0xEF) return cont(1) && cont(2) ? 3 : 0;
+    if (b == 0xED) return cont(1, 0x80, 0x9F) && cont(2) ? 3 : 0;
+    if (b == 0xF0) return cont(1, 0x90) && cont(2) && cont(3) ? 4 : 0;
+    if (b >= 0xF1 && b <= 0xF3) return cont(1) && cont(2) && cont(3) ? 4 : 0;
+    if (b == 0xF4) return cont(1, 0x80, 0x8F) && cont(2) && cont(3) ? 4 : 0;
+    return 0;
+}
+
+// A JSON parser (RFC 8259) that builds nlohmann values. It is iterative (an explicit stack of open
+// containers), so neither nesting nor length reaches the C++ stack; it checks depth and duplicate
+// keys as it goes; and it scans strings in runs rather than a character at a time, so that a batch
+// line carrying a 10 KB hex quote costs a few microseconds. What it accepts and the values it builds
+// are nlohmann's own (tests/fuzz/fuzz_json.cpp checks this against nlohmann::json::parse).
 template <class Json>
-class StrictBuilder {
+class Parser {
 public:
     using string_t = typename Json::string_t;
 
-    StrictBuilder(Json& root, JsonLimits limits) : root_(root), limits_(limits) {}
+    Parser(std::string_view text, std::string_view what, JsonLimits limits)
+        : text_(text), what_(what), limits_(limits) {}
 
-    bool null() { return put(nullptr); }
-    bool boolean(bool v) { return put(v); }
-    bool number_integer(typename Json::number_integer_t v) { return put(v); }
-    bool number_unsigned(typename Json::number_unsigned_t v) { return put(v); }
-    bool number_float(typename Json::number_float_t v, const string_t&) { return put(v); }
-    bool string(string_t& v) { return put(std::move(v)); }
-    bool binary(typename Json::binary_t& v) { return put(Json::binary(std::move(v))); }
-    bool start_object(std::size_t) { return open(Json::value_t::object); }
-    bool start_array(std::size_t) { return open(Json::value_t::array); }
-    bool end_object() { return close(); }
-    bool end_array() { return close(); }
-
-    bool key(string_t& k) {
-        auto& frame = frames_.back();
-        auto& object = frame.value->template get_ref<typename Json::object_t&>();
-        bool seen = false;
-        if constexpr (std::is_same_v<Json, nlohmann::ordered_json>) {
-            // ordered_map looks keys up linearly: a set keeps a wide object from costing O(n^2).
-            seen = !frame.keys.insert(k).second;
-        } else {
-            seen = object.find(k) != object.end();
-        }
-        frame.key = k;
-        if (seen && limits_.duplicates == DuplicateKeys::refuse) {
-            return fail(
-                fmt::format("duplicate key \"{}\" (parsers disagree on which value counts)", cut(k, kMaxPathKey)));
-        }
-        member_ = &object[k];
-        return true;
-    }
-
-    bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) {
-        // e.what() starts with "[json.exception.parse_error.101] "; the rest locates the error.
-        const std::string_view text = e.what();
-        const auto start = text.find("] ");
-        syntax_error_ = cut(start == std::string_view::npos ? text : text.substr(start + 2), kMaxMessage);
-        return false;
-    }
-
-    [[noreturn]] void raise(std::string_view what) const {
-        if (!syntax_error_.empty())
-            throw Error(Errc::malformed, fmt::format("{}: not valid JSON: {}", what, syntax_error_));
-        throw Error(Errc::malformed, fmt::format("{}: {}: {}", what, path_, problem_));
+    Json parse() {
+        Json root;
+        // nlohmann skips a UTF-8 byte order mark at the very start; so does this parser.
+        if (text_.substr(0, 3) == "\xEF\xBB\xBF") pos_ = 3;
+        skip_space();
+        value(root);
+        while (!frames_.empty()) step();
+        skip_space();
+        if (pos_ != text_.size()) syntax("unexpected content after the JSON value");
+        return root;
     }
 
 private:
     struct Frame {
         Json* value;
+        bool is_array;
+        bool empty = true;
         string_t key;             // objects: the member being read
         std::size_t index = 0;    // arrays: the element being read
-        std::set<string_t> keys;  // ordered_json only
+        std::set<string_t> keys;  // ordered_json only: its map looks keys up linearly
     };
 
-    // Where the next value goes: the root, the next array element or the member named by key().
-    Json* slot() {
-        if (frames_.empty()) return &root_;
+    // One element or member of the innermost open container, or its end.
+    void step() {
+        skip_space();
         auto& frame = frames_.back();
-        if (frame.value->is_array()) {
+        const char close = frame.is_array ? ']' : '}';
+        if (peek() == close) {
+            ++pos_;
+            frames_.pop_back();
+            return;
+        }
+        if (!frame.empty) {
+            if (peek() != ',') syntax(fmt::format("expected ',' or '{}'", close));
+            ++pos_;
+            skip_space();
+        }
+        frame.empty = false;
+        if (frame.is_array) {
             auto& array = frame.value->template get_ref<typename Json::array_t&>();
             frame.index = array.size();
-            return &array.emplace_back();
+            value(array.emplace_back());  // may push a frame: `frame` is not used after this
+            return;
         }
-        return member_;
+        if (peek() != '"') syntax("expected a member name in quotes");
+        auto name = string();
+        skip_space();
+        if (peek() != ':') syntax("expected ':' after a member name");
+        ++pos_;
+        skip_space();
+        auto& object = frame.value->template get_ref<typename Json::object_t&>();
+        bool seen = false;
+        if constexpr (std::is_same_v<Json, nlohmann::ordered_json>) {
+            seen = !frame.keys.insert(name).second;
+        } else {
+            seen = object.find(name) != object.end();
+        }
+        frame.key = name;
+        if (seen && limits_.duplicates == DuplicateKeys::refuse) {
+            fail(fmt::format("duplicate key \"{}\" (parsers disagree on which value counts)", cut(name, kMaxPathKey)));
+        }
+        value(object[std::move(name)]);
     }
 
-    template <class V>
-    bool put(V&& v) {
-        *slot() = Json(std::forward<V>(v));
-        return true;
+    void value(Json& slot) {
+        switch (peek()) {
+        case '{': open(slot, false); return;
+        case '[': open(slot, true); return;
+        case '"': slot = string(); return;
+        case 't': literal("true"), slot = true; return;
+        case 'f': literal("false"), slot = false; return;
+        case 'n': literal("null"), slot = nullptr; return;
+        default: break;
+        }
+        if (peek() == '-' || is_digit(peek())) {
+            number(slot);
+            return;
+        }
+        syntax(pos_ == text_.size() ? "unexpected end of input, expected a value" : "expected a value");
     }
 
-    bool open(typename Json::value_t type) {
+    void open(Json& slot, bool is_array) {
         if (frames_.size() >= limits_.max_depth) {
-            if (!frames_.empty() && frames_.back().value->is_array())
-                frames_.back().index = frames_.back().value->size();
-            return fail(fmt::format("JSON nested too deeply (more than {} levels)", limits_.max_depth));
+            fail(fmt::format("JSON nested too deeply (more than {} levels)", limits_.max_depth));
         }
-        auto* value = slot();
-        *value = Json(type);
-        frames_.push_back({value, {}, 0, {}});
-        return true;
+        ++pos_;
+        slot = is_array ? Json::array() : Json::object();
+        frames_.push_back(Frame{&slot, is_array, true, {}, 0, {}});
     }
 
-    bool close() {
-        frames_.pop_back();
-        return true;
+    void literal(std::string_view word) {
+        if (text_.substr(pos_, word.size()) != word) syntax("invalid literal");
+        pos_ += word.size();
     }
 
-    bool fail(std::string problem) {
+    void number(Json& slot) {
+        const auto start = pos_;
+        bool integer = true;
+        if (peek() == '-') ++pos_;
+        if (peek() == '0') {
+            ++pos_;
+        } else if (is_digit(peek())) {
+            while (is_digit(peek())) ++pos_;
+        } else {
+            syntax("invalid number: expected a digit");
+        }
+        if (peek() == '.') {
+            integer = false;
+            ++pos_;
+            if (!is_digit(peek())) syntax("invalid number: expected a digit after '.'");
+            while (is_digit(peek())) ++pos_;
+        }
+        if (peek() == 'e' || peek() == 'E') {
+            integer = false;
+            ++pos_;
+            if (peek() == '+' || peek() == '-') ++pos_;
+            if (!is_digit(peek())) syntax("invalid number: expected a digit in the exponent");
+            while (is_digit(peek())) ++pos_;
+        }
+        const std::string token(text_.substr(start, pos_ - start));
+        // As nlohmann: an integer that fits is kept exactly (unsigned unless negative); anything else
+        // is a double, and a double beyond its range is an error rather than infinity.
+        char* end = nullptr;
+        errno = 0;
+        if (integer && token[0] == '-') {
+            const long long v = std::strtoll(token.c_str(), &end, 10);
+            if (errno == 0) {
+                slot = static_cast<typename Json::number_integer_t>(v);
+                return;
+            }
+        } else if (integer) {
+            const unsigned long long v = std::strtoull(token.c_str(), &end, 10);
+            if (errno == 0) {
+                slot = static_cast<typename Json::number_unsigned_t>(v);
+                return;
+            }
+        }
+        const double v = std::strtod(token.c_str(), &end);
+        if (!std::isfinite(v)) syntax(fmt::format("number overflow parsing '{}'", cut(token, 40)), start);
+        slot = v;
+    }
+
+    string_t string() {
+        ++pos_;  // the opening quote
+        string_t out;
+        while (true) {
+            const auto run_start = pos_;
+            while (pos_ < text_.size()) {
+                const auto c = static_cast<unsigned char>(text_[pos_]);
+                if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80) break;
+                ++pos_;
+            }
+            out.append(text_.data() + run_start, pos_ - run_start);
+            if (pos_ == text_.size()) syntax("unterminated string");
+            const auto c = static_cast<unsigned char>(text_[pos_]);
+            if (c == '"') {
+                ++pos_;
+                return out;
+            }
+            if (c < 0x20) syntax(fmt::format("control character U+{:04X} must be escaped in a string", c));
+            if (c >= 0x80) {
+                const auto length = utf8_sequence(text_.substr(pos_));
+                if (length == 0) syntax("invalid UTF-8 in a string");
+                out.append(text_.data() + pos_, length);
+                pos_ += length;
+                continue;
+            }
+            escape(out);
+        }
+    }
+
+    void escape(string_t& out) {
+        ++pos_;  // the backslash
+        const char c = peek();
+        ++pos_;
+        switch (c) {
+        case '"': out.push_back('"'); return;
+        case '\\': out.push_back('\\'); return;
+        case '/': out.push_back('/'); return;
+        case 'b': out.push_back('\b'); return;
+        case 'f': out.push_back('\f'); return;
+        case 'n': out.push_back('\n'); return;
+        case 'r': out.push_back('\r'); return;
+        case 't': out.push_back('\t'); return;
+        case 'u': break;
+        default: syntax("invalid escape in a string", pos_ - 2);
+        }
+        std::uint32_t cp = code_unit();
+        if (cp >= 0xDC00 && cp <= 0xDFFF) syntax("a low surrogate \\u escape without a high one");
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+            if (text_.substr(pos_, 2) != "\\u") syntax("a high surrogate \\u escape must be followed by a low one");
+            pos_ += 2;
+            const auto low = code_unit();
+            if (low < 0xDC00 || low > 0xDFFF) syntax("a high surrogate \\u escape must be followed by a low one");
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+        }
+        append_utf8(out, cp);
+    }
+
+    std::uint32_t code_unit() {
+        std::uint32_t unit = 0;
+        for (int i = 0; i < 4; ++i) {
+            const int digit = hex_value(peek());
+            if (digit < 0) syntax("a \\u escape needs four hex digits");
+            unit = unit << 4 | static_cast<std::uint32_t>(digit);
+            ++pos_;
+        }
+        return unit;
+    }
+
+    [[nodiscard]] char peek() const noexcept { return pos_ < text_.size() ? text_[pos_] : '\0'; }
+
+    void skip_space() noexcept {
+        while (pos_ < text_.size() &&
+               (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\n' || text_[pos_] == '\r')) {
+            ++pos_;
+        }
+    }
+
+    [[noreturn]] void syntax(std::string_view problem) const { syntax(problem, pos_); }
+    [[noreturn]] void syntax(std::string_view problem, std::size_t at) const {
+        throw Error(Errc::malformed,
+                    cut(fmt::format("{}: not valid JSON: {} at byte {}", what_, problem, at), kMaxMessage));
+    }
+
+    // A well-formed document that breaks a limit: named by the path of the value at fault.
+    [[noreturn]] void fail(const std::string& problem) const {
         std::string path;
         for (const auto& frame : frames_) {
-            if (frame.value->is_array()) {
+            if (frame.is_array) {
                 path += fmt::format("[{}]", frame.index);
             } else {
                 path += fmt::format("{}{}", path.empty() ? "" : ".", cut(frame.key, kMaxPathKey));
             }
         }
-        path_ = path.empty() ? "(document)" : cut(path, kMaxMessage);
-        problem_ = std::move(problem);
-        return false;
+        throw Error(Errc::malformed,
+                    fmt::format("{}: {}: {}", what_, path.empty() ? "(document)" : cut(path, kMaxMessage), problem));
     }
 
-    Json& root_;
+    std::string_view text_;
+    std::string_view what_;
     JsonLimits limits_;
+    std::size_t pos_ = 0;
     std::vector<Frame> frames_;
-    Json* member_ = nullptr;
-    std::string path_;
-    std::string problem_;
-    std::string syntax_error_;
 };
-
-template <class Json>
-Json parse_with_limits(std::string_view text, std::string_view what, JsonLimits limits) {
-    Json root;
-    StrictBuilder<Json> builder(root, limits);
-    if (!Json::sax_parse(text, &builder)) builder.raise(what);
-    return root;
-}
 
 }  // namespace
 
 nlohmann::json parse_json(std::string_view text, std::string_view what, JsonLimits limits) {
-    return parse_with_limits<nlohmann::json>(text, what, limits);
+    return Parser<nlohmann::json>(text, what, limits).parse();
 }
 
 nlohmann::ordered_json parse_ordered_json(std::string_view text, std::string_view what, JsonLimits limits) {
-    return parse_with_limits<nlohmann::ordered_json>(text, what, limits);
+    return Parser<nlohmann::ordered_json>(text, what, limits).parse();
 }
 
 std::string json_preview(const nlohmann::json& value) {

@@ -1,6 +1,7 @@
 #include "tdxkit/input.hpp"
 
 #include <algorithm>
+#include <array>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -13,11 +14,11 @@ namespace {
 
 using nlohmann::json;
 
-bool is_space(std::uint8_t c) noexcept { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-bool is_hex(std::uint8_t c) noexcept {
+constexpr bool is_space(std::uint8_t c) noexcept { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+constexpr bool is_hex(std::uint8_t c) noexcept {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
-bool is_base64(std::uint8_t c) noexcept {
+constexpr bool is_base64(std::uint8_t c) noexcept {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/' ||
            c == '=' || c == '-' || c == '_';
 }
@@ -31,9 +32,22 @@ InputFormat detect(ByteSpan data) {
     const auto text = as_text(data);
     std::string_view trimmed = text.substr(static_cast<std::size_t>(first - data.begin()));
     if (trimmed.starts_with("0x") || trimmed.starts_with("0X")) trimmed.remove_prefix(2);
-    const auto t = as_bytes(trimmed);
-    if (std::all_of(t.begin(), t.end(), [](auto c) { return is_hex(c) || is_space(c); })) return InputFormat::hex;
-    if (std::all_of(t.begin(), t.end(), [](auto c) { return is_base64(c) || is_space(c); })) return InputFormat::base64;
+    // One pass over what may be a 10 KB quote: which alphabets every character belongs to.
+    static constexpr std::uint8_t kHex = 1;
+    static constexpr std::uint8_t kBase64 = 2;
+    static constexpr auto kClass = [] {
+        std::array<std::uint8_t, 256> table{};
+        for (int c = 0; c < 256; ++c) {
+            const auto b = static_cast<std::uint8_t>(c);
+            table[b] = static_cast<std::uint8_t>((is_hex(b) || is_space(b) ? kHex : 0) |
+                                                 (is_base64(b) || is_space(b) ? kBase64 : 0));
+        }
+        return table;
+    }();
+    std::uint8_t all = kHex | kBase64;
+    for (const auto c : as_bytes(trimmed)) all &= kClass[c];
+    if ((all & kHex) != 0) return InputFormat::hex;
+    if ((all & kBase64) != 0) return InputFormat::base64;
     return InputFormat::raw;
 }
 

@@ -11,6 +11,7 @@
 #include "tdxkit/input.hpp"
 #include "tdxkit/pcs.hpp"
 #include "tdxkit/quote.hpp"
+#include "tdxkit/verify.hpp"
 
 namespace tdxkit::cli {
 namespace {

@@ -27,6 +27,12 @@ file(GLOB_RECURSE _cxx_sources CONFIGURE_DEPENDS
   "${CMAKE_SOURCE_DIR}/tests/*.cpp" "${CMAKE_SOURCE_DIR}/tests/*.hpp")
 add_test(NAME lint_clang_format COMMAND bash "${_lint}" clang-format ${_cxx_sources})
 
+# Modules include only modules below them (lib/docs/architecture.md).
+find_package(Python3 COMPONENTS Interpreter)
+if(Python3_FOUND)
+  add_test(NAME lint_layers COMMAND ${Python3_EXECUTABLE} "${CMAKE_CURRENT_LIST_DIR}/layers.py" "${CMAKE_SOURCE_DIR}")
+endif()
+
 get_property(_lint_tests DIRECTORY PROPERTY TESTS)
 list(FILTER _lint_tests INCLUDE REGEX "^lint_")
 set_tests_properties(${_lint_tests} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 60)

@@ -9,6 +9,7 @@
 #include "tdxkit/error.hpp"
 #include "tdxkit/pcs.hpp"
 #include "tdxkit/testing.hpp"
+#include "tdxkit/verify.hpp"
 
 using namespace tdxkit;
 namespace tt = tdxkit::testing;

@@ -14,6 +14,9 @@
 namespace tdxkit {
 
 using Bytes = std::vector<std::uint8_t>;
+// A fixed-size field of a binary structure (a register, a key, an identifier).
+template <std::size_t N>
+using Octets = std::array<std::uint8_t, N>;
 using ByteSpan = std::span<const std::uint8_t>;
 
 // Lowercase hex, no separators.

@@ -14,9 +14,6 @@
 
 namespace tdxkit {
 
-// The PCK chain of a quote whose certification data is type 5; empty for other types.
-[[nodiscard]] TDXKIT_EXPORT std::vector<CertificateInfo> quote_pck_chain(const Quote& quote);
-
 [[nodiscard]] TDXKIT_EXPORT std::string describe_quote_json(const Quote& quote, const QuoteInput& input);
 [[nodiscard]] TDXKIT_EXPORT std::string describe_quote_text(const Quote& quote, const QuoteInput& input);
 

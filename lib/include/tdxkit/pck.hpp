@@ -10,10 +10,11 @@
 
 #include "tdxkit/bytes.hpp"
 #include "tdxkit/export.hpp"
-#include "tdxkit/quote.hpp"
 #include "tdxkit/time.hpp"
 
 namespace tdxkit {
+
+struct Quote;  // quote.hpp
 
 struct PckConfiguration {
     std::optional<bool> dynamic_platform;
@@ -58,6 +59,9 @@ struct CertificateInfo {
 
 // Decodes every certificate of a PEM chain, in order.
 [[nodiscard]] TDXKIT_EXPORT std::vector<CertificateInfo> describe_pem_chain(ByteSpan pem);
+
+// The PCK chain a quote carries in certification data type 5; empty for other types.
+[[nodiscard]] TDXKIT_EXPORT std::vector<CertificateInfo> quote_pck_chain(const Quote& quote);
 
 // CA type of a PCK chain: from the issuer CN of the leaf ("Intel SGX PCK Platform CA" / "... Processor CA").
 [[nodiscard]] TDXKIT_EXPORT PckCaType pck_ca_type(const CertificateInfo& leaf) noexcept;

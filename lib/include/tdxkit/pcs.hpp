@@ -21,7 +21,6 @@
 #include "tdxkit/pck.hpp"
 #include "tdxkit/quote.hpp"
 #include "tdxkit/time.hpp"
-#include "tdxkit/verify.hpp"
 
 namespace tdxkit {
 
@@ -160,17 +159,6 @@ struct CollateralSummary {
 };
 // Parses every item, verifying nothing. Throws Error(malformed).
 [[nodiscard]] TDXKIT_EXPORT CollateralSummary describe_collateral(const Collateral& collateral);
-
-struct CollateralCheckResult {
-    bool valid = false;         // every check passed
-    std::vector<Check> checks;  // ids: root_ca_crl, pck_crl_chain, pck_crl, tcb_info_chain,
-                                // tcb_info_signature, tcb_info_validity, qe_identity_chain,
-                                // qe_identity_signature, qe_identity_validity
-};
-// The collateral-only part of verify_quote: every signature, chain, CRL and validity window against
-// the trust root at `now`. Runs every check (unlike verify_quote, it does not stop at the first).
-[[nodiscard]] TDXKIT_EXPORT CollateralCheckResult check_collateral(const Collateral& collateral, const TrustRoot& root,
-                                                                   UnixTime now);
 
 // ---- Cache ----
 

@@ -16,8 +16,6 @@
 
 namespace tdxkit {
 
-template <std::size_t N>
-using Octets = std::array<std::uint8_t, N>;
 using Measurement = Octets<48>;  // SHA-384 register
 
 inline constexpr std::uint32_t kTeeTypeSgx = 0x00000000;

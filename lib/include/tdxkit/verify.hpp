@@ -132,4 +132,15 @@ struct VerificationReport {
 [[nodiscard]] TDXKIT_EXPORT VerificationReport verify_quote(const Quote& quote, const Collateral& collateral,
                                                             const VerifyOptions& options);
 
+struct CollateralCheckResult {
+    bool valid = false;         // every check passed
+    std::vector<Check> checks;  // ids: root_ca_crl, pck_crl_chain, pck_crl, tcb_info_chain,
+                                // tcb_info_signature, tcb_info_validity, qe_identity_chain,
+                                // qe_identity_signature, qe_identity_validity
+};
+// The collateral-only part of verify_quote: every signature, chain, CRL and validity window against
+// the trust root at `now`. Runs every check (unlike verify_quote, it does not stop at the first).
+[[nodiscard]] TDXKIT_EXPORT CollateralCheckResult check_collateral(const Collateral& collateral, const TrustRoot& root,
+                                                                   UnixTime now);
+
 }  // namespace tdxkit

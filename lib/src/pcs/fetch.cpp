@@ -7,8 +7,8 @@
 
 #include <fmt/format.h>
 
-#include "tdxkit/describe.hpp"
 #include "tdxkit/error.hpp"
+#include "tdxkit/pck.hpp"
 #include "tdxkit/pcs.hpp"
 
 namespace tdxkit {

@@ -9,6 +9,7 @@
 #include "crypto/ossl.hpp"
 #include "pcs/pck_internal.hpp"
 #include "tdxkit/error.hpp"
+#include "tdxkit/quote.hpp"
 
 namespace tdxkit {
 namespace {
@@ -194,6 +195,12 @@ PckCaType pck_ca_type(const CertificateInfo& leaf) noexcept {
     if (leaf.issuer_cn.find("Platform") != std::string::npos) return PckCaType::platform;
     if (leaf.issuer_cn.find("Processor") != std::string::npos) return PckCaType::processor;
     return PckCaType::none;
+}
+
+std::vector<CertificateInfo> quote_pck_chain(const Quote& quote) {
+    const auto& cert = quote.signature_data.certification;
+    if (cert.type != static_cast<std::uint16_t>(CertDataType::pck_cert_chain)) return {};
+    return describe_pem_chain(cert.data);
 }
 
 }  // namespace tdxkit

@@ -10,9 +10,11 @@
 
 #include "crypto/cert_cache.hpp"
 #include "crypto/ossl.hpp"
+#include "pcs/collateral_summary.hpp"
 #include "pcs/tcb_info.hpp"
 #include "tdxkit/error.hpp"
 #include "tdxkit/pcs.hpp"
+#include "tdxkit/verify.hpp"
 #include "verify/chain.hpp"
 
 namespace tdxkit {
@@ -21,21 +23,8 @@ namespace {
 using ossl::X509CrlPtr;
 using ossl::X509Ptr;
 
-std::vector<X509Ptr> parse_chain(std::string_view pem, std::string_view what) {
-    std::vector<X509Ptr> out;
-    for (const auto& one : split_pem_chain(as_bytes(pem))) out.push_back(ossl::cached_pem_cert(one, what));
-    if (out.empty()) throw Error(Errc::malformed, fmt::format("{} holds no certificate", what));
-    return out;
-}
-
-std::string subject_cn(X509* cert) { return ossl::common_name(X509_get_subject_name(cert)); }
-
-CollateralItem crl_item(std::string name, X509_CRL* crl) {
-    const auto* next = X509_CRL_get0_nextUpdate(crl);
-    if (next == nullptr) throw Error(Errc::malformed, fmt::format("{} has no nextUpdate", name));
-    return {std::move(name), ossl::common_name(X509_CRL_get_issuer(crl)),
-            ossl::asn1_time_to_unix(X509_CRL_get0_lastUpdate(crl)), ossl::asn1_time_to_unix(next)};
-}
+using pcs::parse_pem_chain;
+using pcs::subject_cn;
 
 class CollateralChecker {
 public:
@@ -95,7 +84,7 @@ private:
     std::optional<X509Ptr> signing_chain(const std::string& id, std::string_view item, const std::string& pem) {
         std::optional<X509Ptr> signer;
         check(id, [&] {
-            auto chain = parse_chain(pem, fmt::format("{} issuer chain", item));
+            auto chain = parse_pem_chain(pem, fmt::format("{} issuer chain", item));
             if (!verify::same_public_key(chain.back().get(), root_.get())) {
                 return fmt::format("{} issuer chain ends at \"{}\", not at the trust root", item,
                                    subject_cn(chain.back().get()));
@@ -119,7 +108,7 @@ private:
     std::optional<X509Ptr> ca_chain() {
         std::optional<X509Ptr> ca;
         check("pck_crl_chain", [&] {
-            auto chain = parse_chain(c_.pck_crl_issuer_chain, "PCK CRL issuer chain");
+            auto chain = parse_pem_chain(c_.pck_crl_issuer_chain, "PCK CRL issuer chain");
             if (chain.size() != 2 || !verify::same_public_key(chain.back().get(), root_.get())) {
                 return fmt::format("PCK CRL issuer chain has {} certificate(s) ending at \"{}\", expected the PCK CA "
                                    "and the trust root",
@@ -186,36 +175,6 @@ private:
 };
 
 }  // namespace
-
-CollateralSummary describe_collateral(const Collateral& c) {
-    CollateralSummary s;
-    const auto tcb = pcs::parse_tcb_info(c.tcb_info);
-    const auto qe = pcs::parse_qe_identity(c.qe_identity);
-    s.tee = tcb.id;
-    s.fmspc = to_hex(tcb.fmspc);
-    s.pce_id = to_hex(tcb.pce_id);
-    s.qe_identity_id = qe.id;
-    s.tcb_evaluation_data_number = tcb.tcb_evaluation_data_number;
-    s.qe_tcb_evaluation_data_number = qe.tcb_evaluation_data_number;
-    const auto signer_cn = [](const std::string& pem, std::string_view what) {
-        return subject_cn(parse_chain(pem, what).front().get());
-    };
-    s.items.push_back(
-        {"tcb_info", signer_cn(c.tcb_info_issuer_chain, "TCB Info issuer chain"), tcb.issue_date, tcb.next_update});
-    s.items.push_back({"qe_identity", signer_cn(c.qe_identity_issuer_chain, "QE Identity issuer chain"), qe.issue_date,
-                       qe.next_update});
-    const auto pck_crl = ossl::cached_der_crl(c.pck_crl, "PCK CRL");
-    s.items.push_back(crl_item("pck_crl", pck_crl.get()));
-    s.items.push_back(crl_item("root_ca_crl", ossl::cached_der_crl(c.root_ca_crl, "root CA CRL").get()));
-    const auto& issuer = s.items[2].issuer;
-    s.pck_crl_ca = issuer == "Intel SGX PCK Platform CA"    ? "platform"
-                   : issuer == "Intel SGX PCK Processor CA" ? "processor"
-                                                            : "";
-    s.next_update = std::min_element(s.items.begin(), s.items.end(), [](const auto& a, const auto& b) {
-                        return a.valid_until < b.valid_until;
-                    })->valid_until;
-    return s;
-}
 
 CollateralCheckResult check_collateral(const Collateral& collateral, const TrustRoot& root, UnixTime now) {
     return CollateralChecker{collateral, root, now}.run();

@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "quote/quote_json.hpp"
+#include "report/quote_json.hpp"
 #include "tdxkit/time.hpp"
 
 namespace tdxkit {
@@ -125,12 +125,6 @@ json quote_body_json(const Quote& q) {
 }
 
 }  // namespace detail
-
-std::vector<CertificateInfo> quote_pck_chain(const Quote& quote) {
-    const auto& cert = quote.signature_data.certification;
-    if (cert.type != static_cast<std::uint16_t>(CertDataType::pck_cert_chain)) return {};
-    return describe_pem_chain(cert.data);
-}
 
 std::string describe_quote_json(const Quote& q, const QuoteInput& input) {
     const auto chain = quote_pck_chain(q);

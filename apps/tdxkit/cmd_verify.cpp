@@ -137,7 +137,7 @@ int run_batch(const VerifyCommand& cmd, const GlobalOptions& global, Context& ct
             pending.append(line).push_back('\n');
             if (pending.size() >= 64 * 1024) flush();
         },
-        options);
+        options, flush);
     flush();
     if (in.bad()) throw Error(Errc::io, fmt::format("cannot read {}", cmd.batch));
     if (!global.quiet) {

@@ -2,6 +2,9 @@
 
 #include <doctest/doctest.h>
 
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -105,4 +108,61 @@ TEST_CASE("unavailable collateral is an error result for each line, fetched once
     REQUIRE(lines.size() == 2);
     for (const auto& l : lines) CHECK(l["error"]["code"] == "collateral_unavailable");
     CHECK(summary.errors == 2);
+}
+
+namespace {
+
+// Input that gives line i only once i results have been written: a client that waits for each
+// answer before it sends the next line. Without streaming, verify_batch would wait for input that
+// never comes; the timeout turns that into missing lines instead of a hang.
+class LockstepInput : public std::streambuf {
+public:
+    LockstepInput(std::vector<std::string> lines, std::mutex& mutex, std::condition_variable& cv,
+                  const std::size_t& results)
+        : lines_(std::move(lines)), mutex_(mutex), cv_(cv), results_(results) {}
+
+protected:
+    int_type underflow() override {
+        if (gptr() < egptr()) return traits_type::to_int_type(*gptr());
+        if (next_ == lines_.size()) return traits_type::eof();
+        std::unique_lock lock(mutex_);
+        if (!cv_.wait_for(lock, std::chrono::seconds(20), [&] { return results_ >= next_; })) return traits_type::eof();
+        current_ = lines_[next_++];
+        setg(current_.data(), current_.data(), current_.data() + current_.size());
+        return traits_type::to_int_type(*gptr());
+    }
+
+private:
+    std::vector<std::string> lines_;
+    std::mutex& mutex_;
+    std::condition_variable& cv_;
+    const std::size_t& results_;
+    std::size_t next_ = 0;
+    std::string current_;
+};
+
+}  // namespace
+
+TEST_CASE("streaming: each result is written before the next line arrives") {
+    Fleet fleet;
+    fleet.options.output = BatchOutput::summary;
+    std::vector<std::string> lines;
+    for (int i = 0; i < 5; ++i) lines.push_back(line(std::to_string(i), to_hex(fleet.out.quote)) + "\n");
+    std::mutex mutex;
+    std::condition_variable cv;
+    std::size_t results = 0;
+    LockstepInput input(lines, mutex, cv, results);
+    std::istream in(&input);
+    std::vector<std::string> ids;
+    const auto summary = verify_batch(
+        in,
+        [&](std::string_view out) {
+            ids.push_back(json::parse(out)["id"].get<std::string>());
+            const std::lock_guard lock(mutex);
+            ++results;
+            cv.notify_all();
+        },
+        fleet.options);
+    CHECK(ids == std::vector<std::string>{"0", "1", "2", "3", "4"});
+    CHECK(summary.accepted == 5);
 }

@@ -42,10 +42,14 @@ struct BatchSummary {
     std::size_t errors = 0;  // lines that could not be checked (malformed, collateral unavailable, ...)
 };
 
-// Reads `in` to its end; blank lines are skipped, a trailing CR is dropped. Calls `write` with each
-// result line (no newline) from the calling thread, in input order. Problems with a line are that
-// line's result ("result": "error"); only a failing `write` or an internal error ends the batch.
+// Reads `in` to its end on the calling thread; blank lines are skipped, a trailing CR is dropped. A
+// line is verified as soon as it arrives, and its result is handed to `write` (no newline) as soon
+// as it and every line before it are done, so a client may send one line and wait for its answer.
+// `write` and `caught_up` are called from one thread (not the calling one), in input order;
+// `caught_up` (if set) when every result that is ready has been written, so a caller that buffers
+// output knows when to flush. Problems with a line are that line's result ("result": "error"); an
+// exception from `write` ends the batch (once the pending read returns) and is rethrown here.
 TDXKIT_EXPORT BatchSummary verify_batch(std::istream& in, const std::function<void(std::string_view line)>& write,
-                                        const BatchOptions& options);
+                                        const BatchOptions& options, const std::function<void()>& caught_up = {});
 
 }  // namespace tdxkit

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <cstring>
+#include <exception>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -55,10 +56,14 @@ public:
     }
 
 private:
+    // Takes what the stream has, waiting only when it has nothing: a line from a pipe is verified
+    // when it arrives, not when 64 KiB have accumulated.
     bool fill() {
-        if (!in_) return false;
-        in_.read(buffer_.data(), static_cast<std::streamsize>(buffer_.size()));
-        end_ = static_cast<std::size_t>(in_.gcount());
+        auto* buffer = in_.rdbuf();
+        if (buffer == nullptr || buffer->sgetc() == std::char_traits<char>::eof()) return false;
+        const auto available = std::max<std::streamsize>(1, buffer->in_avail());
+        end_ = static_cast<std::size_t>(
+            buffer->sgetn(buffer_.data(), std::min(available, static_cast<std::streamsize>(buffer_.size()))));
         pos_ = 0;
         return end_ != 0;
     }
@@ -159,110 +164,132 @@ private:
 }  // namespace
 
 BatchSummary verify_batch(std::istream& in, const std::function<void(std::string_view line)>& write,
-                          const BatchOptions& options) {
+                          const BatchOptions& options, const std::function<void()>& caught_up) {
     const unsigned jobs = std::max(1U, options.jobs != 0 ? options.jobs : std::thread::hardware_concurrency());
     const std::size_t window = options.window != 0 ? options.window : std::size_t{64} * jobs;
     Batch batch(options);
     std::vector<Slot> ring(window);
     std::mutex mutex;
-    std::condition_variable work_ready;
-    std::condition_variable slot_done;
-    std::size_t read = 0;     // lines put into the ring
-    std::size_t claimed = 0;  // lines a worker has taken
-    std::size_t written = 0;  // lines written out
+    std::condition_variable work_ready;   // workers: a line to verify, or the end
+    std::condition_variable writer_wake;  // writer: the head is done, a line arrived, or the end
+    std::condition_variable space;        // reader: a slot was freed
+    std::size_t read = 0;                 // lines put into the ring
+    std::size_t claimed = 0;              // lines taken for verification
+    std::size_t written = 0;              // lines written out
     bool input_done = false;
+    bool stop = false;  // the writer failed: everyone ends
+    std::exception_ptr failure;
+    BatchSummary summary;
 
+    // Takes the next unclaimed line, verifies it and marks it done; `lock` is held on entry and exit.
+    const auto verify_next = [&](std::unique_lock<std::mutex>& lock) {
+        Slot& slot = ring[claimed++ % window];
+        lock.unlock();
+        batch.process(slot);
+        lock.lock();
+        slot.done = true;
+        // The writer waits only for the head of the ring; waking it for another slot is wasted.
+        if (&slot == &ring[written % window]) writer_wake.notify_one();
+    };
     const auto worker = [&] {
+        std::unique_lock lock(mutex);
         while (true) {
-            std::unique_lock lock(mutex);
-            work_ready.wait(lock, [&] { return claimed < read || input_done; });
-            if (claimed == read) return;
-            Slot& slot = ring[claimed++ % window];
-            lock.unlock();
-            batch.process(slot);
-            lock.lock();
-            slot.done = true;
-            // The writer waits only for the head of the ring: waking it for any other slot is a
-            // wasted context switch per line.
-            if (&slot == &ring[written % window]) slot_done.notify_one();
+            work_ready.wait(lock, [&] { return claimed < read || input_done || stop; });
+            if (stop || claimed == read) return;
+            verify_next(lock);
         }
     };
-    std::vector<std::thread> workers;
-    workers.reserve(jobs);
-    // Ends the workers however this function is left: a failing write must not leave them waiting.
+    // Writes results in input order as they finish, and verifies lines itself rather than sleep:
+    // with --jobs N there are N - 1 workers plus this thread.
+    const auto writer = [&] {
+        try {
+            bool wrote = false;
+            while (true) {
+                Slot* head = nullptr;
+                {
+                    std::unique_lock lock(mutex);
+                    while (head == nullptr) {
+                        if (stop || (written == read && input_done)) break;
+                        Slot& first = ring[written % window];
+                        if (written < read && first.done) {
+                            head = &first;
+                        } else if (claimed < read) {
+                            verify_next(lock);
+                        } else if (wrote && caught_up) {
+                            lock.unlock();
+                            caught_up();
+                            wrote = false;
+                            lock.lock();
+                        } else {
+                            writer_wake.wait(lock);
+                        }
+                    }
+                }
+                if (head == nullptr) break;
+                // A done slot at the head is touched by nobody else until the reader reuses it.
+                write(head->result);
+                wrote = true;
+                summary.accepted += head->verdict == "ok" ? 1 : 0;
+                summary.rejected += head->verdict == "rejected" ? 1 : 0;
+                summary.errors += head->verdict == "error" ? 1 : 0;
+                *head = Slot{};
+                {
+                    const std::lock_guard lock(mutex);
+                    ++written;
+                }
+                space.notify_one();
+            }
+            if (wrote && caught_up) caught_up();
+        } catch (...) {
+            const std::lock_guard lock(mutex);
+            failure = std::current_exception();
+            stop = true;
+        }
+        work_ready.notify_all();
+        space.notify_all();
+    };
+
+    std::vector<std::thread> threads;
+    threads.reserve(jobs);
+    // However this function is left, the threads are told to end and joined.
     struct Joiner {
         std::vector<std::thread>& threads;
         std::mutex& mutex;
-        bool& done;
-        std::condition_variable& cv;
+        bool& input_done;
+        std::condition_variable& work_ready;
+        std::condition_variable& writer_wake;
         ~Joiner() {
             {
                 const std::lock_guard lock(mutex);
-                done = true;
+                input_done = true;
             }
-            cv.notify_all();
+            work_ready.notify_all();
+            writer_wake.notify_all();
             for (auto& t : threads) t.join();
         }
-    } joiner{workers, mutex, input_done, work_ready};
-    // The calling thread is one of the `jobs`: it reads and writes, and verifies whenever it would
-    // otherwise wait (helping), so there is no extra thread to switch to.
-    for (unsigned i = 1; i < jobs; ++i) workers.emplace_back(worker);
+    } joiner{threads, mutex, input_done, work_ready, writer_wake};
+    threads.emplace_back(writer);
+    for (unsigned i = 1; i < jobs; ++i) threads.emplace_back(worker);
 
-    BatchSummary summary;
-    // Writes every finished line at the head of the ring; with `wait`, waits for the head first.
-    const auto flush = [&](bool wait) {
-        while (true) {
-            Slot* head = nullptr;
-            {
-                std::unique_lock lock(mutex);
-                if (written == read) return;
-                if (wait && !ring[written % window].done && claimed < read) {
-                    Slot& work = ring[claimed++ % window];
-                    lock.unlock();
-                    batch.process(work);
-                    lock.lock();
-                    work.done = true;
-                    continue;
-                }
-                if (wait) slot_done.wait(lock, [&] { return ring[written % window].done; });
-                if (!ring[written % window].done) return;
-                head = &ring[written % window];
-            }
-            // A done slot at the head is touched by no worker until it is reused, which only this thread does.
-            write(head->result);
-            summary.accepted += head->verdict == "ok" ? 1 : 0;
-            summary.rejected += head->verdict == "rejected" ? 1 : 0;
-            summary.errors += head->verdict == "error" ? 1 : 0;
-            *head = Slot{};
-            const std::lock_guard lock(mutex);
-            ++written;
-            wait = false;
-        }
-    };
-
+    // This thread reads: a line is verified as soon as it arrives and a slot is free.
     LineReader reader(in, options.max_line);
     std::string text;
     bool too_long = false;
     while (reader.next(text, too_long)) {
         if (!text.empty() && text.back() == '\r') text.pop_back();
         if (!too_long && text.find_first_not_of(" \t") == std::string::npos) continue;
-        ++summary.lines;
-        flush(false);
-        while (true) {
-            {
-                const std::lock_guard lock(mutex);
-                if (read - written < window) break;
-            }
-            flush(true);
-        }
-        Slot& slot = ring[read % window];
-        slot.text = std::move(text);
-        slot.too_long = too_long;
         {
-            const std::lock_guard lock(mutex);
+            std::unique_lock lock(mutex);
+            space.wait(lock, [&] { return read - written < window || stop; });
+            if (stop) break;
+            ++summary.lines;
+            Slot& slot = ring[read % window];
+            slot.text = std::move(text);
+            slot.too_long = too_long;
             ++read;
         }
         work_ready.notify_one();
+        writer_wake.notify_one();
         text = std::string();
     }
     {
@@ -270,13 +297,10 @@ BatchSummary verify_batch(std::istream& in, const std::function<void(std::string
         input_done = true;
     }
     work_ready.notify_all();
-    while (true) {
-        {
-            const std::lock_guard lock(mutex);
-            if (written == read) break;
-        }
-        flush(true);
-    }
+    writer_wake.notify_all();
+    for (auto& t : threads) t.join();
+    threads.clear();
+    if (failure) std::rethrow_exception(failure);
     return summary;
 }
 

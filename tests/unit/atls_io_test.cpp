@@ -63,8 +63,8 @@ TEST_CASE("bare LF, bare CR and control bytes in the head are refused, not relay
           "HTTP header with a bare LF at byte 23 (\"X-A: 1\\x0aX-Evil: 2\"): lines must end in CRLF");
     CHECK(refusal("GET /x HTTP/1.1\nHost: a\r\n\r\n").find("bare LF") != std::string::npos);
     CHECK(refusal("GET /x HTTP/1.1\r\nX-A: 1\rX-Evil: 2\r\n\r\n").find("bare CR") != std::string::npos);
-    CHECK(refusal(std::string("GET /x HTTP/1.1\r\nX-A: 1\0a\r\n\r\n", 32)).find("control byte 0x00") !=
-          std::string::npos);
+    static constexpr char kNul[] = "GET /x HTTP/1.1\r\nX-A: 1\0a\r\n\r\n";
+    CHECK(refusal(std::string(kNul, sizeof kNul - 1)).find("control byte 0x00") != std::string::npos);
 }
 
 TEST_CASE("header names must be tokens; Content-Length appears at most once") {

@@ -5,9 +5,20 @@
 #   bash scripts/test.sh
 #
 # Stops at the first failing build or test run and exits non-zero; the last lines printed are then the
-# failing ctest run's summary. Run scripts/setup.sh first on a fresh machine.
+# failing ctest run's summary. Installs the packages the tests need (apt, as root or via sudo); run
+# scripts/setup.sh first on a fresh machine.
 set -euo pipefail
 
+# Everything the build and the test suite need (so this script also works without setup.sh); each
+# test-only package is there for a reason listed in README.md (Dependencies).
+readonly PACKAGES=(
+    cmake ninja-build g++ ccache pkg-config
+    libcli11-dev libssl-dev libcurl4-openssl-dev nlohmann-json3-dev libfmt-dev
+    doctest-dev libbenchmark-dev python3 openssl
+    groff-base mandoc zsh fish shellcheck clang-format
+    dpkg-dev file
+    clang libclang-rt-14-dev
+)
 readonly PRESETS=(release asan)
 readonly JOBS=2
 
@@ -20,9 +31,13 @@ run() {
     "$@"
 }
 
+step "Checking Debian packages for the tests"
+run bash scripts/install-packages.sh "${PACKAGES[@]}"
+
 for preset in "${PRESETS[@]}"; do
     step "Configuring and building the '$preset' preset (build/$preset, $JOBS jobs)"
-    run cmake --preset "$preset"
+    # setup.sh configured the release preset without tests.
+    run cmake --preset "$preset" -DTDXKIT_BUILD_TESTS=ON
     run cmake --build --preset "$preset" --parallel "$JOBS"
 done
 

@@ -17,7 +17,8 @@ add_test(NAME lint_zsh_completion_syntax COMMAND bash "${_lint}" zsh-syntax "${C
 add_test(NAME lint_fish_completion_syntax COMMAND bash "${_lint}" fish-syntax "${CMAKE_SOURCE_DIR}/completions/tdxkit.fish")
 add_test(NAME lint_shellcheck COMMAND bash "${_lint}" shellcheck
   "${CMAKE_SOURCE_DIR}/completions/tdxkit.bash" "${CMAKE_SOURCE_DIR}/scripts/setup.sh"
-  "${CMAKE_SOURCE_DIR}/scripts/test.sh" "${CMAKE_SOURCE_DIR}/.ci/run" "${_lint}")
+  "${CMAKE_SOURCE_DIR}/scripts/test.sh" "${CMAKE_SOURCE_DIR}/scripts/install-packages.sh"
+  "${CMAKE_SOURCE_DIR}/tests/bench/batch_bench.sh" "${CMAKE_SOURCE_DIR}/.ci/run" "${_lint}")
 add_test(NAME lint_clang_format_config COMMAND bash "${_lint}" clang-format-config "${CMAKE_SOURCE_DIR}")
 # Every C++ source follows .clang-format (tables that read better one row per line opt out with
 # "// clang-format off").

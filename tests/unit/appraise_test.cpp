@@ -63,3 +63,16 @@ TEST_CASE("the first reason: failed check, then Revoked, then the first policy v
     CHECK(v.reason.rfind("td.mrtd: ", 0) == 0);
     CHECK(v.warnings.empty());  // the policy pins MRTD
 }
+
+TEST_CASE("VerifyOptions{} is production verification: Intel's pinned root and the current time") {
+    const Case c{testing::Scenario()};
+    const VerifyOptions defaults;
+    CHECK(defaults.trust_root.is_intel_production);
+    CHECK_FALSE(defaults.now.has_value());
+    const auto before = now_utc();
+    const auto report = verify_quote(c.quote, c.out.collateral);
+    CHECK_FALSE(report.authentic);  // the test PKI is not Intel's
+    CHECK(report.failed_check == "root_ca_crl");
+    CHECK(report.verified_at >= before);
+    CHECK(report.trust_root_is_intel);
+}

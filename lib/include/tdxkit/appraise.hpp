@@ -6,6 +6,7 @@
 // end (tdxkit verify, verify --batch, atls-connect, the verification service) decides acceptance
 // through appraise and nothing else.
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,7 +21,7 @@
 namespace tdxkit {
 
 struct AppraisalOptions {
-    UnixTime now = 0;                            // the verification time; there is no default
+    std::optional<UnixTime> now;                 // the verification time; unset: read the clock once
     TrustRoot trust_root = intel_sgx_root_ca();  // replacing it is for tests and development only
     VerificationCache* cache = nullptr;          // optional, shared by the verifications of a batch
 };
@@ -36,8 +37,8 @@ struct Appraisal {
     std::vector<std::string> warnings;
 };
 
-// Pure: no files, network or clock. `event_log` is the log that came with the quote (nullptr: none);
-// a log counts only as far as bind_event_log vouches for it. Throws only for internal errors; every
+// No files or network; the clock only when options.now is unset. `event_log` is the log that came with the quote
+// (nullptr: none); a log counts only as far as bind_event_log vouches for it. Throws only for internal errors; every
 // problem with the evidence is a rejection with its reason.
 [[nodiscard]] TDXKIT_EXPORT Appraisal appraise(const Quote& quote, const Collateral& collateral,
                                                const EventLog* event_log, const Policy& policy,

@@ -59,10 +59,11 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
+// Defaults: the current time and Intel's pinned root, so VerifyOptions{} is production verification.
 struct VerifyOptions {
-    UnixTime now = 0;
-    TrustRoot trust_root;
-    VerificationCache* cache = nullptr;  // optional, for batches
+    std::optional<UnixTime> now;                 // the verification time; unset: read the clock once
+    TrustRoot trust_root = intel_sgx_root_ca();  // replacing it is for tests and development only
+    VerificationCache* cache = nullptr;          // optional, shared by the verifications of a batch
 };
 
 // One verification step, in the order performed. `id` is stable (documented in
@@ -129,8 +130,15 @@ struct VerificationReport {
     UnixTime verified_at = 0;
 };
 
+// Full Intel DCAP verification of `quote` with `collateral` (lib/docs/verification.md): the checks
+// run in order and stop at the first failure. Every problem with the evidence (a bad signature, a
+// broken chain, revoked or expired collateral, a malformed TCB Info) is reported, not thrown:
+// `authentic` is false and `failed_check`/`failure` say which check and why. A TCB status other than
+// UpToDate is a result for the policy to judge, not a failure. Throws Error(crypto) or
+// Error(internal) only when OpenSSL or tdxkit itself fails. No files or network; the clock only
+// when options.now is unset.
 [[nodiscard]] TDXKIT_EXPORT VerificationReport verify_quote(const Quote& quote, const Collateral& collateral,
-                                                            const VerifyOptions& options);
+                                                            const VerifyOptions& options = {});
 
 struct CollateralCheckResult {
     bool valid = false;         // every check passed

@@ -7,8 +7,10 @@ namespace tdxkit {
 Appraisal appraise(const Quote& quote, const Collateral& collateral, const EventLog* event_log, const Policy& policy,
                    const AppraisalOptions& options) {
     Appraisal a;
-    a.report = verify_quote(quote, collateral, VerifyOptions{options.now, options.trust_root, options.cache});
-    a.policy_result = evaluate_policy(policy, quote, a.report, options.now, event_log);
+    // One time for verification and policy alike.
+    const UnixTime now = options.now ? *options.now : now_utc();
+    a.report = verify_quote(quote, collateral, VerifyOptions{now, options.trust_root, options.cache});
+    a.policy_result = evaluate_policy(policy, quote, a.report, now, event_log);
     a.warnings = verification_warnings(quote, policy);
     const auto& r = a.report;
     if (!r.authentic) {

@@ -97,8 +97,8 @@ TcbLevelResult level_result(const pcs::IsvsvnLevel& l, std::string module_id = {
 class Verification {
 public:
     Verification(const Quote& quote, const Collateral& collateral, const VerifyOptions& options)
-        : quote_(quote), collateral_(collateral), now_(options.now), trust_root_(options.trust_root),
-          cache_(options.cache != nullptr ? &options.cache->impl() : nullptr) {
+        : quote_(quote), collateral_(collateral), now_(options.now ? *options.now : now_utc()),
+          trust_root_(options.trust_root), cache_(options.cache != nullptr ? &options.cache->impl() : nullptr) {
         report_.verified_at = now_;
         report_.collateral_source = collateral.source;
         report_.trust_root_is_intel = trust_root_.is_intel_production;

@@ -32,7 +32,8 @@ int print_json_error(nlohmann::json doc, const Error& e) {
     doc["result"] = "error";
     doc["reason"] = e.what();
     doc["error"] = {{"code", errc_name(e.code())}, {"message", e.what()}};
-    write_output("-", as_bytes(doc.dump(2) + "\n"));
+    // An error message can quote bytes from the input; invalid UTF-8 must not turn it into a crash.
+    write_output("-", as_bytes(doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"));
     fmt::print(stderr, "tdxkit: error: {}\n", e.what());
     return exit_code_for(e.code());
 }

@@ -82,6 +82,12 @@ TEST_CASE("syntax errors and out-of-range numbers are malformed input with a bou
     CHECK(parse_json("1e-400", "doc") == 0.0);  // underflow is zero, as for nlohmann
     CHECK(error_of("\"" + std::string(100000, 'x')).size() < 400);
     CHECK(error_of("{\"" + std::string(10000, 'k') + "\":1,\"" + std::string(10000, 'k') + "\":2}").size() < 400);
+    // Shortened names never end inside a UTF-8 sequence: the message stays valid UTF-8.
+    std::string wide;
+    for (int i = 0; i < 30; ++i) wide += "\xC3\xA9";
+    const auto message = error_of("{\"" + wide + "\":1,\"" + wide + "\":2}");
+    CHECK(message.find("duplicate key") != std::string::npos);
+    CHECK_NOTHROW((void)json(message).dump());
 }
 
 TEST_CASE("json_preview never shows a whole container or a long scalar") {

@@ -19,9 +19,13 @@ constexpr std::size_t kMaxPathKey = 40;
 constexpr std::size_t kMaxMessage = 300;
 constexpr std::size_t kMaxPreview = 48;
 
+// Shortens text for a message without splitting a UTF-8 sequence: a message must stay valid UTF-8,
+// or rendering it as JSON fails.
 std::string cut(std::string_view text, std::size_t max) {
     if (text.size() <= max) return std::string(text);
-    return fmt::format("{}...", text.substr(0, max - 3));
+    std::size_t end = max - 3;
+    while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0U) == 0x80U) --end;
+    return fmt::format("{}...", text.substr(0, end));
 }
 
 bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }

@@ -100,8 +100,9 @@ CollateralCache::Lookup CollateralCache::load(const CacheKey& key, UnixTime now)
         }
         auto collateral = pcs::collateral_from_document(member("collateral"), "cache entry");
         const auto summary = describe_collateral(collateral);
-        collateral.source = fmt::format("cache {} ({}, fetched {})", path.string(), key.service_url,
-                                        member("fetched_at").get_ref<const std::string&>().substr(0, 40));
+        // {:.40} counts code points, so the shortened value stays valid UTF-8.
+        collateral.source = fmt::format("cache {} ({}, fetched {:.40})", path.string(), key.service_url,
+                                        member("fetched_at").get_ref<const std::string&>());
         out.fresh = now < summary.next_update;
         if (!out.fresh) {
             out.miss_reason = fmt::format("cache entry {} expired at {} (earliest nextUpdate)", path.string(),

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "tdxkit/file.hpp"
+#include "tdxkit/testing.hpp"
 #include "tdxkit/version.hpp"
 
 namespace tdxkit::cli {
@@ -39,6 +40,11 @@ int print_json_error(nlohmann::json doc, const Error& e) {
 }
 
 void warn(std::string_view message) { fmt::print(stderr, "tdxkit: WARNING: {}\n", message); }
+
+GeneratedQuote generate_quote_or_simulate(const QuoteRequest& request) {
+    return request.provider == QuoteProvider::simulated ? testing::generate_simulated_quote(request)
+                                                        : generate_quote(request);
+}
 
 Bytes read_input(const std::string& path, std::size_t max_size) {
     Bytes out;

@@ -9,6 +9,7 @@
 
 #include "tdxkit/bytes.hpp"
 #include "tdxkit/error.hpp"
+#include "tdxkit/provider.hpp"
 
 namespace tdxkit::cli {
 
@@ -53,6 +54,10 @@ void write_output(const std::string& path, ByteSpan data);
 // with result "error", the reason and the error code; plus the usual line on stderr. Returns the
 // exit status for the error.
 int print_json_error(nlohmann::json doc, const Error& e);
+
+// libtdxkit's generate_quote, or tdxkit-testing's simulated provider when the request names it (the
+// caller has warned that its quotes prove nothing).
+GeneratedQuote generate_quote_or_simulate(const QuoteRequest& request);
 
 // One stderr line, prefixed, for warnings that must not be missed.
 void warn(std::string_view message);

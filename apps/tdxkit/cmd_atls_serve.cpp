@@ -87,7 +87,7 @@ int run_serve(const ServeOptions& o, const GlobalOptions& global) {
     server.quote = [base, event_log_path](const Octets<64>& report_data) {
         auto request = base;
         request.report_data = report_data;
-        auto q = generate_quote(request);
+        auto q = generate_quote_or_simulate(request);
         atls::QuoteAnswer answer;
         answer.quote_hex = to_hex(q.quote);
         if (!event_log_path.empty()) {

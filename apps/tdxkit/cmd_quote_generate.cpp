@@ -59,7 +59,7 @@ int run_generate(const GenerateOptions& o, const GlobalOptions& global) {
         if (!o.bind_cert.empty())
             request.bind_certificate_der = atls::leaf_certificate_der(read_input(o.bind_cert, kMaxCertificate));
     }
-    const auto q = generate_quote(request);
+    const auto q = generate_quote_or_simulate(request);
     for (const auto& w : q.warnings) warn(w);
     if (!o.event_log_out.empty()) {
         if (!q.event_log) {

@@ -15,6 +15,19 @@ test -f "$work/prefix/share/man/man1/tdxkit.1"
 test -f "$work/prefix/share/bash-completion/completions/tdxkit"
 "$work/prefix/bin/tdxkit" --version
 
+# The forging test PKI and the simulated provider live in tdxkit-testing, which is never installed:
+# neither its header nor any of its symbols may reach the installed library.
+if [ -e "$work/prefix/include/tdxkit/testing.hpp" ]; then
+  echo "the installed headers include tdxkit/testing.hpp" >&2
+  exit 1
+fi
+library=$(find "$work/prefix" -name 'libtdxkit.so.*' -type f | head -n 1)
+test -n "$library"
+if nm -D --defined-only -C "$library" | grep -E 'tdxkit::testing::|simulated'; then
+  echo "the installed libtdxkit exports test-PKI or simulated-provider symbols (above)" >&2
+  exit 1
+fi
+
 cmake -S "$source_dir/tests/install/consumer" -B "$work/consumer" -G Ninja -DCMAKE_CXX_FLAGS="$flags" \
   -DCMAKE_PREFIX_PATH="$work/prefix" -DCMAKE_BUILD_RPATH="$work/prefix/lib" >/dev/null
 cmake --build "$work/consumer" >/dev/null

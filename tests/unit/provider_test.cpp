@@ -47,7 +47,7 @@ TEST_CASE("simulated: verifies with the test root at the reference time, RTMRs =
     req.report_data = pad_report_data(Bytes{1, 2, 3});
     const Bytes fake_der = {0x30, 0x03, 0x02, 0x01, 0x05};  // only hashed, never parsed
     req.bind_certificate_der = fake_der;
-    const auto q = generate_quote(req);
+    const auto q = testing::generate_simulated_quote(req);
     CHECK(q.provider == QuoteProvider::simulated);
 
     const auto quote = parse_quote(q.quote);
@@ -78,7 +78,20 @@ TEST_CASE("simulated: verifies with the test root at the reference time, RTMRs =
 TEST_CASE("simulated is refused without the PKI directory") {
     QuoteRequest req;
     req.provider = QuoteProvider::simulated;
-    CHECK_THROWS_AS((void)generate_quote(req), Error);
+    CHECK_THROWS_AS((void)testing::generate_simulated_quote(req), Error);
     req.pki_dir = "/nonexistent";
-    CHECK_THROWS_AS((void)generate_quote(req), Error);
+    CHECK_THROWS_AS((void)testing::generate_simulated_quote(req), Error);
+}
+
+TEST_CASE("libtdxkit cannot sign a simulated quote: the provider is only in tdxkit-testing") {
+    QuoteRequest req;
+    req.provider = QuoteProvider::simulated;
+    req.pki_dir = pki();
+    try {
+        (void)generate_quote(req);
+        FAIL("libtdxkit produced a simulated quote");
+    } catch (const Error& e) {
+        CHECK(e.code() == Errc::invalid_argument);
+        CHECK(std::string(e.what()).find("tdxkit-testing") != std::string::npos);
+    }
 }

@@ -1,8 +1,9 @@
 #pragma once
 
-// Quote generation inside a TD: the Linux configfs-tsm interface, the dstack guest agent, and a
-// simulated provider that signs with tdxkit's TEST PKI (testing.hpp). The simulated provider is
-// never chosen automatically; its quotes verify only with that PKI's root given explicitly.
+// Quote generation inside a TD: the Linux configfs-tsm interface and the dstack guest agent. The
+// simulated provider, which signs with tdxkit's TEST PKI, is not in this library: it is
+// testing::generate_simulated_quote in tdxkit-testing (tdxkit/testing.hpp), which only the CLI and
+// the tests link. Its quotes verify only with that PKI's root given explicitly.
 
 #include <chrono>
 #include <optional>
@@ -57,7 +58,8 @@ struct GeneratedQuote {
 
 // Asks the provider for a quote over `report_data`. With QuoteProvider::automatic: configfs-tsm when
 // its directory exists, then the dstack agent when an endpoint is reachable; Error(io) naming every
-// attempt when neither is. Errors: io (no provider, device/socket failure, timeout), malformed (the
+// attempt when neither is. QuoteProvider::simulated is refused with Error(invalid_argument): see
+// testing::generate_simulated_quote. Errors: io (no provider, device/socket failure, timeout), malformed (the
 // provider returned something that is not a TDX quote over the requested report data), invalid_argument.
 [[nodiscard]] TDXKIT_EXPORT GeneratedQuote generate_quote(const QuoteRequest& request);
 

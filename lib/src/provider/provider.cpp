@@ -76,7 +76,10 @@ Bytes checked_quote(ByteSpan data, const Octets<64>& report_data, std::string_vi
 GeneratedQuote generate_quote(const QuoteRequest& request) {
     switch (request.provider) {
     case QuoteProvider::configfs_tsm: return provider::from_configfs_tsm(request);
-    case QuoteProvider::simulated: return provider::from_simulated(request);
+    case QuoteProvider::simulated:
+        throw Error(Errc::invalid_argument,
+                    "the simulated provider is not part of libtdxkit: it signs with the public TEST PKI and lives in "
+                    "the tdxkit-testing library (tdxkit::testing::generate_simulated_quote)");
     case QuoteProvider::dstack: {
         std::string tried;
         const auto endpoint = provider::find_dstack_endpoint(request, tried);

@@ -16,7 +16,6 @@ Bytes checked_quote(ByteSpan data, const Octets<64>& report_data, std::string_vi
 
 GeneratedQuote from_configfs_tsm(const QuoteRequest& request);
 GeneratedQuote from_dstack(const QuoteRequest& request, const std::string& endpoint);
-GeneratedQuote from_simulated(const QuoteRequest& request);
 
 // The endpoint the dstack provider would use: the request's, DSTACK_SIMULATOR_ENDPOINT, or the first
 // standard socket that exists. nullopt when there is none; `tried` lists what was looked at.

@@ -1,6 +1,7 @@
 // The simulated provider: a quote signed with tdxkit's deterministic TEST PKI, plus a dstack-style
 // event log whose replay is the quote's RTMRs. It exists so that the attested-TLS flow can be
-// exercised end to end without TDX hardware; nothing it makes verifies against Intel's root.
+// exercised end to end without TDX hardware; nothing it makes verifies against Intel's root. It lives
+// in tdxkit-testing, beside the PKI it signs with, so that libtdxkit itself cannot forge a quote.
 
 #include <filesystem>
 #include <fstream>
@@ -12,12 +13,12 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "provider/provider_internal.hpp"
 #include "tdxkit/error.hpp"
 #include "tdxkit/eventlog.hpp"
+#include "tdxkit/provider.hpp"
 #include "tdxkit/testing.hpp"
 
-namespace tdxkit::provider {
+namespace tdxkit::testing {
 namespace {
 
 using nlohmann::json;
@@ -39,10 +40,10 @@ std::string read_text_file(const fs::path& path) {
 
 // The PKI directory must be the one tdxkit::testing derives from the scenario's seed: the quote is
 // signed with those keys, so any other directory would be silently ignored.
-void check_pki_keys(const fs::path& dir, const testing::Scenario& scenario) {
+void check_pki_keys(const fs::path& dir, const Scenario& scenario) {
     for (const auto* label : {"attestation", "pck-leaf"}) {
         const auto path = dir / fmt::format("{}.key", label);
-        if (read_text_file(path) != testing::private_key_pem(scenario.key(label))) {
+        if (read_text_file(path) != private_key_pem(scenario.key(label))) {
             throw Error(Errc::invalid_argument,
                         fmt::format("simulated provider: {} is not the \"{}\" key of tdxkit's TEST PKI (seed \"{}\"); "
                                     "only a directory written by tdxkit-testgen (testdata/pki) can be used",
@@ -51,7 +52,7 @@ void check_pki_keys(const fs::path& dir, const testing::Scenario& scenario) {
     }
 }
 
-void check_pki_chain(const fs::path& dir, const testing::ScenarioOutput& built) {
+void check_pki_chain(const fs::path& dir, const ScenarioOutput& built) {
     const auto path = dir / "pck-chain.pem";
     std::error_code ec;
     if (fs::exists(path, ec) && read_text_file(path) != built.pck_chain_pem) {
@@ -100,7 +101,7 @@ std::string simulated_event_log(const std::optional<Bytes>& certificate_der) {
 // with the attestation key, exactly as the scenario would.
 struct QuoteTemplate {
     Quote quote;
-    testing::PrivateScalar signing_key{};
+    PrivateScalar signing_key{};
 };
 
 std::shared_ptr<const QuoteTemplate> quote_template(const fs::path& pki_dir, const std::string& event_log) {
@@ -110,7 +111,7 @@ std::shared_ptr<const QuoteTemplate> quote_template(const fs::path& pki_dir, con
     const std::lock_guard lock(mutex);
     if (const auto it = templates.find(key); it != templates.end()) return it->second;
 
-    testing::Scenario scenario;
+    Scenario scenario;
     check_pki_keys(pki_dir, scenario);
     scenario.quote.td_body.rtmr = replay_rtmrs(parse_dstack_event_log(event_log));
     const auto built = scenario.build();
@@ -131,13 +132,13 @@ Bytes signed_quote(const QuoteTemplate& tmpl, const Octets<64>& report_data) {
     quote.body = body;
     // The signed region is the header and body, which serialize_quote writes first.
     Bytes raw = serialize_quote(quote);
-    quote.signature_data.signature = testing::sign_p256(tmpl.signing_key, ByteSpan(raw).first(quote.signed_length()));
+    quote.signature_data.signature = sign_p256(tmpl.signing_key, ByteSpan(raw).first(quote.signed_length()));
     return serialize_quote(quote);
 }
 
 }  // namespace
 
-GeneratedQuote from_simulated(const QuoteRequest& request) {
+GeneratedQuote generate_simulated_quote(const QuoteRequest& request) {
     if (request.pki_dir.empty()) {
         throw Error(Errc::invalid_argument,
                     "the simulated provider needs the TEST PKI directory (--pki DIR, e.g. testdata/pki)");
@@ -148,7 +149,9 @@ GeneratedQuote from_simulated(const QuoteRequest& request) {
     out.event_log = simulated_event_log(request.bind_certificate_der);
     out.vm_config = R"({"tdxkit_simulated":true})";
     const auto tmpl = quote_template(request.pki_dir, *out.event_log);
-    out.quote = checked_quote(signed_quote(*tmpl, request.report_data), request.report_data, out.source);
+    // Built here with the requested report data, so the provider-answer check of libtdxkit has
+    // nothing to catch.
+    out.quote = signed_quote(*tmpl, request.report_data);
     out.response_json = json{
         {"quote", to_hex(out.quote)},
         {"event_log", *out.event_log},
@@ -158,4 +161,4 @@ GeneratedQuote from_simulated(const QuoteRequest& request) {
     return out;
 }
 
-}  // namespace tdxkit::provider
+}  // namespace tdxkit::testing

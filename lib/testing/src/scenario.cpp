@@ -1,5 +1,5 @@
-#include "testing/der_writer.hpp"
-#include "testing/pki.hpp"
+#include "der_writer.hpp"
+#include "pki.hpp"
 
 #include "tdxkit/error.hpp"
 #include "tdxkit/testing.hpp"
@@ -350,7 +350,7 @@ ScenarioOutput Scenario::build() const {
 
     ScenarioOutput out;
     out.now = now;
-    out.root_der = ossl::cert_der(root_cert.get());
+    out.root_der = certificate_der(root_cert.get());
     out.root_pem = certificate_pem(root_cert.get());
     out.platform_ca_pem = certificate_pem(platform.get());
     out.processor_ca_pem = certificate_pem(processor.get());

@@ -1,6 +1,8 @@
 #pragma once
 
 // TEST AND DEVELOPMENT ONLY: a deterministic, Intel-shaped test PKI and simulated DCAP quotes.
+// This is the tdxkit-testing library, which the CLI and the tests link; it is not installed, and the
+// installed libtdxkit contains none of it.
 //
 // Everything here is forged on purpose. The keys are derived from a public seed string, so anyone
 // can sign anything with them; the certificates say "O=tdxkit TEST (not Intel)". Nothing made here is
@@ -15,8 +17,8 @@
 
 #include "tdxkit/bytes.hpp"
 #include "tdxkit/collateral.hpp"
-#include "tdxkit/export.hpp"
 #include "tdxkit/pck.hpp"
+#include "tdxkit/provider.hpp"
 #include "tdxkit/quote.hpp"
 #include "tdxkit/time.hpp"
 
@@ -40,17 +42,17 @@ inline constexpr UnixTime kDay = 86400;
 using PrivateScalar = Octets<32>;  // big-endian, 0 < d < n
 
 // SHA-256(seed || 0x00 || label) reduced modulo the P-256 group order.
-[[nodiscard]] TDXKIT_EXPORT PrivateScalar derive_private_scalar(std::string_view seed, std::string_view label);
+[[nodiscard]] PrivateScalar derive_private_scalar(std::string_view seed, std::string_view label);
 // Public key X||Y.
-[[nodiscard]] TDXKIT_EXPORT Octets<64> public_key(const PrivateScalar& d);
+[[nodiscard]] Octets<64> public_key(const PrivateScalar& d);
 // Deterministic ECDSA (RFC 6979 nonce, HMAC-SHA-256) over SHA-256(message); raw r||s.
-[[nodiscard]] TDXKIT_EXPORT Octets<64> sign_p256(const PrivateScalar& d, ByteSpan message);
+[[nodiscard]] Octets<64> sign_p256(const PrivateScalar& d, ByteSpan message);
 // PKCS#8 PEM ("-----BEGIN PRIVATE KEY-----") for use with the openssl command line.
-[[nodiscard]] TDXKIT_EXPORT std::string private_key_pem(const PrivateScalar& d);
+[[nodiscard]] std::string private_key_pem(const PrivateScalar& d);
 
 // DER value of the Intel SGX PCK extension (OID 1.2.840.113741.1.13.1), the inverse of
 // parse_pck_extension. Optional fields are written only when present.
-[[nodiscard]] TDXKIT_EXPORT Bytes encode_pck_extension(const PckExtension& ext);
+[[nodiscard]] Bytes encode_pck_extension(const PckExtension& ext);
 
 // ---- Scenario options ----
 // Member initializers below are neutral; Scenario() fills in the valid platform described there.
@@ -164,7 +166,7 @@ struct QuoteOptions {
 
 struct ScenarioOutput;
 
-struct TDXKIT_EXPORT Scenario {
+struct Scenario {
     std::string seed = "tdxkit TEST PKI v1";
     UnixTime now = kReferenceTime;  // copied to the output; does not move any validity window
 
@@ -224,8 +226,7 @@ struct ScenarioOutput {
 };
 
 // Intel PCS response form: {"tcbInfo":<body>,"signature":"<128 hex>"}.
-[[nodiscard]] TDXKIT_EXPORT std::string signed_json_document(std::string_view member, std::string_view body,
-                                                             ByteSpan signature);
+[[nodiscard]] std::string signed_json_document(std::string_view member, std::string_view body, ByteSpan signature);
 
 struct NamedFile {
     std::string name;
@@ -234,10 +235,19 @@ struct NamedFile {
 // The collateral directory layout that load_collateral reads: tcb_info.json and qe_identity.json
 // (PCS response form), the three *_issuer_chain.pem, pck_crl.der, root_ca_crl.der, and
 // pck_certificate_chain.pem when present.
-[[nodiscard]] TDXKIT_EXPORT std::vector<NamedFile> collateral_files(const Collateral& collateral);
+[[nodiscard]] std::vector<NamedFile> collateral_files(const Collateral& collateral);
 // Writes collateral_files into `dir`, creating it.
-TDXKIT_EXPORT void write_collateral(const Collateral& collateral, const std::filesystem::path& dir);
+void write_collateral(const Collateral& collateral, const std::filesystem::path& dir);
 // write_collateral plus quote.bin and root.pem.
-TDXKIT_EXPORT void write_scenario(const ScenarioOutput& output, const std::filesystem::path& dir);
+void write_scenario(const ScenarioOutput& output, const std::filesystem::path& dir);
+
+// ---- The simulated quote provider ----
+
+// A quote over request.report_data from the default scenario's PKI, with a dstack-style event log
+// whose replay is the quote's RTMRs (its last runtime event measures request.bind_certificate_der when
+// given). request.pki_dir must hold that PKI as tdxkit-testgen writes it (testdata/pki): the keys
+// and chain are compared, so a quote is never signed by a PKI other than the one the caller will
+// trust. Errors: invalid_argument (no pki_dir), io (unreadable PKI file), malformed (the PKI differs).
+[[nodiscard]] GeneratedQuote generate_simulated_quote(const QuoteRequest& request);
 
 }  // namespace tdxkit::testing

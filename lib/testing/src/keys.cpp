@@ -1,6 +1,6 @@
 #include "crypto/ossl.hpp"
-#include "testing/der_writer.hpp"
-#include "testing/pki.hpp"
+#include "der_writer.hpp"
+#include "pki.hpp"
 
 #include "tdxkit/error.hpp"
 #include "tdxkit/testing.hpp"
@@ -20,7 +20,7 @@ using BnCtxPtr = ossl::Ptr<BN_CTX, BN_CTX_free>;
 
 const EC_GROUP* p256() {
     static const GroupPtr group{EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1)};
-    if (!group) ossl::fail("EC_GROUP_new_by_curve_name(P-256)");
+    if (!group) fail("EC_GROUP_new_by_curve_name(P-256)");
     return group.get();
 }
 
@@ -28,13 +28,13 @@ const BIGNUM* order() { return EC_GROUP_get0_order(p256()); }
 
 ossl::BignumPtr to_bn(ByteSpan be) {
     ossl::BignumPtr bn{BN_bin2bn(be.data(), static_cast<int>(be.size()), nullptr)};
-    if (!bn) ossl::fail("BN_bin2bn");
+    if (!bn) fail("BN_bin2bn");
     return bn;
 }
 
 Octets<32> to_octets(const BIGNUM* bn) {
     Octets<32> out{};
-    if (BN_bn2binpad(bn, out.data(), static_cast<int>(out.size())) != 32) ossl::fail("BN_bn2binpad");
+    if (BN_bn2binpad(bn, out.data(), static_cast<int>(out.size())) != 32) fail("BN_bn2binpad");
     return out;
 }
 
@@ -53,7 +53,7 @@ std::pair<ossl::BignumPtr, ossl::BignumPtr> multiply_generator(const BIGNUM* k, 
     ossl::BignumPtr y{BN_new()};
     if (!point || !x || !y || EC_POINT_mul(p256(), point.get(), k, nullptr, nullptr, ctx) != 1 ||
         EC_POINT_get_affine_coordinates(p256(), point.get(), x.get(), y.get(), ctx) != 1) {
-        ossl::fail("EC_POINT_mul");
+        fail("EC_POINT_mul");
     }
     return {std::move(x), std::move(y)};
 }
@@ -64,7 +64,7 @@ Octets<32> hmac_sha256(ByteSpan key, ByteSpan data) {
     if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), data.data(), data.size(), out.data(), &len) ==
             nullptr ||
         len != out.size()) {
-        ossl::fail("HMAC-SHA-256");
+        fail("HMAC-SHA-256");
     }
     return out;
 }
@@ -76,7 +76,7 @@ PrivateScalar derive_private_scalar(std::string_view seed, std::string_view labe
     const auto digest = sha256(material);
     auto bn = to_bn(digest);
     BnCtxPtr ctx{BN_CTX_new()};
-    if (!ctx || BN_nnmod(bn.get(), bn.get(), order(), ctx.get()) != 1) ossl::fail("BN_nnmod");
+    if (!ctx || BN_nnmod(bn.get(), bn.get(), order(), ctx.get()) != 1) fail("BN_nnmod");
     // Probability 2^-256; reported rather than silently patched.
     if (BN_is_zero(bn.get())) throw Error(Errc::internal, "derived P-256 scalar is zero; choose another label");
     return to_octets(bn.get());
@@ -84,7 +84,7 @@ PrivateScalar derive_private_scalar(std::string_view seed, std::string_view labe
 
 Octets<64> public_key(const PrivateScalar& d) {
     BnCtxPtr ctx{BN_CTX_new()};
-    if (!ctx) ossl::fail("BN_CTX_new");
+    if (!ctx) fail("BN_CTX_new");
     const auto [x, y] = multiply_generator(checked_scalar(d).get(), ctx.get());
     Octets<64> xy{};
     const auto xb = to_octets(x.get());
@@ -100,10 +100,10 @@ Octets<64> sign_p256(const PrivateScalar& d, ByteSpan message) {
     const auto dbn = checked_scalar(d);
     const auto h = sha256(message);
     BnCtxPtr ctx{BN_CTX_new()};
-    if (!ctx) ossl::fail("BN_CTX_new");
+    if (!ctx) fail("BN_CTX_new");
     const auto e = to_bn(h);
     ossl::BignumPtr e_mod{BN_new()};
-    if (!e_mod || BN_nnmod(e_mod.get(), e.get(), order(), ctx.get()) != 1) ossl::fail("BN_nnmod");
+    if (!e_mod || BN_nnmod(e_mod.get(), e.get(), order(), ctx.get()) != 1) fail("BN_nnmod");
     const auto h_octets = to_octets(e_mod.get());
 
     Octets<32> v{};
@@ -117,7 +117,7 @@ Octets<64> sign_p256(const PrivateScalar& d, ByteSpan message) {
     ossl::BignumPtr r{BN_new()};
     ossl::BignumPtr s{BN_new()};
     ossl::BignumPtr tmp{BN_new()};
-    if (!r || !s || !tmp) ossl::fail("BN_new");
+    if (!r || !s || !tmp) fail("BN_new");
     while (true) {
         v = hmac_sha256(k, v);
         const auto nonce = to_bn(v);
@@ -129,7 +129,7 @@ Octets<64> sign_p256(const PrivateScalar& d, ByteSpan message) {
                 BN_mod_add(tmp.get(), tmp.get(), e.get(), order(), ctx.get()) != 1 ||
                 BN_mod_inverse(s.get(), nonce.get(), order(), ctx.get()) == nullptr ||
                 BN_mod_mul(s.get(), s.get(), tmp.get(), order(), ctx.get()) != 1) {
-                ossl::fail("ECDSA arithmetic");
+                fail("ECDSA arithmetic");
             }
             if (!BN_is_zero(r.get()) && !BN_is_zero(s.get())) break;
         }
@@ -153,14 +153,14 @@ ossl::EvpPkeyPtr evp_private_key(const PrivateScalar& d) {
     if (!bld || OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) != 1 ||
         OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_PRIV_KEY, priv.get()) != 1 ||
         OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()) != 1) {
-        ossl::fail("OSSL_PARAM_BLD");
+        fail("OSSL_PARAM_BLD");
     }
     ossl::Ptr<OSSL_PARAM, OSSL_PARAM_free> params{OSSL_PARAM_BLD_to_param(bld.get())};
     ossl::EvpPkeyCtxPtr ctx{EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr)};
     EVP_PKEY* raw = nullptr;
     if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
         EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_KEYPAIR, params.get()) != 1) {
-        ossl::fail("EVP_PKEY_fromdata(P-256 key pair)");
+        fail("EVP_PKEY_fromdata(P-256 key pair)");
     }
     return ossl::EvpPkeyPtr{raw};
 }
@@ -169,7 +169,7 @@ std::string private_key_pem(const PrivateScalar& d) {
     const auto key = evp_private_key(d);
     ossl::BioPtr bio{BIO_new(BIO_s_mem())};
     if (!bio || PEM_write_bio_PrivateKey(bio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) != 1) {
-        ossl::fail("PEM_write_bio_PrivateKey");
+        fail("PEM_write_bio_PrivateKey");
     }
     return bio_text(bio.get());
 }

@@ -3,6 +3,8 @@
 // Internals of the test PKI: OpenSSL keys from derived scalars, certificates and CRLs whose
 // signatures are replaced by deterministic ones, and the signed JSON bodies.
 
+// Only the header-only RAII owners of libtdxkit's private crypto header are used: tdxkit-testing
+// links the shared libtdxkit, whose internal functions are hidden.
 #include "crypto/ossl.hpp"
 
 #include "tdxkit/testing.hpp"
@@ -12,9 +14,14 @@
 
 namespace tdxkit::testing {
 
+// The test PKI builds everything it signs, so an OpenSSL failure here is a bug or an exhausted
+// machine, never bad input: Error(crypto) with OpenSSL's first queued reason.
+[[noreturn]] void fail(std::string_view what);
+
 ossl::EvpPkeyPtr evp_private_key(const PrivateScalar& d);
 std::string bio_text(BIO* bio);
 std::string certificate_pem(X509* cert);
+Bytes certificate_der(X509* cert);
 
 enum class CertificateRole { root_ca, intermediate_ca, end_entity };
 

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "fuzz_target.hpp"
+#include "pcs/client.hpp"
 #include "tdxkit/pcs.hpp"
 
 namespace {

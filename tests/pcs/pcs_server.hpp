@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "pcs/client.hpp"
 #include "support/test_support.hpp"
 #include "tdxkit/pcs.hpp"
 

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "eventlog/runtime_event.hpp"
 #include "support/test_support.hpp"
 #include "tdxkit/error.hpp"
 #include "tdxkit/eventlog.hpp"
@@ -56,7 +57,7 @@ TEST_CASE("reference vectors: runtime event digests V1 and V2") {
           "1a76b2a80a0be71eae59f80945d876351a7a3fb8e9fd1ff1cede5734aa84ea11fd72b4edfbb6f04e5a85edd114c751bd");
     CHECK(to_hex(runtime_event_digest("app-id", from_hex("deadbeef"))) ==
           "67b4be4efed0893cfa2bb1d35dca209ad8348b4c97f980807bcde8b9a0f26398dd0923d6eccb5aa2096d98046da8740f");
-    CHECK(runtime_event_preimage_v2("compose-hash", from_hex("abcd")) ==
+    CHECK(detail::runtime_event_preimage_v2("compose-hash", from_hex("abcd")) ==
           R"({"name":"compose-hash","payload":"abcd","type":134217729})");
     CHECK(to_hex(runtime_event_digest("compose-hash", from_hex("abcd"), 2)) ==
           "9dde1673f544faa94b921825209593ddde08d0baf9cd6990175dffaf3081f1bb10311d56de189491feb33842a050ad7b");
@@ -205,7 +206,7 @@ TEST_CASE("V2 events: the preimage must be the canonical JSON") {
                       {"event", "compose-hash"},
                       {"event_payload", "abcd"},
                       {"version", 2},
-                      {"preimage", to_hex(as_bytes(runtime_event_preimage_v2("compose-hash", payload)))}}});
+                      {"preimage", to_hex(as_bytes(detail::runtime_event_preimage_v2("compose-hash", payload)))}}});
     const auto log = parse(good);
     CHECK(log.events[0].digest == runtime_event_digest("compose-hash", payload, 2));
     auto bad = good;

@@ -13,6 +13,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "pcs/pck_internal.hpp"
 #include "support/test_support.hpp"
 #include "tdxkit/describe.hpp"
 #include "tdxkit/error.hpp"
@@ -68,7 +69,7 @@ TEST_CASE("PCK leaf SGX extension of every shared quote equals MANIFEST pck") {
         CAPTURE(file);
         const auto& expected = m.at("pck");
         const Quote q = load_quote(file);
-        const auto chain = quote_pck_chain(q);
+        const auto chain = detail::quote_pck_chain(q);
         REQUIRE(chain.size() == 3);
         REQUIRE(chain[0].sgx_extension.has_value());
         const auto& ext = *chain[0].sgx_extension;
@@ -111,7 +112,7 @@ TEST_CASE("PCK chain certificates equal MANIFEST pck_chain (subject, issuer, val
     for (const auto& m : manifest().at("quotes")) {
         const auto file = m.at("file").get<std::string>();
         CAPTURE(file);
-        const auto chain = quote_pck_chain(load_quote(file));
+        const auto chain = detail::quote_pck_chain(load_quote(file));
         const auto& expected = m.at("pck_chain");
         REQUIRE(chain.size() == expected.size());
         for (std::size_t i = 0; i < chain.size(); ++i) {
@@ -154,11 +155,11 @@ TEST_CASE("Intel SGX Root CA from roots/ (DER and PEM) matches MANIFEST") {
 TEST_CASE("configuration and platform instance of a Platform-CA leaf (dcap-qvl sample)") {
     // Platform CA leaves carry PlatformInstanceID and Configuration (reference B.2); Processor CA
     // leaves (the SGX sample) do not.
-    const auto platform = quote_pck_chain(load_quote("quotes/dcapqvl-tdx_quote.bin"));
+    const auto platform = detail::quote_pck_chain(load_quote("quotes/dcapqvl-tdx_quote.bin"));
     REQUIRE(platform[0].sgx_extension.has_value());
     CHECK(platform[0].sgx_extension->platform_instance_id.has_value());
     CHECK(platform[0].sgx_extension->configuration.has_value());
-    const auto processor = quote_pck_chain(load_quote("quotes/dcapqvl-sgx_quote.bin"));
+    const auto processor = detail::quote_pck_chain(load_quote("quotes/dcapqvl-sgx_quote.bin"));
     REQUIRE(processor[0].sgx_extension.has_value());
     CHECK_FALSE(processor[0].sgx_extension->platform_instance_id.has_value());
     CHECK_FALSE(processor[0].sgx_extension->configuration.has_value());

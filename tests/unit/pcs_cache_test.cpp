@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "pcs/client.hpp"
 #include "support/test_support.hpp"
 #include "tdxkit/error.hpp"
 #include "tdxkit/pcs.hpp"

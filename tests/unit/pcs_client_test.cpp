@@ -5,6 +5,7 @@
 #include <deque>
 #include <map>
 
+#include "pcs/client.hpp"
 #include "tdxkit/error.hpp"
 #include "tdxkit/pcs.hpp"
 #include "tdxkit/testing.hpp"

@@ -3,6 +3,7 @@
 
 #include <doctest/doctest.h>
 
+#include "pcs/client.hpp"
 #include "pcs/pcs_server.hpp"
 #include "support/test_support.hpp"
 #include "tdxkit/error.hpp"

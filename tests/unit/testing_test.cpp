@@ -1,3 +1,4 @@
+#include "pcs/pck_internal.hpp"
 #include "support/test_support.hpp"
 
 #include "tdxkit/collateral.hpp"
@@ -168,7 +169,7 @@ TEST_CASE("the default scenario: a signed TDX v4 quote and collateral around the
     check_quote_signatures(out);
 
     SUBCASE("PCK chain and extension round-trip through describe_certificate") {
-        const auto chain = quote_pck_chain(q);
+        const auto chain = detail::quote_pck_chain(q);
         REQUIRE(chain.size() == 3);
         CHECK(chain[0].subject_cn == "Intel SGX PCK Certificate");
         CHECK(chain[0].issuer_cn == "Intel SGX PCK Platform CA");

@@ -62,7 +62,6 @@ struct EventLog {
 
 // dstack runtime event digests. V1: SHA-384(LE32(0x08000001) || ":" || name || ":" || payload).
 // V2: SHA-384 of the JCS preimage {"name":..,"payload":"<hex>","type":134217729}.
-[[nodiscard]] TDXKIT_EXPORT std::string runtime_event_preimage_v2(std::string_view name, ByteSpan payload);
 [[nodiscard]] TDXKIT_EXPORT Measurement runtime_event_digest(std::string_view name, ByteSpan payload, int version = 1);
 
 // RTMR_i = SHA-384(RTMR_i || digest) from 48 zero bytes, over the events of RTMR i in order.

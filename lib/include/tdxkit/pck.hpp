@@ -14,8 +14,6 @@
 
 namespace tdxkit {
 
-struct Quote;  // quote.hpp
-
 struct PckConfiguration {
     std::optional<bool> dynamic_platform;
     std::optional<bool> cached_keys;
@@ -59,9 +57,6 @@ struct CertificateInfo {
 
 // Decodes every certificate of a PEM chain, in order.
 [[nodiscard]] TDXKIT_EXPORT std::vector<CertificateInfo> describe_pem_chain(ByteSpan pem);
-
-// The PCK chain a quote carries in certification data type 5; empty for other types.
-[[nodiscard]] TDXKIT_EXPORT std::vector<CertificateInfo> quote_pck_chain(const Quote& quote);
 
 // CA type of a PCK chain: from the issuer CN of the leaf ("Intel SGX PCK Platform CA" / "... Processor CA").
 [[nodiscard]] TDXKIT_EXPORT PckCaType pck_ca_type(const CertificateInfo& leaf) noexcept;

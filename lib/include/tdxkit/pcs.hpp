@@ -57,29 +57,12 @@ struct HttpOptions {
     std::size_t max_body = 16 * 1024 * 1024;
 };
 
-// libcurl, HTTPS only, peer and host verification always on, proxies from the usual environment
-// variables (https_proxy, no_proxy), at most 3 redirects.
-[[nodiscard]] TDXKIT_EXPORT std::unique_ptr<HttpTransport> make_curl_transport(const HttpOptions& options);
-
-// %XX decoding for issuer-chain headers. '+' stays '+': it is a base64 character in the PEM, and a
-// server that did not escape it must not have it turned into a space. Throws Error(malformed).
-[[nodiscard]] TDXKIT_EXPORT std::string percent_decode(std::string_view text, std::string_view what);
-
 struct RetryPolicy {
     int max_attempts = 4;
     std::chrono::milliseconds initial_backoff{1'000};  // doubled per attempt
     std::chrono::milliseconds max_backoff{16'000};
     std::chrono::milliseconds max_retry_after{60'000};  // a longer Retry-After is capped, not obeyed
 };
-
-// Retry-After: delta-seconds or an HTTP-date (RFC 9110). nullopt when it is neither.
-[[nodiscard]] TDXKIT_EXPORT std::optional<std::chrono::seconds> parse_retry_after(std::string_view value, UnixTime now);
-// How long to wait before the next attempt after `response` ended attempt number `attempt` (1-based),
-// or nullopt when not to retry: success, a client error other than 429, a non-retryable transport
-// error, or the last attempt. 5xx, 429 and transport errors back off exponentially; Retry-After,
-// when present, replaces the backoff (capped).
-[[nodiscard]] TDXKIT_EXPORT std::optional<std::chrono::milliseconds>
-retry_delay(const HttpResponse& response, int attempt, const RetryPolicy& policy, UnixTime now);
 
 // ---- Fetching ----
 
@@ -115,28 +98,6 @@ struct CollateralService {
 using ProgressFn = std::function<void(std::string_view)>;
 using SleepFn = std::function<void(std::chrono::milliseconds)>;
 
-class TDXKIT_EXPORT CollateralFetcher {
-public:
-    // `progress` hears one line per request and per retry; `sleep` defaults to the real clock.
-    CollateralFetcher(HttpTransport& transport, CollateralService service, ProgressFn progress = {},
-                      SleepFn sleep = {});
-
-    // The five items (TCB Info, QE Identity, PCK CRL, root CA CRL and their issuer chains), with
-    // the signed bodies byte-exact. Checks that the service answered what was asked (FMSPC, TEE,
-    // CA) but not signatures: that is verification's job. Throws Error(collateral_unavailable)
-    // naming the URL and HTTP status when a request fails, Error(malformed) for a bad response.
-    [[nodiscard]] Collateral fetch(const CollateralRequest& request);
-
-    // One GET with the retry policy; returns only a 200 response.
-    [[nodiscard]] HttpResponse get(const std::string& url);
-
-private:
-    HttpTransport& transport_;
-    CollateralService service_;
-    ProgressFn progress_;
-    SleepFn sleep_;
-};
-
 // ---- Describing and checking a collateral set without a quote ----
 
 struct CollateralItem {
@@ -160,47 +121,13 @@ struct CollateralSummary {
 // Parses every item, verifying nothing. Throws Error(malformed).
 [[nodiscard]] TDXKIT_EXPORT CollateralSummary describe_collateral(const Collateral& collateral);
 
-// ---- Cache ----
-
-struct CacheKey {
-    std::string service_url;  // and the root CRL URL: both decide the content
-    CollateralRequest request;
-    UpdateType update = UpdateType::standard;
-};
-[[nodiscard]] TDXKIT_EXPORT CacheKey cache_key(const CollateralService& service, const CollateralRequest& request);
-
-// One file per key, QuoteCollateralV3 JSON plus metadata, written atomically (temporary file in the
-// same directory, then rename), so concurrent tdxkit processes never see a partial entry.
-class TDXKIT_EXPORT CollateralCache {
-public:
-    explicit CollateralCache(std::filesystem::path dir);
-
-    // $XDG_CACHE_HOME/tdxkit, else $HOME/.cache/tdxkit. Throws Error(invalid_argument) if neither is set.
-    [[nodiscard]] static std::filesystem::path default_dir();
-    [[nodiscard]] const std::filesystem::path& dir() const noexcept { return dir_; }
-    [[nodiscard]] std::filesystem::path entry_path(const CacheKey& key) const;
-
-    struct Lookup {
-        std::optional<Collateral> collateral;  // source: "cache <file> (<service>, fetched <time>)"
-        bool fresh = false;                    // now < the earliest nextUpdate of its items
-        std::string miss_reason;               // when not usable: no entry, expired at ..., corrupted: ...
-    };
-    // A missing, unreadable, truncated or corrupted entry is a miss with a reason, never an error.
-    [[nodiscard]] Lookup load(const CacheKey& key, UnixTime now) const;
-    // Throws Error(io) when the directory or file cannot be written.
-    std::filesystem::path store(const CacheKey& key, const Collateral& collateral, UnixTime fetched_at) const;
-
-private:
-    std::filesystem::path dir_;
-};
-
 // ---- Source resolution ----
 
 struct CollateralSources {
     std::string path;  // --collateral DIR|FILE: used alone when set
     CollateralService service;
     HttpOptions http;
-    std::filesystem::path cache_dir;  // empty: CollateralCache::default_dir()
+    std::filesystem::path cache_dir;  // empty: $XDG_CACHE_HOME/tdxkit, else $HOME/.cache/tdxkit
     bool offline = false;  // never the network; a stale cache entry is still returned unless check_cached refuses it
     bool refresh = false;  // ignore cached entries (the result is still stored)
     // Judges a cache entry before it is used; returns why it is refused, or nullopt. Verification

@@ -166,6 +166,8 @@ struct TDXKIT_EXPORT Quote {
 // Serializes the decoded fields back to bytes; parse_quote(serialize_quote(q)).raw == q.raw.
 [[nodiscard]] TDXKIT_EXPORT Bytes serialize_quote(const Quote& quote);
 
+// The 384 bytes of an SGX report body, as the QE's report is signed (inverse of its parsing); for
+// whoever builds quotes, such as tdxkit-testing.
 [[nodiscard]] TDXKIT_EXPORT Bytes serialize_sgx_report_body(const SgxReportBody& body);
 [[nodiscard]] TDXKIT_EXPORT SgxReportBody parse_sgx_report_body(ByteSpan data);
 

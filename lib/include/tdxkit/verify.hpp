@@ -45,6 +45,10 @@ enum class TcbStatus {
 // chains and CRLs (with the time), signed TCB Info / QE Identity, the QE report signature. A batch
 // of quotes from the same platforms then verifies its collateral once. The quote signature itself
 // is checked for every quote. Safe to share between threads; bounded in size.
+namespace detail {
+struct VerificationCacheAccess;  // verify_quote's way in; defined inside the library
+}
+
 class TDXKIT_EXPORT VerificationCache {
 public:
     VerificationCache();
@@ -52,10 +56,10 @@ public:
     VerificationCache(const VerificationCache&) = delete;
     VerificationCache& operator=(const VerificationCache&) = delete;
 
-    struct Impl;
-    [[nodiscard]] Impl& impl() noexcept { return *impl_; }
+    struct Impl;  // opaque
 
 private:
+    friend struct detail::VerificationCacheAccess;
     std::unique_ptr<Impl> impl_;
 };
 

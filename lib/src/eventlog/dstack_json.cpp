@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/json.hpp"
+#include "eventlog/runtime_event.hpp"
 #include "tdxkit/error.hpp"
 #include "tdxkit/eventlog.hpp"
 #include "tdxkit/input.hpp"
@@ -105,7 +106,7 @@ Event parse_event(std::size_t index, const json& obj) {
     e.recomputed = true;
     if (r.find("preimage") != nullptr) {
         const auto preimage = r.hex_field("preimage", true);
-        const auto canonical = runtime_event_preimage_v2(e.name, e.payload);
+        const auto canonical = detail::runtime_event_preimage_v2(e.name, e.payload);
         if (!equal_ct(preimage, as_bytes(canonical))) {
             r.fail(fmt::format("preimage is not the canonical JSON {} of its name and payload", canonical));
         }

@@ -6,12 +6,13 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "eventlog/runtime_event.hpp"
 #include "tdxkit/error.hpp"
 #include "tdxkit/eventlog.hpp"
 
 namespace tdxkit {
 
-std::string runtime_event_preimage_v2(std::string_view name, ByteSpan payload) {
+std::string detail::runtime_event_preimage_v2(std::string_view name, ByteSpan payload) {
     // JCS (RFC 8785) of three members: keys in code-point order, compact, strings escaped as
     // ECMAScript does, which is what nlohmann's dump does for valid UTF-8 without ensure_ascii.
     std::string quoted;
@@ -25,7 +26,7 @@ std::string runtime_event_preimage_v2(std::string_view name, ByteSpan payload) {
 }
 
 Measurement runtime_event_digest(std::string_view name, ByteSpan payload, int version) {
-    if (version == 2) return sha384(as_bytes(runtime_event_preimage_v2(name, payload)));
+    if (version == 2) return sha384(as_bytes(detail::runtime_event_preimage_v2(name, payload)));
     if (version != 1) throw Error(Errc::invalid_argument, fmt::format("unknown runtime event version {}", version));
     Bytes preimage;
     preimage.reserve(4 + 2 + name.size() + payload.size());

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/json.hpp"
+#include "pcs/client.hpp"
 #include "pcs/collateral_json.hpp"
 #include "tdxkit/error.hpp"
 #include "tdxkit/file.hpp"

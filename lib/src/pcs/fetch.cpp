@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "pcs/client.hpp"
+#include "pcs/pck_internal.hpp"
 #include "tdxkit/error.hpp"
 #include "tdxkit/pck.hpp"
 #include "tdxkit/pcs.hpp"
@@ -85,7 +87,7 @@ std::string normalize_fmspc(std::string_view fmspc) {
 }
 
 CollateralRequest collateral_request_for(const Quote& quote) {
-    const auto chain = quote_pck_chain(quote);
+    const auto chain = detail::quote_pck_chain(quote);
     if (chain.empty()) {
         throw Error(Errc::collateral_unavailable,
                     fmt::format("the quote carries certification data type {}, not a PCK certificate chain (5): "

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "pcs/client.hpp"
 #include "tdxkit/error.hpp"
 #include "tdxkit/pcs.hpp"
 

@@ -7,6 +7,7 @@
 #include <curl/curl.h>
 #include <fmt/format.h>
 
+#include "pcs/client.hpp"
 #include "tdxkit/error.hpp"
 #include "tdxkit/pcs.hpp"
 #include "tdxkit/version.hpp"

@@ -197,7 +197,7 @@ PckCaType pck_ca_type(const CertificateInfo& leaf) noexcept {
     return PckCaType::none;
 }
 
-std::vector<CertificateInfo> quote_pck_chain(const Quote& quote) {
+std::vector<CertificateInfo> detail::quote_pck_chain(const Quote& quote) {
     const auto& cert = quote.signature_data.certification;
     if (cert.type != static_cast<std::uint16_t>(CertDataType::pck_cert_chain)) return {};
     return describe_pem_chain(cert.data);

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "pcs/pck_internal.hpp"
 #include "report/quote_json.hpp"
 #include "tdxkit/time.hpp"
 
@@ -127,7 +128,7 @@ json quote_body_json(const Quote& q) {
 }  // namespace detail
 
 std::string describe_quote_json(const Quote& q, const QuoteInput& input) {
-    const auto chain = quote_pck_chain(q);
+    const auto chain = detail::quote_pck_chain(q);
     const auto& s = q.signature_data;
     json certs = json::array();
     for (const auto& c : chain) certs.push_back(detail::certificate_json(c));
@@ -214,7 +215,7 @@ std::string describe_quote_text(const Quote& q, const QuoteInput& input) {
     const auto& cert = q.signature_data.certification;
     line("Cert data:",
          fmt::format("type {} ({}), {} bytes", cert.type, cert_data_type_name(cert.type), cert.data.size()));
-    const auto chain = quote_pck_chain(q);
+    const auto chain = detail::quote_pck_chain(q);
     for (std::size_t i = 0; i < chain.size(); ++i) {
         const auto& c = chain[i];
         line(i == 0 ? "PCK chain:" : "",

@@ -46,6 +46,10 @@ struct VerificationCache::Impl {
     }
 };
 
+struct detail::VerificationCacheAccess {
+    static VerificationCache::Impl& impl(VerificationCache& cache) noexcept { return *cache.impl_; }
+};
+
 VerificationCache::VerificationCache() : impl_(std::make_unique<Impl>()) {}
 VerificationCache::~VerificationCache() = default;
 
@@ -98,7 +102,8 @@ class Verification {
 public:
     Verification(const Quote& quote, const Collateral& collateral, const VerifyOptions& options)
         : quote_(quote), collateral_(collateral), now_(options.now ? *options.now : now_utc()),
-          trust_root_(options.trust_root), cache_(options.cache != nullptr ? &options.cache->impl() : nullptr) {
+          trust_root_(options.trust_root),
+          cache_(options.cache != nullptr ? &detail::VerificationCacheAccess::impl(*options.cache) : nullptr) {
         report_.verified_at = now_;
         report_.collateral_source = collateral.source;
         report_.trust_root_is_intel = trust_root_.is_intel_production;

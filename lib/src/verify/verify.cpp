@@ -13,6 +13,7 @@
 
 #include "crypto/cert_cache.hpp"
 #include "crypto/ossl.hpp"
+#include "pcs/collateral_summary.hpp"
 #include "pcs/pck_internal.hpp"
 #include "pcs/tcb_info.hpp"
 #include "tdxkit/error.hpp"
@@ -55,12 +56,6 @@ using ossl::X509CrlPtr;
 using ossl::X509Ptr;
 
 struct StepFailed {};
-
-std::vector<X509Ptr> parse_chain(std::string_view pem, std::string_view what) {
-    std::vector<X509Ptr> out;
-    for (const auto& one : split_pem_chain(as_bytes(pem))) out.push_back(ossl::cached_pem_cert(one, what));
-    return out;
-}
 
 TcbStatus status_of(const std::string& name, std::string_view where) {
     const auto s = parse_tcb_status(name);
@@ -250,7 +245,7 @@ private:
                              "certificate chain; supply one (pck_certificate_chain)",
                              cert.type, cert_data_type_name(cert.type)));
         }
-        pck_chain_ = guarded("pck_chain_present", [&] { return parse_chain(pem, "PCK certificate chain"); });
+        pck_chain_ = guarded("pck_chain_present", [&] { return pcs::parse_pem_chain(pem, "PCK certificate chain"); });
         pck_chain_pem_ = pem;
         if (pck_chain_.size() != 3) {
             fail("pck_chain_present",
@@ -312,8 +307,8 @@ private:
     std::invoke_result_t<Parse, std::string_view>
     verify_signed_item(const std::string& item, const std::string& chain_pem, const std::string& body,
                        const Bytes& signature, Parse&& parse) {
-        const auto chain = guarded(item + "_chain", [&] { return parse_chain(chain_pem, item + " issuer chain"); });
-        if (chain.empty()) fail(item + "_chain", fmt::format("{} issuer chain is empty", item));
+        const auto chain =
+            guarded(item + "_chain", [&] { return pcs::parse_pem_chain(chain_pem, item + " issuer chain"); });
         if (!verify::same_public_key(chain.back().get(), root_.get())) {
             fail(item + "_chain", fmt::format("{} issuer chain ends at \"{}\", not at the trust root", item,
                                               ossl::common_name(X509_get_subject_name(chain.back().get()))));

@@ -40,6 +40,10 @@ enum class TcbStatus {
 // Intel's spelling: "UpToDate", "OutOfDate", ...
 [[nodiscard]] TDXKIT_EXPORT const char* tcb_status_name(TcbStatus s) noexcept;
 [[nodiscard]] TDXKIT_EXPORT std::optional<TcbStatus> parse_tcb_status(std::string_view name) noexcept;
+// True for exactly OutOfDate and OutOfDateConfigurationNeeded: a TCB that has fallen behind a
+// newer level. False for every other status, including TDRelaunchAdvised* (the platform has been
+// updated; only the TD is behind) and Revoked (worse than out of date, and never outdated in time).
+[[nodiscard]] TDXKIT_EXPORT bool tcb_status_is_out_of_date(TcbStatus s) noexcept;
 
 // Memoizes verification steps whose result depends only on their exact inputs: certificate
 // chains and CRLs (with the time), signed TCB Info / QE Identity, the QE report signature. A batch

@@ -40,6 +40,10 @@ enum class TcbStatus {
 // Intel's spelling: "UpToDate", "OutOfDate", ...
 [[nodiscard]] TDXKIT_EXPORT const char* tcb_status_name(TcbStatus s) noexcept;
 [[nodiscard]] TDXKIT_EXPORT std::optional<TcbStatus> parse_tcb_status(std::string_view name) noexcept;
+// True for exactly OutOfDate and OutOfDateConfigurationNeeded: a TCB that has fallen behind a
+// newer level. False for every other status, including TDRelaunchAdvised* (the platform has been
+// updated; only the TD is behind) and Revoked (worse than out of date, and never outdated in time).
+[[nodiscard]] TDXKIT_EXPORT bool tcb_status_is_out_of_date(TcbStatus s) noexcept;
 
 // Memoizes verification steps whose result depends only on their exact inputs: certificate
 // chains and CRLs (with the time), signed TCB Info / QE Identity, the QE report signature. A batch
@@ -95,14 +99,9 @@ struct Shortfall {
     std::string next_level_tcb_date;
 };
 
-struct VerificationReport {
-    // True when every cryptographic, chain, revocation, freshness and identity check passed and a
-    // TCB status was determined. Whether that status is acceptable is the policy's decision.
-    bool authentic = false;
-    std::string failure;       // the first failed check's detail, empty when authentic
-    std::string failed_check;  // its id
-    std::vector<Check> checks;
-
+// What TCB evaluation decides: the statuses of each component and the matched levels. Part of
+// every VerificationReport; empty where verification stopped before the evaluation.
+struct TcbEvaluationResult {
     std::optional<TcbStatus> tcb_status;  // converged
     std::optional<TcbStatus> platform_status;
     std::optional<TcbStatus> tdx_module_status;
@@ -118,6 +117,15 @@ struct VerificationReport {
     // For an out-of-date platform or module: the tcbDate of the nearest newer TCB level, i.e. when
     // this TCB fell behind. Policies use it for an OutOfDate grace period.
     std::optional<UnixTime> outdated_since;
+};
+
+struct VerificationReport : TcbEvaluationResult {
+    // True when every cryptographic, chain, revocation, freshness and identity check passed and a
+    // TCB status was determined. Whether that status is acceptable is the policy's decision.
+    bool authentic = false;
+    std::string failure;       // the first failed check's detail, empty when authentic
+    std::string failed_check;  // its id
+    std::vector<Check> checks;
 
     // Collateral facts for policy (freshness, evaluation number) and for reports.
     std::optional<std::uint32_t> tcb_evaluation_data_number;

@@ -18,12 +18,6 @@
 namespace tdxkit::policy_internal {
 namespace {
 
-// The statuses the grace period covers. verify.cpp keeps its own copy of this test; the two must
-// agree.
-bool is_out_of_date(TcbStatus s) {
-    return s == TcbStatus::out_of_date || s == TcbStatus::out_of_date_configuration_needed;
-}
-
 std::string status_list(const std::vector<TcbStatus>& statuses) {
     std::vector<std::string_view> names;
     std::transform(statuses.begin(), statuses.end(), std::back_inserter(names), tcb_status_name);
@@ -104,7 +98,7 @@ void check_status(const TcbPolicy& p, const VerificationReport& report, UnixTime
     const std::string name = tcb_status_name(status);
     const auto context = status_context(report);
     const auto remedy = status_remedy(status);
-    if (!p.out_of_date_grace_period || !is_out_of_date(status)) {
+    if (!p.out_of_date_grace_period || !tcb_status_is_out_of_date(status)) {
         ev.violate("tcb.accepted_statuses", accepted, name,
                    fmt::format("TCB status {} is not accepted (accepted: {}){}; {}{}", name, accepted, context, remedy,
                                status == TcbStatus::revoked ? "" : ", or accept the status explicitly"));

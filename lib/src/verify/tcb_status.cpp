@@ -35,4 +35,8 @@ std::optional<TcbStatus> parse_tcb_status(std::string_view name) noexcept {
     return std::nullopt;
 }
 
+bool tcb_status_is_out_of_date(TcbStatus s) noexcept {
+    return s == TcbStatus::out_of_date || s == TcbStatus::out_of_date_configuration_needed;
+}
+
 }  // namespace tdxkit

@@ -3,22 +3,22 @@
 // verifiers disagree, Intel's current QVL is followed (lib/docs/verification.md explains each choice).
 
 #include <algorithm>
-#include <cctype>
 #include <mutex>
 #include <type_traits>
 #include <unordered_map>
 
 #include <fmt/format.h>
-#include <fmt/ranges.h>
 
 #include "crypto/cert_cache.hpp"
 #include "crypto/ossl.hpp"
+#include "pcs/collateral_summary.hpp"
 #include "pcs/pck_internal.hpp"
 #include "pcs/tcb_info.hpp"
 #include "tdxkit/error.hpp"
 #include "tdxkit/pck.hpp"
 #include "tdxkit/verify.hpp"
 #include "verify/chain.hpp"
+#include "verify/tcb_evaluation.hpp"
 
 namespace tdxkit {
 
@@ -59,44 +59,6 @@ using ossl::X509CrlPtr;
 using ossl::X509Ptr;
 
 struct StepFailed {};
-
-std::vector<X509Ptr> parse_chain(std::string_view pem, std::string_view what) {
-    std::vector<X509Ptr> out;
-    for (const auto& one : split_pem_chain(as_bytes(pem))) out.push_back(ossl::cached_pem_cert(one, what));
-    return out;
-}
-
-TcbStatus status_of(const std::string& name, std::string_view where) {
-    const auto s = parse_tcb_status(name);
-    if (!s || *s == TcbStatus::td_relaunch_advised || *s == TcbStatus::td_relaunch_advised_configuration_needed) {
-        throw Error(Errc::malformed, fmt::format("{}: unknown tcbStatus \"{}\"", where, name));
-    }
-    return *s;
-}
-
-bool is_out_of_date(TcbStatus s) {
-    return s == TcbStatus::out_of_date || s == TcbStatus::out_of_date_configuration_needed;
-}
-
-// Intel QVL convergeTcbStatuses: start from the platform; an out-of-date module or QE makes the
-// platform out of date (keeping "configuration needed"); any revoked component revokes the whole.
-TcbStatus converge(TcbStatus platform, std::optional<TcbStatus> module, std::optional<TcbStatus> qe) {
-    const auto any = [&](TcbStatus s) { return (module && *module == s) || (qe && *qe == s); };
-    TcbStatus out = platform;
-    if (any(TcbStatus::out_of_date)) {
-        if (out == TcbStatus::up_to_date || out == TcbStatus::sw_hardening_needed) out = TcbStatus::out_of_date;
-        if (out == TcbStatus::configuration_needed || out == TcbStatus::configuration_and_sw_hardening_needed) {
-            out = TcbStatus::out_of_date_configuration_needed;
-        }
-    }
-    if (any(TcbStatus::revoked)) out = TcbStatus::revoked;
-    return out;
-}
-
-TcbLevelResult level_result(const pcs::TcbLevel& l) { return {l.status, l.tcb_date, l.advisory_ids, std::nullopt, {}}; }
-TcbLevelResult level_result(const pcs::IsvsvnLevel& l, std::string module_id = {}) {
-    return {l.status, l.tcb_date, l.advisory_ids, l.isvsvn, std::move(module_id)};
-}
 
 class Verification {
 public:
@@ -255,7 +217,7 @@ private:
                              "certificate chain; supply one (pck_certificate_chain)",
                              cert.type, cert_data_type_name(cert.type)));
         }
-        pck_chain_ = guarded("pck_chain_present", [&] { return parse_chain(pem, "PCK certificate chain"); });
+        pck_chain_ = guarded("pck_chain_present", [&] { return pcs::parse_pem_chain(pem, "PCK certificate chain"); });
         pck_chain_pem_ = pem;
         if (pck_chain_.size() != 3) {
             fail("pck_chain_present",
@@ -317,8 +279,8 @@ private:
     std::invoke_result_t<Parse, std::string_view>
     verify_signed_item(const std::string& item, const std::string& chain_pem, const std::string& body,
                        const Bytes& signature, Parse&& parse) {
-        const auto chain = guarded(item + "_chain", [&] { return parse_chain(chain_pem, item + " issuer chain"); });
-        if (chain.empty()) fail(item + "_chain", fmt::format("{} issuer chain is empty", item));
+        const auto chain =
+            guarded(item + "_chain", [&] { return pcs::parse_pem_chain(chain_pem, item + " issuer chain"); });
         if (!verify::same_public_key(chain.back().get(), root_.get())) {
             fail(item + "_chain", fmt::format("{} issuer chain ends at \"{}\", not at the trust root", item,
                                               ossl::common_name(X509_get_subject_name(chain.back().get()))));
@@ -461,256 +423,18 @@ private:
 
     // --- TCB evaluation -----------------------------------------------------------------------
 
-    // Index of the first (best) platform level the platform meets, or levels.size().
-    std::size_t match_platform_level(const Octets<16>* tee_tcb_svn) const {
-        const auto& ext = *leaf_info_.sgx_extension;
-        const std::size_t tdx_start = tee_tcb_svn && (*tee_tcb_svn)[1] > 0 ? 2 : 0;
-        for (std::size_t i = 0; i < tcb_info_.levels.size(); ++i) {
-            const auto& l = tcb_info_.levels[i];
-            bool ok = ext.pcesvn >= l.pcesvn;
-            for (std::size_t c = 0; c < 16 && ok; ++c) ok = ext.sgx_tcb_components[c] >= l.sgx_components[c];
-            if (tee_tcb_svn && l.tdx_components) {
-                for (std::size_t c = tdx_start; c < 16 && ok; ++c) ok = (*tee_tcb_svn)[c] >= (*l.tdx_components)[c];
-            }
-            if (ok) return i;
-        }
-        return tcb_info_.levels.size();
-    }
-
-    void platform_shortfall(std::size_t matched, const Octets<16>* tee_tcb_svn) {
-        if (matched == 0) return;
-        const auto& next = tcb_info_.levels[matched - 1];
-        platform_shortfall_against(next, tee_tcb_svn);
-        note_outdated_since(next.tcb_date_unix);
-    }
-
-    void note_outdated_since(UnixTime date) {
-        report_.outdated_since = report_.outdated_since ? std::min(*report_.outdated_since, date) : date;
-    }
-
-    static std::size_t match_isvsvn_level(const std::vector<pcs::IsvsvnLevel>& levels, std::uint32_t isvsvn) {
-        for (std::size_t i = 0; i < levels.size(); ++i) {
-            if (isvsvn >= levels[i].isvsvn) return i;
-        }
-        return levels.size();
-    }
-
-    void isvsvn_shortfall(const std::vector<pcs::IsvsvnLevel>& levels, std::size_t matched, std::string component,
-                          std::uint32_t actual) {
-        if (matched == 0) return;
-        const auto& next = levels[matched - 1];
-        report_.shortfall.push_back({std::move(component), actual, next.isvsvn, next.status, next.tcb_date});
-    }
-
-    // The TDX module identity for this quote: by major version TEE_TCB_SVN[1] when non-zero.
-    const pcs::TdxModuleIdentity* select_module(const Octets<16>& tee_tcb_svn) {
-        const auto major = tee_tcb_svn[1];
-        if (major == 0) return nullptr;
-        const auto wanted = fmt::format("TDX_{:02X}", major);
-        for (const auto& m : tcb_info_.tdx_module_identities) {
-            if (std::equal(m.id.begin(), m.id.end(), wanted.begin(), wanted.end(),
-                           [](char a, char b) { return std::toupper(static_cast<unsigned char>(a)) == b; })) {
-                return &m;
-            }
-        }
-        fail("tdx_module_identity",
-             fmt::format("TCB Info has no TDX module identity {} (TEE_TCB_SVN[1] = {}); available: [{}]. The TDX "
-                         "module is unknown to this TCB Info: fetch current collateral",
-                         wanted, major, fmt::join(module_ids(), ", ")));
-    }
-
-    std::vector<std::string> module_ids() const {
-        std::vector<std::string> ids;
-        for (const auto& m : tcb_info_.tdx_module_identities) ids.push_back(m.id);
-        return ids;
-    }
-
-    void check_module_identity(const TdReportBody& td, const pcs::TdxModuleIdentity& module) {
-        require(equal_ct(td.mr_signer_seam, module.mrsigner), "tdx_mrsignerseam",
-                fmt::format("MRSIGNERSEAM {} matches the TDX module identity", to_hex(td.mr_signer_seam)),
-                fmt::format("MRSIGNERSEAM mismatch: quote has {}, TCB Info expects {}: not an Intel-signed TDX module",
-                            to_hex(td.mr_signer_seam), to_hex(module.mrsigner)));
-        // Intel QVL compares SEAMATTRIBUTES byte for byte with the identity's attributes (mask
-        // ignored); both are zero for every Intel module so far.
-        require(equal_ct(td.seam_attributes, module.attributes), "tdx_seam_attributes",
-                fmt::format("SEAMATTRIBUTES {} as expected", to_hex(td.seam_attributes)),
-                fmt::format("SEAMATTRIBUTES mismatch: quote has {}, TCB Info expects {}", to_hex(td.seam_attributes),
-                            to_hex(module.attributes)));
-    }
-
-    struct TdxEvaluation {
-        TcbStatus platform;
-        std::optional<TcbStatus> module;
-        std::size_t platform_index = 0;
-        std::size_t module_index = 0;
-        const pcs::TdxModuleIdentity* identity = nullptr;
-    };
-
-    // Platform and module levels for one TEE_TCB_SVN (launch) value. `record` adds checks and
-    // shortfall; the TD 1.5 "current" evaluation (TEE_TCB_SVN2) only needs the statuses.
-    std::optional<TdxEvaluation> evaluate_tdx(const Octets<16>& svn, bool record) {
-        TdxEvaluation ev;
-        ev.identity = select_module(svn);
-        ev.platform_index = match_platform_level(&svn);
-        if (ev.platform_index == tcb_info_.levels.size()) {
-            if (!record) return std::nullopt;
-            // Measured against the lowest listed level: what it takes to be supported at all.
-            platform_shortfall_against(tcb_info_.levels.back(), &svn);
-            fail("platform_tcb_level", unmatched_platform_message());
-        }
-        const auto& level = tcb_info_.levels[ev.platform_index];
-        ev.platform = status_of(level.status, "tcbInfo.tcbLevels");
-        if (ev.identity) {
-            ev.module_index = match_isvsvn_level(ev.identity->levels, svn[0]);
-            if (ev.module_index == ev.identity->levels.size()) {
-                if (!record) return std::nullopt;
-                fail("tdx_module_tcb_level",
-                     fmt::format("no TCB level of TDX module {} accepts its SVN {} (TEE_TCB_SVN[0]); the lowest "
-                                 "level requires {}: update the TDX module",
-                                 ev.identity->id, svn[0], ev.identity->levels.back().isvsvn));
-            }
-            ev.module = status_of(ev.identity->levels[ev.module_index].status, "tdxModuleIdentities.tcbLevels");
-        }
-        return ev;
-    }
-
-    std::string unmatched_platform_message() const {
-        std::string needs;
-        for (const auto& s : report_.shortfall) {
-            needs += fmt::format("{}{} is {} (needs {})", needs.empty() ? "" : "; ", s.component, s.actual, s.required);
-        }
-        return fmt::format("no TCB level in TCB Info (FMSPC {}, evaluation data number {}) matches this platform "
-                           "(TCB_NOT_SUPPORTED): {}",
-                           to_hex(tcb_info_.fmspc), tcb_info_.tcb_evaluation_data_number,
-                           needs.empty() ? "components below every level" : needs);
-    }
-
-    void platform_shortfall_against(const pcs::TcbLevel& target, const Octets<16>* svn) {
-        const auto& ext = *leaf_info_.sgx_extension;
-        const auto add = [&](std::string component, std::uint32_t actual, std::uint32_t required) {
-            if (actual < required) {
-                report_.shortfall.push_back({std::move(component), actual, required, target.status, target.tcb_date});
-            }
-        };
-        for (std::size_t c = 0; c < 16; ++c) {
-            add(fmt::format("SGX TCB component {}", c + 1), ext.sgx_tcb_components[c], target.sgx_components[c]);
-        }
-        add("PCESVN", ext.pcesvn, target.pcesvn);
-        if (svn && target.tdx_components) {
-            const std::size_t start = (*svn)[1] > 0 ? 2 : 0;
-            for (std::size_t c = start; c < 16; ++c) {
-                add(fmt::format("TDX TCB component {} (TEE_TCB_SVN[{}])", c + 1, c), (*svn)[c],
-                    (*target.tdx_components)[c]);
-            }
-        }
-    }
-
     void evaluate_tcb() {
         const auto& qe = quote_.signature_data.qe_report;
-        const auto qe_index = match_isvsvn_level(qe_identity_.levels, qe.isv_svn);
-        if (qe_index == qe_identity_.levels.size()) {
-            fail("qe_tcb_level", fmt::format("no QE Identity TCB level accepts QE ISVSVN {}; the lowest requires {}",
-                                             qe.isv_svn, qe_identity_.levels.back().isvsvn));
-        }
-        const auto& qe_level = qe_identity_.levels[qe_index];
-        const auto qe_status = status_of(qe_level.status, "enclaveIdentity.tcbLevels");
-        report_.qe_status = qe_status;
-        report_.qe_level = level_result(qe_level);
-        isvsvn_shortfall(qe_identity_.levels, qe_index, "QE ISVSVN", qe.isv_svn);
-        pass("qe_tcb_level",
-             fmt::format("QE ISVSVN {} -> {} (tcbDate {})", qe.isv_svn, qe_level.status, qe_level.tcb_date));
-
-        std::vector<std::string> advisories;
-        std::vector<std::string> dates{qe_level.tcb_date};
-        TcbStatus launch{};
-        const auto* td = quote_.td_body();
-        if (td) {
-            const auto ev = *evaluate_tdx(td->tee_tcb_svn, true);
-            if (ev.identity) {
-                check_module_identity(*td, *ev.identity);
+        auto ev =
+            verify::evaluate_tcb({tcb_info_, qe_identity_, *leaf_info_.sgx_extension, qe.isv_svn, quote_.td_body()});
+        static_cast<TcbEvaluationResult&>(report_) = std::move(ev);
+        // The evaluation stops at its first failed check, so a failure is the last one replayed.
+        for (auto& check : ev.checks) {
+            if (check.passed) {
+                pass(std::move(check.id), std::move(check.detail));
             } else {
-                check_module_identity(*td, *tcb_info_.tdx_module);
+                fail(std::move(check.id), std::move(check.detail));
             }
-            const auto& level = tcb_info_.levels[ev.platform_index];
-            report_.platform_status = ev.platform;
-            report_.platform_level = level_result(level);
-            platform_shortfall(ev.platform_index, &td->tee_tcb_svn);
-            pass("platform_tcb_level", fmt::format("platform TCB level {} (tcbDate {})", level.status, level.tcb_date));
-            advisories = level.advisory_ids;
-            dates.push_back(level.tcb_date);
-            if (ev.identity) {
-                const auto& ml = ev.identity->levels[ev.module_index];
-                report_.tdx_module_status = ev.module;
-                report_.tdx_module_level = level_result(ml, ev.identity->id);
-                isvsvn_shortfall(ev.identity->levels, ev.module_index,
-                                 fmt::format("TDX module {} SVN (TEE_TCB_SVN[0])", ev.identity->id),
-                                 td->tee_tcb_svn[0]);
-                if (ev.module_index > 0 && is_out_of_date(*ev.module)) {
-                    note_outdated_since(ev.identity->levels[ev.module_index - 1].tcb_date_unix);
-                }
-                pass("tdx_module_tcb_level", fmt::format("TDX module {} SVN {} -> {} (tcbDate {})", ev.identity->id,
-                                                         td->tee_tcb_svn[0], ml.status, ml.tcb_date));
-                dates.push_back(ml.tcb_date);
-            }
-            launch = converge(ev.platform, ev.module, qe_status);
-            report_.tcb_status = launch;
-            if (td->tee_tcb_svn2) evaluate_relaunch(*td, launch, qe_status);
-        } else {
-            const auto index = match_platform_level(nullptr);
-            if (index == tcb_info_.levels.size()) {
-                platform_shortfall_against(tcb_info_.levels.back(), nullptr);
-                fail("platform_tcb_level", unmatched_platform_message());
-            }
-            const auto& level = tcb_info_.levels[index];
-            report_.platform_status = status_of(level.status, "tcbInfo.tcbLevels");
-            report_.platform_level = level_result(level);
-            platform_shortfall(index, nullptr);
-            pass("platform_tcb_level", fmt::format("platform TCB level {} (tcbDate {})", level.status, level.tcb_date));
-            advisories = level.advisory_ids;
-            dates.push_back(level.tcb_date);
-            report_.tcb_status = converge(*report_.platform_status, std::nullopt, qe_status);
-        }
-        // Intel concatenates platform, QE and module advisories; duplicates carry no information.
-        for (const auto& list :
-             {report_.qe_level->advisory_ids,
-              report_.tdx_module_level ? report_.tdx_module_level->advisory_ids : std::vector<std::string>{}}) {
-            advisories.insert(advisories.end(), list.begin(), list.end());
-        }
-        for (const auto& a : advisories) {
-            if (std::find(report_.advisory_ids.begin(), report_.advisory_ids.end(), a) == report_.advisory_ids.end()) {
-                report_.advisory_ids.push_back(a);
-            }
-        }
-        report_.tcb_date = *std::min_element(dates.begin(), dates.end());
-        if (report_.tcb_status && !is_out_of_date(*report_.tcb_status) &&
-            *report_.tcb_status != TcbStatus::td_relaunch_advised &&
-            *report_.tcb_status != TcbStatus::td_relaunch_advised_configuration_needed) {
-            report_.outdated_since.reset();
-        }
-        pass("tcb_status", fmt::format("TCB status {}{}", tcb_status_name(*report_.tcb_status),
-                                       report_.advisory_ids.empty()
-                                           ? std::string()
-                                           : fmt::format(", advisories {}", fmt::join(report_.advisory_ids, ", "))));
-    }
-
-    // TD 1.5 (Intel QVL TDRelaunchCheck): a TD launched on an out-of-date TCB whose platform has
-    // since been updated in place (TEE_TCB_SVN2) only needs a relaunch.
-    void evaluate_relaunch(const TdReportBody& td, TcbStatus launch, TcbStatus qe_status) {
-        report_.td_launch_status = launch;
-        const auto current = evaluate_tdx(*td.tee_tcb_svn2, false);
-        if (!current) return;
-        const auto current_status = converge(current->platform, current->module, qe_status);
-        report_.td_current_status = current_status;
-        const bool current_ok = current_status == TcbStatus::up_to_date ||
-                                current_status == TcbStatus::sw_hardening_needed ||
-                                current_status == TcbStatus::configuration_needed ||
-                                current_status == TcbStatus::configuration_and_sw_hardening_needed;
-        if (is_out_of_date(launch) && current_ok) {
-            const bool config = launch == TcbStatus::out_of_date_configuration_needed ||
-                                current_status == TcbStatus::configuration_needed ||
-                                current_status == TcbStatus::configuration_and_sw_hardening_needed;
-            report_.tcb_status =
-                config ? TcbStatus::td_relaunch_advised_configuration_needed : TcbStatus::td_relaunch_advised;
         }
     }
 

@@ -1,7 +1,7 @@
 // TCB Info and QE Identity bodies, compact and in the field order of Intel PCS responses (see
 // shared/testdata/collateral/*/tcb_info.json). ordered_json keeps insertion order.
 
-#include "pki.hpp"
+#include "testing/pki.hpp"
 
 #include "tdxkit/time.hpp"
 

@@ -1,6 +1,6 @@
-#include "pki.hpp"
+#include "testing/pki.hpp"
 
-#include "der_writer.hpp"
+#include "testing/der_writer.hpp"
 
 #include "tdxkit/error.hpp"
 

@@ -1,5 +1,5 @@
-#include "der_writer.hpp"
-#include "pki.hpp"
+#include "testing/der_writer.hpp"
+#include "testing/pki.hpp"
 
 #include "tdxkit/error.hpp"
 #include "tdxkit/testing.hpp"

@@ -251,6 +251,18 @@ TEST_CASE("TCB statuses are results, converged as Intel's QVL does") {
     }
 }
 
+TEST_CASE("a tcbStatus Intel does not define is a failed check, not an exception") {
+    const auto platform = build([](Scenario& s) { s.tcb_info.tcb_levels[0].tcb_status = "MostlyFine"; });
+    CHECK_FALSE(platform.report.authentic);
+    CHECK(platform.report.failed_check == "tcb_status");
+    CHECK(platform.report.failure.find("unknown tcbStatus \"MostlyFine\"") != std::string::npos);
+    CHECK_FALSE(platform.report.tcb_status.has_value());
+
+    const auto qe = build([](Scenario& s) { s.qe_identity.tcb_levels[0].tcb_status = "MostlyFine"; });
+    CHECK_FALSE(qe.report.authentic);
+    CHECK(qe.report.failed_check == "tcb_status");
+}
+
 TEST_CASE("the shortfall names what to update") {
     const auto b = build([](Scenario& s) {
         s.pck.extension.pcesvn = 6;

@@ -425,8 +425,12 @@ private:
 
     void evaluate_tcb() {
         const auto& qe = quote_.signature_data.qe_report;
-        auto ev =
-            verify::evaluate_tcb({tcb_info_, qe_identity_, *leaf_info_.sgx_extension, qe.isv_svn, quote_.td_body()});
+        // A tcbStatus Intel does not define is a property of the signed collateral, reported like any
+        // other evidence problem (verify_quote throws only for crypto and internal failures).
+        auto ev = guarded("tcb_status", [&] {
+            return verify::evaluate_tcb(
+                {tcb_info_, qe_identity_, *leaf_info_.sgx_extension, qe.isv_svn, quote_.td_body()});
+        });
         static_cast<TcbEvaluationResult&>(report_) = std::move(ev);
         // The evaluation stops at its first failed check, so a failure is the last one replayed.
         for (auto& check : ev.checks) {

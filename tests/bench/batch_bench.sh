@@ -7,13 +7,13 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-shared=${TDXKIT_SHARED_TESTDATA:-$repo/../shared/testdata}
+real=${TDXKIT_REAL_TESTDATA:-$repo/testdata/real}
 tdxkit=$repo/build/release/apps/tdxkit
 bench=$repo/build/release/tests/tdxkit_bench
-quote=$shared/quotes/dcapqvl-tdx_quote.bin
-collateral=$shared/collateral/dcapqvl-tdx_quote
+quote=$real/quotes/dcapqvl-tdx_quote.bin
+collateral=$real/collateral/dcapqvl-tdx_quote
 at=2025-07-04T10:16:31Z
-[[ -x $tdxkit && -f $quote ]] || { echo "batch_bench.sh: build the release preset and provide $shared" >&2; exit 1; }
+[[ -x $tdxkit && -f $quote ]] || { echo "batch_bench.sh: build the release preset (real data: $real)" >&2; exit 1; }
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Side-by-side: tdxkit vs the npm packages @phala/dcap-qvl (JavaScript) and @phala/dcap-qvl-web
 # (WASM) on the same real quote and collateral, on this machine, in one invocation.
-#   bash tests/bench/side_by_side.sh [build-dir]      (default build/release; needs node, npm, ../shared)
+#   bash tests/bench/side_by_side.sh [build-dir]      (default build/release; needs node and npm)
 # Prints in-process verifications/s and the ratios, then one-shot process wall time and peak RSS.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$repo/build/release}
-data=${TDXKIT_SHARED_TESTDATA:-$repo/../shared/testdata}
+data=${TDXKIT_REAL_TESTDATA:-$repo/testdata/real}
 node_dir=${TDXKIT_BENCH_NODE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/tdxkit-bench-node}
 seconds=${BENCH_SECONDS:-3}
 quote=$data/quotes/dcapqvl-tdx_quote.bin

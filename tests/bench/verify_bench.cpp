@@ -1,5 +1,5 @@
 // Verification throughput on real data: the dcap-qvl TDX sample quote with its Intel collateral.
-// Run: build/release/tests/tdxkit_bench  (needs ../shared/testdata).
+// Run: build/release/tests/tdxkit_bench  (reads testdata/real).
 
 #include <benchmark/benchmark.h>
 
@@ -17,7 +17,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const fs::path kData{TDXKIT_SHARED_TESTDATA};
+const fs::path kData{TDXKIT_REAL_TESTDATA};
 
 tdxkit::Bytes read_file(const fs::path& p) {
     std::ifstream in(p, std::ios::binary);

@@ -71,7 +71,7 @@ json verify_json(const std::vector<std::string>& args) {
 }  // namespace
 
 TEST_CASE("real Intel collateral served Intel-PCS style and PCCS style verifies exactly as offline") {
-    const auto shared = tdxkit::test::shared_testdata();
+    const auto shared = tdxkit::test::real_testdata();
     const auto dir = shared / "collateral/dcapqvl-tdx_quote";
     const auto quote = (shared / "quotes/dcapqvl-tdx_quote.bin").string();
     PcsServer server{{{"tdx", dir}}};

@@ -39,7 +39,7 @@ using tdxkit::test::manifest;
 using tdxkit::test::rdns;
 
 json decode(const std::string& rel) {
-    const auto r = test::run_tdxkit({"--json", "quote", "decode", (test::shared_testdata() / rel).string()});
+    const auto r = test::run_tdxkit({"--json", "quote", "decode", (test::real_testdata() / rel).string()});
     INFO("stderr: " << r.err);
     REQUIRE(r.exit_code == 0);
     return json::parse(r.out);

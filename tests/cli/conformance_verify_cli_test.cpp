@@ -10,7 +10,7 @@ using nlohmann::json;
 using tdxkit::test::run_tdxkit;
 
 TEST_CASE("real TDX quote with Intel collateral: directory and QuoteCollateralV3 bundle") {
-    const auto data = tdxkit::test::shared_testdata();
+    const auto data = tdxkit::test::real_testdata();
     const auto quote = (data / "quotes/dcapqvl-tdx_quote.bin").string();
     for (const auto& collateral : {data / "collateral/dcapqvl-tdx_quote",
                                    data / "collateral/dcapqvl-tdx_quote/original/tdx_quote_collateral.json"}) {
@@ -36,7 +36,7 @@ TEST_CASE("real TDX quote with Intel collateral: directory and QuoteCollateralV3
 }
 
 TEST_CASE("real OutOfDate platform: rejected by the default policy, with advisories and shortfall") {
-    const auto data = tdxkit::test::shared_testdata();
+    const auto data = tdxkit::test::real_testdata();
     const auto r = run_tdxkit({"verify", (data / "quotes/dcaprs-quote_tdx_00806f050000.bin").string(), "--collateral",
                                (data / "collateral/dcaprs-00806f050000").string(), "--at", "2025-02-13T04:00:32Z"});
     CHECK(r.exit_code == 1);

@@ -208,6 +208,13 @@ bool have_program(const std::string& name) {
     return false;
 }
 
+// These cases run as ctest tests of their own (tests/CMakeLists.txt), so a missing shell skips
+// only its own case, visibly.
+void skip_unless_installed(const std::string& shell) {
+    if (!have_program(shell))
+        tdxkit::test::skip_this_test(shell + " is not installed (bash scripts/test.sh installs it)");
+}
+
 StringSet lines_of(const std::string& text) {
     StringSet out;
     std::istringstream in(text);
@@ -430,18 +437,12 @@ TEST_CASE("bash completion offers the CLI's subcommands, options and values") {
 }
 
 TEST_CASE("zsh completion offers the CLI's subcommands, options and values") {
-    if (!have_program("zsh")) {
-        MESSAGE("SKIPPED: zsh is not installed (scripts/setup.sh installs it)");
-        return;
-    }
+    skip_unless_installed("zsh");
     check_completer("zsh", zsh_complete);
 }
 
 TEST_CASE("fish completion offers the CLI's subcommands, options and values") {
-    if (!have_program("fish")) {
-        MESSAGE("SKIPPED: fish is not installed (scripts/setup.sh installs it)");
-        return;
-    }
+    skip_unless_installed("fish");
     check_completer("fish", fish_complete);
     const auto files = fish_complete({"quote", "decode"}, (source_dir() / "man" / "tdxkit").string());
     CHECK(files.count((man_dir() / "tdxkit.1").string()) == 1);

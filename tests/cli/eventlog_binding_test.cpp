@@ -121,7 +121,7 @@ TEST_CASE("a boot event in RTMR0-2 keeps its label: only RTMR3 events must be ru
 }
 
 TEST_CASE("the real dstack-verifier log with its last RTMR3 event relabelled is rejected") {
-    const auto data = test::shared_testdata();
+    const auto data = test::real_testdata();
     auto log = json::parse(test::read_text(data / "eventlogs/dstack-verifier-quote-report.event_log.json"));
     const auto quote = (data / "quotes/dstack-verifier-quote-report.bin").string();
     const std::vector<std::string> verify{"verify",       quote,

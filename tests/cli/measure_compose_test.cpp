@@ -20,7 +20,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string shared(const std::string& rel) { return (tdxkit::test::shared_testdata() / rel).string(); }
+std::string shared(const std::string& rel) { return (tdxkit::test::real_testdata() / rel).string(); }
 
 fs::path temp(const std::string& name) {
     return fs::temp_directory_path() / ("tdxkit-measure-cli-" + std::to_string(::getpid()) + "-" + name);

@@ -28,7 +28,7 @@ const json& manifest_quote(const std::string& file) {
     throw std::logic_error("unreachable");
 }
 
-std::string shared(const std::string& rel) { return (test::shared_testdata() / rel).string(); }
+std::string shared(const std::string& rel) { return (test::real_testdata() / rel).string(); }
 
 bool contains(const std::string& s, std::string_view part) { return s.find(part) != std::string::npos; }
 
@@ -128,7 +128,7 @@ TEST_CASE("quote decode --json: schema and fields") {
 }
 
 TEST_CASE("quote decode reads standard input ('-' and by default)") {
-    const std::string bin = test::read_text(test::shared_testdata() / "quotes/gotdxguest-quote_v5_sample.bin");
+    const std::string bin = test::read_text(test::real_testdata() / "quotes/gotdxguest-quote_v5_sample.bin");
     const auto& m = manifest_quote("quotes/gotdxguest-quote_v5_sample.bin");
     for (const auto& args : {std::vector<std::string>{"--json", "quote", "decode", "-"},
                              std::vector<std::string>{"--json", "quote", "decode"}}) {
@@ -140,13 +140,13 @@ TEST_CASE("quote decode reads standard input ('-' and by default)") {
         CHECK(doc.at("input").at("container") == "raw");
     }
     // Text containers on stdin.
-    const auto hex = test::read_text(test::shared_testdata() / "quotes/dcapqvl-tdx-quote.hex");
+    const auto hex = test::read_text(test::real_testdata() / "quotes/dcapqvl-tdx-quote.hex");
     const auto rh = test::run_tdxkit({"--json", "quote", "decode", "-"}, hex);
     REQUIRE(rh.exit_code == 0);
     CHECK(json::parse(rh.out).at("input").at("format") == "hex");
     CHECK(json::parse(rh.out).at("body").at("mr_td") ==
           manifest_quote("quotes/dcapqvl-tdx-quote.bin").at("body").at("mr_td"));
-    const auto gq = test::read_text(test::shared_testdata() / "eventlogs/dstack-verifier-quote-report.json");
+    const auto gq = test::read_text(test::real_testdata() / "eventlogs/dstack-verifier-quote-report.json");
     const auto rg = test::run_tdxkit({"--json", "quote", "decode", "-"}, gq);
     REQUIRE(rg.exit_code == 0);
     CHECK(json::parse(rg.out).at("input").at("container") == "dstack GetQuote response");
@@ -167,7 +167,7 @@ TEST_CASE("--format forces the container") {
 }
 
 TEST_CASE("malformed input: exit 3 with a single-line message naming an offset") {
-    const std::string bin = test::read_text(test::shared_testdata() / "quotes/dcapqvl-tdx_quote.bin");
+    const std::string bin = test::read_text(test::real_testdata() / "quotes/dcapqvl-tdx_quote.bin");
     SUBCASE("truncated in the signature data") {
         const auto r = test::run_tdxkit({"quote", "decode", "-"}, bin.substr(0, 700));
         CHECK(r.exit_code == 3);
@@ -213,7 +213,7 @@ TEST_CASE("missing or unreadable file: exit 5") {
     CHECK(r.exit_code == 5);
     check_single_line_error(r);
     CHECK(contains(r.err, "/nonexistent/tdxkit-test/quote.bin"));
-    const auto dir = test::run_tdxkit({"quote", "decode", test::shared_testdata().string()});
+    const auto dir = test::run_tdxkit({"quote", "decode", test::real_testdata().string()});
     CHECK(dir.exit_code == 5);
     check_single_line_error(dir);
 }

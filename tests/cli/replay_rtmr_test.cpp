@@ -16,7 +16,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string shared(const std::string& rel) { return (tdxkit::test::shared_testdata() / rel).string(); }
+std::string shared(const std::string& rel) { return (tdxkit::test::real_testdata() / rel).string(); }
 
 fs::path write_temp(const std::string& name, const std::string& content) {
     const auto path = fs::temp_directory_path() / ("tdxkit-replay-cli-" + std::to_string(::getpid()) + "-" + name);

@@ -26,7 +26,7 @@ using tdxkit::test::manifest;
 // The quote's own bytes: the file without the trailing bytes MANIFEST counts.
 Bytes exact_quote(const std::string& name) {
     const std::string file = "quotes/" + name;
-    Bytes b = test::read_file(test::shared_testdata() / file);
+    Bytes b = test::read_file(test::real_testdata() / file);
     for (const auto& q : manifest().at("quotes")) {
         if (q.at("file") == file) {
             b.resize(b.size() - q.at("trailing_bytes_after_quote").get<std::size_t>());

@@ -16,9 +16,9 @@ foreach(source IN LISTS TDXKIT_FUZZ_SOURCES)
   add_executable(${replay} ${source} ${CMAKE_CURRENT_LIST_DIR}/replay_main.cpp)
   target_link_libraries(${replay} PRIVATE tdxkit_static nlohmann_json::nlohmann_json tdxkit_warnings)
   target_include_directories(${replay} PRIVATE ${CMAKE_CURRENT_LIST_DIR})
-  # The committed corpus, plus the real data in ../shared when it is there.
+  # The committed corpus, plus the real quotes, collateral and event logs of testdata/real.
   set(seed_dirs ${CMAKE_CURRENT_LIST_DIR}/corpus/${corpus})
-  add_test(NAME fuzz_corpus_${corpus} COMMAND ${replay} ${seed_dirs} ${TDXKIT_SHARED_TESTDATA})
+  add_test(NAME fuzz_corpus_${corpus} COMMAND ${replay} ${seed_dirs} ${TDXKIT_REAL_TESTDATA})
   set_tests_properties(fuzz_corpus_${corpus} PROPERTIES TIMEOUT 300)
   if(TDXKIT_FUZZ)
     add_executable(${name} ${source})

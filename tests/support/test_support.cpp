@@ -19,14 +19,19 @@ extern char** environ;
 
 namespace tdxkit::test {
 
-std::filesystem::path shared_testdata() {
-    const std::filesystem::path dir{TDXKIT_SHARED_TESTDATA};
+std::filesystem::path real_testdata() {
+    // Part of the repository (testdata/real/PROVENANCE.md): absent data is a broken checkout, a
+    // failure, never a skip.
+    const std::filesystem::path dir{TDXKIT_REAL_TESTDATA};
     if (!std::filesystem::exists(dir / "MANIFEST.json")) {
-        std::fprintf(stderr, "SKIPPED: shared test data not found at %s (clone ../shared beside the repo)\n",
-                     dir.c_str());
-        std::exit(77);
+        throw std::runtime_error("real test data not found at " + dir.string() + " (testdata/real in the repository)");
     }
     return dir;
+}
+
+void skip_this_test(const std::string& reason) {
+    std::fprintf(stderr, "SKIPPED: %s\n", reason.c_str());
+    std::exit(77);
 }
 
 std::filesystem::path source_dir() { return std::filesystem::path{TDXKIT_SOURCE_DIR}; }
@@ -55,7 +60,7 @@ std::string TempDir::write(const std::string& name, std::string_view content) co
 }
 
 const nlohmann::json& manifest() {
-    static const nlohmann::json doc = nlohmann::json::parse(read_text(shared_testdata() / "MANIFEST.json"));
+    static const nlohmann::json doc = nlohmann::json::parse(read_text(real_testdata() / "MANIFEST.json"));
     return doc;
 }
 

@@ -13,9 +13,9 @@
 
 namespace tdxkit::test {
 
-// The shared real-data folder, or exits the test executable with 77 (ctest: skipped) after printing
-// a visible reason when it is absent.
-std::filesystem::path shared_testdata();
+// testdata/real: the public quotes, collateral and event logs with their provenance. Throws when it
+// is missing (a broken checkout fails the test).
+std::filesystem::path real_testdata();
 
 // Repository root and the project's own testdata/.
 std::filesystem::path source_dir();
@@ -23,7 +23,11 @@ std::filesystem::path source_dir();
 Bytes read_file(const std::filesystem::path& path);
 std::string read_text(const std::filesystem::path& path);
 
-// ../shared/testdata/MANIFEST.json, parsed once (skips the test when the folder is absent).
+// For a test case that ctest runs on its own (TDXKIT_CASE_TESTS in tests/CMakeLists.txt): prints
+// why, then exits with 77, which ctest reports as Skipped. Never from a case that shares a run.
+[[noreturn]] void skip_this_test(const std::string& reason);
+
+// testdata/real/MANIFEST.json, parsed once.
 const nlohmann::json& manifest();
 
 // A dstack JSON event-log entry for an RTMR3 runtime event, with an empty digest (recomputed on parse).

@@ -19,11 +19,11 @@
 using namespace tdxkit;
 using nlohmann::json;
 using tdxkit::test::read_file;
-using tdxkit::test::shared_testdata;
+using tdxkit::test::real_testdata;
 
 namespace {
 
-json manifest() { return json::parse(test::read_text(shared_testdata() / "MANIFEST.json")); }
+json manifest() { return json::parse(test::read_text(real_testdata() / "MANIFEST.json")); }
 
 std::string error_of(const std::function<void()>& f) {
     try {
@@ -38,7 +38,7 @@ std::string error_of(const std::function<void()>& f) {
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
-json near_log() { return json::parse(test::read_text(shared_testdata() / "eventlogs/nearmpc-head.event_log.json")); }
+json near_log() { return json::parse(test::read_text(real_testdata() / "eventlogs/nearmpc-head.event_log.json")); }
 
 std::size_t index_of(const json& log, const std::string& name) {
     for (std::size_t i = 0; i < log.size(); ++i) {
@@ -64,7 +64,7 @@ TEST_CASE("reference vectors: runtime event digests V1 and V2") {
 }
 
 TEST_CASE("conformance: every event log with a quote replays to that quote's RTMR0-3 (MANIFEST eventlogs)") {
-    const auto dir = shared_testdata();
+    const auto dir = real_testdata();
     std::size_t compared = 0;
     const auto doc = manifest();
     for (const auto& entry : doc["eventlogs"]) {
@@ -97,7 +97,7 @@ TEST_CASE("conformance: every event log with a quote replays to that quote's RTM
 }
 
 TEST_CASE("CCEL with the ACPI table: checked and limited to LAML") {
-    const auto dir = shared_testdata() / "eventlogs";
+    const auto dir = real_testdata() / "eventlogs";
     const auto data = read_file(dir / "gotdxguest-cos113-ccel_data.bin");
     const auto table = read_file(dir / "gotdxguest-cos113-ccel_table.bin");
     const auto log = parse_ccel(data, ByteSpan(table));
@@ -116,7 +116,7 @@ TEST_CASE("CCEL with the ACPI table: checked and limited to LAML") {
 }
 
 TEST_CASE("CCEL: truncation, a 4 GiB event, junk after the end marker, no end marker") {
-    const auto data = read_file(shared_testdata() / "eventlogs/dstack-cc-eventlog-ccel.bin");
+    const auto data = read_file(real_testdata() / "eventlogs/dstack-cc-eventlog-ccel.bin");
     // Cut inside record 5: the record's bounds check names it and its offset.
     const auto cut = error_of([&] { (void)parse_event_log(ByteSpan(data).first(1000)); });
     CHECK(contains(cut, "truncated"));
@@ -144,7 +144,7 @@ TEST_CASE("CCEL: truncation, a 4 GiB event, junk after the end marker, no end ma
 }
 
 TEST_CASE("dstack JSON wrappers: array, JSON string, GetQuote, /tdx_quote, tcb_info, Info") {
-    const auto dir = shared_testdata();
+    const auto dir = real_testdata();
     const auto arr = near_log();
     const auto expected = replay_rtmrs(parse(arr));
     CHECK(parse(arr).container == "JSON array");
@@ -186,7 +186,7 @@ TEST_CASE("runtime events: a digest that does not match its payload is rejected"
 
 TEST_CASE("runtime events: an empty digest is recomputed, so a swapped payload changes RTMR3") {
     auto log = near_log();
-    const auto quote = parse_quote(read_file(shared_testdata() / "quotes/nearmpc-head-quote.bin"));
+    const auto quote = parse_quote(read_file(real_testdata() / "quotes/nearmpc-head-quote.bin"));
     for (auto& e : log) {
         if (e["imr"] == 3) e["digest"] = "";
     }

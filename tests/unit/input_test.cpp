@@ -23,7 +23,7 @@ namespace {
 using tdxkit::test::code_of;
 using tdxkit::test::manifest;
 
-Bytes shared(const std::string& rel) { return test::read_file(test::shared_testdata() / rel); }
+Bytes shared(const std::string& rel) { return test::read_file(test::real_testdata() / rel); }
 
 // MANIFEST sha256_of_decoded_quote per binary quote file.
 std::string decoded_sha(const std::string& bin) {
@@ -97,7 +97,7 @@ TEST_CASE("dstack GetQuote response: quote and event log") {
         const auto in = decode_quote_input(shared(response));
         REQUIRE(in.event_log.has_value());
         // MANIFEST: the .event_log.json file is "the string value of field event_log, written as-is".
-        CHECK(*in.event_log == test::read_text(test::shared_testdata() / log));
+        CHECK(*in.event_log == test::read_text(test::real_testdata() / log));
         CHECK(parse_quote(in.quote).header.version == 4);
     }
 }

@@ -28,7 +28,7 @@ TEST_CASE("keccak256: known vectors (not SHA3-256)") {
 }
 
 TEST_CASE("compose files hash to MANIFEST values, their quotes' compose-hash events and MRCONFIGID") {
-    const auto dir = test::shared_testdata();
+    const auto dir = test::real_testdata();
     const auto manifest = json::parse(read_text(dir / "MANIFEST.json"));
     std::size_t bound = 0;
     for (const auto& entry : manifest["compose"]) {

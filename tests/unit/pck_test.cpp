@@ -31,7 +31,7 @@ using tdxkit::test::code_of;
 using tdxkit::test::manifest;
 using tdxkit::test::rdns;
 
-Quote load_quote(const std::string& file) { return parse_quote(test::read_file(test::shared_testdata() / file)); }
+Quote load_quote(const std::string& file) { return parse_quote(test::read_file(test::real_testdata() / file)); }
 
 // RFC 4514 order ("CN=..., O=..., C=US", MANIFEST) and OpenSSL's oneline order ("C=US,...,CN=...")
 // list the same RDNs in reverse: compare as sets of "key=value".
@@ -131,7 +131,7 @@ TEST_CASE("PCK chain certificates equal MANIFEST pck_chain (subject, issuer, val
 }
 
 TEST_CASE("Intel SGX Root CA from roots/ (DER and PEM) matches MANIFEST") {
-    const auto dir = test::shared_testdata() / "roots";
+    const auto dir = test::real_testdata() / "roots";
     std::string expected_sha;
     for (const auto& f : manifest().at("files")) {
         if (f.at("file") == "roots/intel-sgx-root-ca.der") expected_sha = f.at("sha256").get<std::string>();
@@ -210,7 +210,7 @@ TEST_CASE("describe_certificate rejects garbage with Error(malformed)") {
     CHECK(code_of([] {
               (void)describe_certificate(as_bytes("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"));
           }) == Errc::malformed);
-    const auto root = test::read_file(test::shared_testdata() / "roots" / "intel-sgx-root-ca.der");
+    const auto root = test::read_file(test::real_testdata() / "roots" / "intel-sgx-root-ca.der");
     const Bytes truncated(root.begin(), root.end() - 1);
     CHECK(code_of([&] { (void)describe_certificate(truncated); }) == Errc::malformed);
 }

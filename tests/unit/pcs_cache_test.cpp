@@ -64,7 +64,7 @@ TEST_CASE("describe_collateral: the simulated set's facts (testdata/README.md)")
 }
 
 TEST_CASE("describe_collateral: real Intel collateral (shared testdata, PROVENANCE.md)") {
-    const auto c = load_collateral((test::shared_testdata() / "collateral/dcapqvl-tdx_quote").string());
+    const auto c = load_collateral((test::real_testdata() / "collateral/dcapqvl-tdx_quote").string());
     const auto s = describe_collateral(c);
     CHECK(s.fmspc == "b0c06f000000");
     CHECK(s.tcb_evaluation_data_number == 17);

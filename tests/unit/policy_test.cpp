@@ -626,10 +626,10 @@ namespace {
 const std::string kNearCompose = "2911e1f733466216dedb862d6d669e11256ee7a34ce4dbc66c4b807ba7a9c895";
 
 json near_events() {
-    return json::parse(test::read_text(test::shared_testdata() / "eventlogs/nearmpc-head.event_log.json"));
+    return json::parse(test::read_text(test::real_testdata() / "eventlogs/nearmpc-head.event_log.json"));
 }
 
-Quote near_quote() { return parse_quote(test::read_file(test::shared_testdata() / "quotes/nearmpc-head-quote.bin")); }
+Quote near_quote() { return parse_quote(test::read_file(test::real_testdata() / "quotes/nearmpc-head-quote.bin")); }
 
 // A TD quote whose RTMRs are the log's replay, so the rules after the replay check can be reached
 // with edited logs; MRCONFIGID from the real quote unless given.

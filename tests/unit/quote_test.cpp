@@ -25,7 +25,7 @@ namespace {
 
 using tdxkit::test::manifest;
 
-fs::path quote_path(const std::string& name) { return test::shared_testdata() / "quotes" / name; }
+fs::path quote_path(const std::string& name) { return test::real_testdata() / "quotes" / name; }
 
 const json& manifest_quote(const std::string& file) {
     for (const auto& q : manifest().at("quotes")) {
@@ -194,7 +194,7 @@ TEST_CASE("every shared quote parses to the MANIFEST values") {
     for (const auto& m : quotes) {
         const auto file = m.at("file").get<std::string>();
         CAPTURE(file);
-        const Bytes data = test::read_file(test::shared_testdata() / file);
+        const Bytes data = test::read_file(test::real_testdata() / file);
         REQUIRE(data.size() == m.at("size").get<std::size_t>());
         CHECK(to_hex(sha256(data)) == m.at("sha256_of_decoded_quote").get<std::string>());
         const Quote q = parse_quote(data);
@@ -207,7 +207,7 @@ TEST_CASE("serialize_quote(parse_quote(x)) == x.raw, byte for byte, for every sh
     for (const auto& m : manifest().at("quotes")) {
         const auto file = m.at("file").get<std::string>();
         CAPTURE(file);
-        const Bytes data = test::read_file(test::shared_testdata() / file);
+        const Bytes data = test::read_file(test::real_testdata() / file);
         const Quote q = parse_quote(data);
         const Bytes out = serialize_quote(q);
         CHECK(out == q.raw);

@@ -23,7 +23,7 @@ namespace {
 
 // The one place that says where real collateral lives.
 Collateral real_collateral(const std::string& set) {
-    return load_collateral((test::shared_testdata() / "collateral" / set).string());
+    return load_collateral((test::real_testdata() / "collateral" / set).string());
 }
 
 const std::string& tdx_body() {

@@ -1,4 +1,4 @@
-// Verification against real Intel-signed quotes and collateral (../shared/testdata): every
+// Verification against real Intel-signed quotes and collateral (testdata/real): every
 // pairing in MANIFEST.json gives its listed outcome, time boundaries are enforced to the second,
 // and every single-byte change of a signed input is rejected.
 
@@ -50,7 +50,7 @@ Collateral collateral_for(const fs::path& data, const json& p) {
 }
 
 std::vector<Pairing> pairings() {
-    const auto data = test::shared_testdata();
+    const auto data = test::real_testdata();
     const auto manifest = json::parse(test::read_text(data / "MANIFEST.json"));
     std::vector<Pairing> out;
     for (const auto& p : manifest.at("verification_pairings")) {
@@ -227,6 +227,6 @@ TEST_CASE("Intel's production root is pinned and required by default") {
     const auto root = intel_sgx_root_ca();
     CHECK(root.is_intel_production);
     CHECK(to_hex(sha256(root.certificate_der)) == "44a0196b2b99f889b8e149e95b807a350e7424964399e885a7cbb8ccfab674d3");
-    const auto data = test::shared_testdata();
+    const auto data = test::real_testdata();
     CHECK(custom_trust_root(test::read_file(data / "roots/intel-sgx-root-ca.pem")).is_intel_production);
 }

@@ -1,5 +1,5 @@
 // TCB Info and QE Identity bodies, compact and in the field order of Intel PCS responses (see
-// shared/testdata/collateral/*/tcb_info.json). ordered_json keeps insertion order.
+// testdata/real/collateral/*/tcb_info.json). ordered_json keeps insertion order.
 
 #include "testing/pki.hpp"
 

@@ -48,4 +48,12 @@ step "Verifying it against the bundled simulated collateral and test root (warni
 run "$tdxkit" verify "$quote" --collateral testdata/collateral/sim --trust-root testdata/pki/root.pem \
     --at 2026-01-15T00:00:00Z
 
+# The production path: a real quote from Intel hardware and Intel-signed collateral (dcap-qvl's
+# sample, testdata/real/PROVENANCE.md) against the pinned Intel SGX Root CA, at a time inside the
+# collateral's validity window. No test root.
+real=testdata/real
+step "Verifying a real Intel-signed TDX quote against Intel's pinned root (offline, at a fixed time)"
+run "$tdxkit" verify "$real/quotes/dcapqvl-tdx_quote.bin" --collateral "$real/collateral/dcapqvl-tdx_quote" \
+    --at 2025-07-04T10:16:31Z
+
 step "Setup complete. Next: bash scripts/test.sh"

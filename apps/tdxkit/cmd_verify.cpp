@@ -179,14 +179,17 @@ void register_verify(CLI::App& root, const GlobalOptions& global, int& rc) {
     sub->add_option(
         "--event-log", cmd->event_log,
         "Event log for the policy's dstack rules (default: the one carried by a GetQuote or /tdx_quote input)");
-    sub->add_option("--batch", cmd->batch,
-                    "Verify JSON lines ({\"id\":..., \"quote\": hex|base64, \"event_log\": ...}) from FILE or '-'; "
-                    "one result line each, in order");
-    sub->add_option("--jobs", cmd->jobs, "Worker threads for --batch (default: all cores)");
+    auto* batch =
+        sub->add_option("--batch", cmd->batch,
+                        "Verify JSON lines ({\"id\":..., \"quote\": hex|base64, \"event_log\": ...}) from FILE or '-'; "
+                        "one result line each, in order");
+    // Batch-only options are refused without --batch rather than silently ignored.
+    sub->add_option("--jobs", cmd->jobs, "Worker threads for --batch (default: all cores)")->needs(batch);
     sub->add_option("--output", cmd->output,
                     "--batch result lines: full (tdxkit.verify/v1) or summary (tdxkit.verify-summary/v1)")
         ->check(CLI::IsMember({"full", "summary"}))
-        ->capture_default_str();
+        ->capture_default_str()
+        ->needs(batch);
     sub->callback([cmd, &global, &rc] { rc = run_verify(*cmd, global); });
 }
 

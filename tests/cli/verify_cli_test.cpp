@@ -124,6 +124,16 @@ TEST_CASE("exit codes: missing collateral 4, malformed quote 3, bad time 2, miss
 
     CHECK(run_tdxkit({"verify", "/nonexistent/quote.bin", "--collateral", data("collateral/sim")}).exit_code == 5);
     fs::remove(garbage);
+
+    // Batch-only options are refused for a single quote instead of being ignored.
+    for (const auto& option :
+         {std::vector<std::string>{"--output", "summary"}, std::vector<std::string>{"--jobs", "2"}}) {
+        auto args = demo_args();
+        args.insert(args.end(), option.begin(), option.end());
+        const auto r = run_tdxkit(args);
+        CHECK(r.exit_code == 2);
+        CHECK(r.err.find(option.front() + " requires --batch") != std::string::npos);
+    }
 }
 
 TEST_CASE("policy: a mismatch is a rejection naming the rule; a typo in the policy is a usage error") {

@@ -2,7 +2,9 @@
 
 #include <cerrno>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <set>
 #include <type_traits>
 #include <utility>
@@ -231,11 +233,7 @@ private:
         string_t out;
         while (true) {
             const auto run_start = pos_;
-            while (pos_ < text_.size()) {
-                const auto c = static_cast<unsigned char>(text_[pos_]);
-                if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80) break;
-                ++pos_;
-            }
+            pos_ = plain_run_end(pos_);
             out.append(text_.data() + run_start, pos_ - run_start);
             if (pos_ == text_.size()) syntax("unterminated string");
             const auto c = static_cast<unsigned char>(text_[pos_]);
@@ -253,6 +251,32 @@ private:
             }
             escape(out);
         }
+    }
+
+    // The end of the run of characters that stand for themselves (not '"', '\\', a control
+    // character or a UTF-8 lead byte) starting at `from`. Eight bytes at a time: a batch line's
+    // quote is a 10 KB string, and this scan was a sixth of verify --batch's instructions.
+    [[nodiscard]] std::size_t plain_run_end(std::size_t from) const noexcept {
+        constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+        constexpr std::uint64_t kHighBits = 0x8080808080808080ULL;
+        // Exact test for "some byte of x is zero" (the classic haszero bit trick).
+        const auto has_zero_byte = [](std::uint64_t x) { return ((x - kOnes) & ~x & kHighBits) != 0; };
+        std::size_t i = from;
+        while (i + 8 <= text_.size()) {
+            std::uint64_t word = 0;
+            std::memcpy(&word, text_.data() + i, sizeof word);
+            // Any byte >= 0x80, < 0x20, equal to '"' or equal to '\\' ends the fast path.
+            const bool special = (word & kHighBits) != 0 || ((word - kOnes * 0x20) & kHighBits) != 0 ||
+                                 has_zero_byte(word ^ (kOnes * '"')) || has_zero_byte(word ^ (kOnes * '\\'));
+            if (special) break;
+            i += 8;
+        }
+        while (i < text_.size()) {
+            const auto c = static_cast<unsigned char>(text_[i]);
+            if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80) break;
+            ++i;
+        }
+        return i;
     }
 
     void escape(string_t& out) {

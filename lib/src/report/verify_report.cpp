@@ -183,23 +183,39 @@ std::string render_verify_json(const VerificationOutcome& outcome, const TrustRo
 }
 
 std::string render_verify_summary(const VerificationOutcome& outcome, std::string_view id_json) {
-    json line{{"schema", "tdxkit.verify-summary/v1"},
-              {"id", id_json.empty() ? json(nullptr) : json::parse(id_json)},
-              {"result", outcome.result()},
-              {"accepted", outcome.result() == "ok"},
-              {"reason", outcome.reason()}};
+    // Written directly rather than through a json object: this is the one line per quote of a fleet
+    // batch, and building, sorting and dumping a document cost a twentieth of the batch. Members are
+    // in the order nlohmann's (sorted) dump gives every other document; strings go through its
+    // escaping. `id_json` is our own dump of a scalar (parse_batch_request), inserted as is.
+    const auto string = [](std::string_view text) {
+        return json(text).dump(-1, ' ', false, json::error_handler_t::replace);
+    };
     const auto* report = outcome.appraisal ? &outcome.appraisal->report : nullptr;
-    line["tcb_status"] = report != nullptr ? opt_status_json(report->tcb_status) : json(nullptr);
-    line["advisory_ids"] = report != nullptr ? json(report->advisory_ids) : json::array();
-    line["fmspc"] = report != nullptr && !report->fmspc.empty() ? json(report->fmspc) : json(nullptr);
     const auto* td = outcome.quote ? outcome.quote->td_body() : nullptr;
+    const bool accepted = outcome.result() == "ok";
+
+    std::string out = fmt::format(R"({{"accepted":{},"advisory_ids":)", accepted);
+    out += report != nullptr ? json(report->advisory_ids).dump(-1, ' ', false, json::error_handler_t::replace) : "[]";
+    if (outcome.error) out += fmt::format(R"(,"error":"{}")", errc_name(outcome.error->code()));
+    out += R"(,"fmspc":)";
+    out += report != nullptr && !report->fmspc.empty() ? string(report->fmspc) : "null";
+    out += R"(,"id":)";
+    out += id_json.empty() ? "null" : id_json;
     if (td != nullptr) {
-        line["mr_td"] = to_hex(td->mr_td);
-        for (std::size_t i = 0; i < 4; ++i) line[fmt::format("rtmr{}", i)] = to_hex(td->rtmr[i]);
-        line["mr_config_id"] = to_hex(td->mr_config_id);
+        out += fmt::format(R"(,"mr_config_id":"{}","mr_td":"{}")", to_hex(td->mr_config_id), to_hex(td->mr_td));
     }
-    if (outcome.error) line["error"] = errc_name(outcome.error->code());
-    return line.dump(-1, ' ', false, json::error_handler_t::replace);
+    out += R"(,"reason":)";
+    out += string(outcome.reason());
+    out += fmt::format(R"(,"result":"{}")", outcome.result());
+    if (td != nullptr) {
+        for (std::size_t i = 0; i < td->rtmr.size(); ++i)
+            out += fmt::format(R"(,"rtmr{}":"{}")", i, to_hex(td->rtmr[i]));
+    }
+    out += R"(,"schema":"tdxkit.verify-summary/v1","tcb_status":)";
+    out +=
+        report != nullptr && report->tcb_status ? fmt::format(R"("{}")", tcb_status_name(*report->tcb_status)) : "null";
+    out += '}';
+    return out;
 }
 
 }  // namespace tdxkit

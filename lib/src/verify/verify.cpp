@@ -31,6 +31,8 @@ struct VerificationCache::Impl {
     std::unordered_map<std::string, std::shared_ptr<const pcs::TcbInfo>> tcb_infos;
     std::unordered_map<std::string, std::shared_ptr<const pcs::QeIdentity>> qe_identities;
     std::unordered_map<std::string, std::shared_ptr<const CertificateInfo>> leaf_infos;
+    // By the key's 64 bytes: the key object is a function of them alone.
+    std::unordered_map<std::string, std::shared_ptr<EVP_PKEY>> attestation_keys;
 
     template <class Map, class Compute>
     typename Map::mapped_type lookup(Map& map, const std::string& key, Compute&& compute) {
@@ -411,9 +413,20 @@ private:
                             to_hex(id.attributes), to_hex(id.attributes_mask)));
     }
 
+    // Importing and checking the point costs about a quarter of the signature check itself, and a
+    // platform's QE signs every quote with the same key, so a batch imports each key once. The
+    // signature is still checked for every quote.
+    std::shared_ptr<EVP_PKEY> attestation_key() {
+        const auto& xy = quote_.signature_data.attestation_key;
+        const auto import = [&] {
+            return std::shared_ptr<EVP_PKEY>(ossl::p256_public_key(xy).release(), EVP_PKEY_free);
+        };
+        if (cache_ == nullptr) return import();
+        return cache_->lookup(cache_->attestation_keys, std::string(xy.begin(), xy.end()), import);
+    }
+
     void check_quote_signature() {
-        const auto key =
-            guarded("quote_signature", [&] { return ossl::p256_public_key(quote_.signature_data.attestation_key); });
+        const auto key = guarded("quote_signature", [&] { return attestation_key(); });
         require(ossl::verify_p256_sha256(key.get(), quote_.signed_region(), quote_.signature_data.signature),
                 "quote_signature",
                 fmt::format("quote signature over the first {} bytes verifies with the attestation key",

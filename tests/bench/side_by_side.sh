@@ -2,13 +2,15 @@
 # Side-by-side: tdxkit vs the npm packages @phala/dcap-qvl (JavaScript) and @phala/dcap-qvl-web
 # (WASM) on the same real quote and collateral, on this machine, in one invocation.
 #   bash tests/bench/side_by_side.sh [build-dir]      (default build/release; needs node and npm)
-# Prints in-process verifications/s and the ratios, then one-shot process wall time and peak RSS.
+# Prints in-process verifications/s and the ratios, the whole-process batch rate against both, then
+# one-shot process wall time and peak RSS.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$repo/build/release}
 data=${TDXKIT_REAL_TESTDATA:-$repo/testdata/real}
 node_dir=${TDXKIT_BENCH_NODE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/tdxkit-bench-node}
 seconds=${BENCH_SECONDS:-3}
+batch_lines=${BATCH_LINES:-20000}
 quote=$data/quotes/dcapqvl-tdx_quote.bin
 collateral_dir=$data/collateral/dcapqvl-tdx_quote
 bundle=$collateral_dir/original/tdx_quote_collateral.json
@@ -44,6 +46,24 @@ print(f"  tdxkit full verification        {full:10.0f}/s")
 print(f"  tdxkit warm collateral (batch)  {warm:10.0f}/s")
 print(f"  @phala/dcap-qvl (JavaScript)    {js:10.1f}/s   tdxkit full is {full/js:.0f}x faster")
 print(f"  @phala/dcap-qvl-web (WASM)      {wasm:10.1f}/s   tdxkit full is {full/wasm:.0f}x faster")
+PY
+
+echo "== whole process: verify --batch --jobs 2 --output summary ($batch_lines lines)"
+# Issue #12's targets: >= 1.5x the one-core warm in-process rate above, >= 40x the best npm peer.
+hex=$(od -An -v -tx1 "$quote" | tr -d ' \n')
+batch_input=$(mktemp)
+trap 'rm -f "$batch_input"' EXIT
+awk -v n="$batch_lines" -v q="$hex" 'BEGIN { for (i = 0; i < n; i++) printf "{\"id\":%d,\"quote\":\"%s\"}\n", i, q }' >"$batch_input"
+start=$(date +%s.%N)
+"$build/apps/tdxkit" -q verify --batch "$batch_input" --collateral "$collateral_dir" --at "$at" --jobs 2 \
+  --output summary >/dev/null
+end=$(date +%s.%N)
+python3 - "$batch_lines" "$start" "$end" "$tdx_warm" "$js" "$wasm" <<'PY'
+import sys
+lines, start, end, warm, js, wasm = map(float, sys.argv[1:])
+rate = lines / (end - start)
+print(f"  tdxkit verify --batch            {rate:10.0f}/s   {rate/warm:.2f}x the warm in-process rate,"
+      f" {rate/max(js, wasm):.0f}x the best npm peer")
 PY
 
 echo "== one-shot process: wall time and peak RSS (median of 11)"

@@ -33,19 +33,21 @@ inline constexpr std::size_t kNonceSize = 32;
 inline constexpr std::string_view kEkmHeader = "X-TLS-EKM-Channel-Binding";
 inline constexpr std::string_view kCertificateEvent = "New TLS Certificate";
 
-// report_data = SHA-512(nonce || ekm).
+// report_data = SHA-512(nonce || ekm), of any lengths. Error(crypto) only when OpenSSL fails.
 [[nodiscard]] TDXKIT_EXPORT Octets<64> session_report_data(ByteSpan nonce, ByteSpan ekm);
 
-// The header value shade's nginx module sends: hex(ekm) ":" hex(HMAC-SHA256(key, ekm)).
+// The header value shade's nginx module sends: hex(ekm) ":" hex(HMAC-SHA256(key, ekm)). Error(crypto)
+// only when OpenSSL fails.
 [[nodiscard]] TDXKIT_EXPORT std::string ekm_header_value(ByteSpan ekm, ByteSpan hmac_key);
 // Checks the shape (64 hex, ':', 64 hex) and the HMAC in constant time; returns the EKM.
 // Error(malformed) for a bad shape, Error(invalid_argument) for a wrong HMAC.
 [[nodiscard]] TDXKIT_EXPORT Bytes check_ekm_header(std::string_view value, ByteSpan hmac_key);
 
-// The first certificate of a PEM file (leaf first) or a DER certificate, as DER. Error(malformed).
+// The first certificate of a PEM file (leaf first) or a DER certificate, as DER. Error(malformed) when
+// it is neither.
 [[nodiscard]] TDXKIT_EXPORT Bytes leaf_certificate_der(ByteSpan pem_or_der);
 
-// "host:port", "[v6]:port"; Error(invalid_argument) naming `what`.
+// "host:port", "[v6]:port", port 0..65535; Error(invalid_argument) naming `what`. The host is not resolved.
 [[nodiscard]] TDXKIT_EXPORT std::pair<std::string, std::uint16_t> split_host_port(std::string_view text,
                                                                                   std::string_view what);
 
@@ -70,7 +72,8 @@ struct ClientOptions {
     std::chrono::milliseconds timeout{30'000};  // the handshake, and the whole quote fetch
     std::size_t max_response = 8 * 1024 * 1024;
 
-    // Verification inputs. `collateral` is asked once, with the server's quote.
+    // Verification inputs. `collateral` is asked once, with the server's quote; it is required
+    // (unset: Error(invalid_argument)), and what it throws propagates from connect.
     std::function<Collateral(const Quote&)> collateral;
     TrustRoot trust_root = intel_sgx_root_ca();
     std::optional<UnixTime> at;  // verification time; default: the clock after the quote arrived
@@ -107,7 +110,7 @@ struct Outcome {
     std::optional<PolicyResult> policy_result;
     std::optional<std::array<Measurement, 4>> replayed_rtmrs;
     std::size_t event_count = 0;
-    std::optional<std::string> bound_certificate_sha256;  // payload of the last binding event
+    std::optional<std::string> bound_certificate_sha256;  // payload of the last binding event, bytes as given
     Timings timings;
 };
 
@@ -118,18 +121,24 @@ public:
     Session& operator=(Session&&) noexcept;
     ~Session();
 
+    // Every member below needs a Session that was not moved from.
     [[nodiscard]] const Outcome& outcome() const noexcept;
-    // Application I/O; Error(invalid_argument) unless outcome().verified.
+    // Application I/O: every function below throws Error(invalid_argument) unless outcome().verified.
+    // Sends all of `data`; Error(io) on failure or when that takes over 30 s.
     void write(ByteSpan data);
     // 0 at end of stream. Waits at most `timeout`; Error(io) on a timeout or failure.
     std::size_t read(std::uint8_t* out, std::size_t size, std::chrono::milliseconds timeout);
-    // One HTTP/1.1 GET on the verified session; returns the status and the body (bounded).
+    // One HTTP/1.1 GET on the verified session; returns the status and the body (bounded). `path`
+    // must start with '/' and hold no space, CR or LF (Error(invalid_argument)). Error(io) on failure,
+    // after `timeout`, or when the server closes without answering; Error(malformed) for a bad response
+    // or a body over `max_body`.
     struct HttpResult {
         int status = 0;
         std::string body;
     };
     HttpResult http_get(const std::string& path, std::chrono::milliseconds timeout, std::size_t max_body);
-    // Copies stdin-like `in_fd` to the session and the session to `out_fd` until both ends close.
+    // Copies stdin-like `in_fd` to the session and the session to `out_fd`; returns when the server
+    // ends the stream. Error(io) on failure.
     void pipe(int in_fd, int out_fd);
 
     struct Impl;
@@ -140,8 +149,10 @@ private:
 };
 
 // Connects, attests and verifies. A server that fails any step yields a Session whose outcome is
-// not verified (the connection is closed); Error is thrown only for bad options (invalid_argument),
-// unavailable collateral (collateral_unavailable) and internal failures.
+// not verified (the connection is closed); one that cannot be reached is a failed tcp_connect step
+// with network_error set. Error is thrown only for bad options (invalid_argument: no collateral
+// source, an unusable ca_file or server name), whatever options.collateral throws (unavailable
+// collateral: collateral_unavailable) and internal failures (crypto, internal).
 [[nodiscard]] TDXKIT_EXPORT Session connect(const ClientOptions& options);
 
 // ---- Server ----
@@ -159,20 +170,23 @@ struct ServerOptions {
     std::string key_file;
     // Behind a TLS-terminating proxy: plain HTTP, the EKM comes from X-TLS-EKM-Channel-Binding.
     bool ekm_header_mode = false;
-    SecretBytes ekm_hmac_key;
+    SecretBytes ekm_hmac_key;  // required with ekm_header_mode
     std::string quote_path = "/tdx_quote";
-    std::string upstream;  // HOST:PORT for every other request (plain HTTP); empty: 404
+    std::string upstream;  // HOST:PORT for every other request (plain HTTP); empty: 404; checked per request (502)
     std::size_t max_connections = 64;
     std::size_t max_request = 1024 * 1024;
     std::chrono::milliseconds io_timeout{30'000};
-    // Produces the quote over the given report data. Called concurrently from connection threads.
+    // Produces the quote over the given report data. Called concurrently from connection threads;
+    // required. What it throws (std::exception) is answered with HTTP 500.
     std::function<QuoteAnswer(const Octets<64>& report_data)> quote;
     std::function<void(const std::string& host, std::uint16_t port)> on_listening;
     std::function<void(std::string_view line)> log;  // one line per request; never secrets
 };
 
 // Serves until `stop` becomes true (checked at least every 200 ms), then waits for the open
-// connections to end (each bounded by io_timeout). Error(io) when it cannot listen.
+// connections to end (each bounded by io_timeout). Error(io) when it cannot listen or load cert_file
+// or key_file (Error(malformed) for a key file over 1 MiB); Error(invalid_argument) without `quote`,
+// or without ekm_hmac_key in ekm_header_mode. A failure within a connection is logged, never thrown.
 TDXKIT_EXPORT void serve(const ServerOptions& options, const std::atomic<bool>& stop);
 
 }  // namespace tdxkit::atls

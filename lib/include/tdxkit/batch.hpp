@@ -23,7 +23,7 @@ enum class BatchOutput {
 };
 
 struct BatchOptions {
-    UnixTime now = 0;                            // the verification time of every line
+    UnixTime now = 0;  // the verification time of every line; 0 is 1970, not "now": set it (now_utc())
     TrustRoot trust_root = intel_sgx_root_ca();  // replacing it is for tests and development only
     Policy policy = default_policy();
     // Where collateral comes from. It is resolved once per platform (TEE, FMSPC, PCK CA; once in all
@@ -47,8 +47,10 @@ struct BatchSummary {
 // as it and every line before it are done, so a client may send one line and wait for its answer.
 // `write` and `caught_up` are called from one thread (not the calling one), in input order;
 // `caught_up` (if set) when every result that is ready has been written, so a caller that buffers
-// output knows when to flush. Problems with a line are that line's result ("result": "error"); an
-// exception from `write` ends the batch (once the pending read returns) and is rethrown here.
+// output knows when to flush. Problems with a line are that line's result ("result": "error"), and so
+// is a collateral failure for its platform (remembered: later lines of that platform fail the same
+// way). Returns the counts. Throws nothing of its own: an exception from `write` or `caught_up` ends
+// the batch (once the pending read returns) and is rethrown here, as is one from reading `in`.
 TDXKIT_EXPORT BatchSummary verify_batch(std::istream& in, const std::function<void(std::string_view line)>& write,
                                         const BatchOptions& options, const std::function<void()>& caught_up = {});
 

@@ -19,6 +19,8 @@ enum class Errc {
     internal,                // a bug in tdxkit
 };
 
+// The one exception libtdxkit throws on purpose (besides std::bad_alloc). Each function's comment
+// says which codes it throws and when; lib/docs/architecture.md "Contracts" has the conventions.
 class TDXKIT_EXPORT Error : public std::runtime_error {
 public:
     Error(Errc code, const std::string& message) : std::runtime_error(message), code_(code) {}
@@ -28,6 +30,8 @@ private:
     Errc code_;
 };
 
+// "malformed", "unsupported", ... as spelled above (the "code" of JSON error documents); "internal"
+// for a value outside the enum.
 [[nodiscard]] TDXKIT_EXPORT const char* errc_name(Errc code) noexcept;
 
 }  // namespace tdxkit

@@ -49,22 +49,28 @@ struct EventLog {
 };
 
 // Detects the form: JSON (array, string, GetQuote, /tdx_quote, tcb_info or an Info response with
-// tcb_info) or a CCEL binary. Throws Error(malformed) naming the event index or byte offset.
+// tcb_info) or a CCEL binary (without its ACPI table). Throws Error(malformed) naming the event index
+// or byte offset, also for empty input, input over kMaxEventLogSize, or the ACPI CCEL table itself.
 [[nodiscard]] TDXKIT_EXPORT EventLog parse_event_log(ByteSpan data);
 
 // The CCEL log area (/sys/firmware/acpi/tables/data/CCEL). With the 56-byte ACPI CCEL table, its
 // signature, length and TDX type are checked and the log is limited to the table's LAML; a log
-// without the 0xFFFFFFFF end marker is accepted only when it fills LAML exactly.
+// without the 0xFFFFFFFF end marker is accepted only when it fills LAML exactly. Without the table
+// (nullopt) the end marker is required. Throws Error(malformed) naming the record and byte offset.
 [[nodiscard]] TDXKIT_EXPORT EventLog parse_ccel(ByteSpan log, std::optional<ByteSpan> acpi_table = std::nullopt);
 
-// A dstack JSON event log in any of the JSON wrappers above.
+// A dstack JSON event log in any of the JSON wrappers above (no size limit: parse_event_log has one).
+// Throws Error(malformed): bad JSON, an unknown member, a boot event without a digest, or a runtime
+// event whose given digest or preimage disagrees with its name and payload.
 [[nodiscard]] TDXKIT_EXPORT EventLog parse_dstack_event_log(std::string_view json_text);
 
 // dstack runtime event digests. V1: SHA-384(LE32(0x08000001) || ":" || name || ":" || payload).
-// V2: SHA-384 of the JCS preimage {"name":..,"payload":"<hex>","type":134217729}.
+// V2: SHA-384 of the JCS preimage {"name":..,"payload":"<hex>","type":134217729}. Another `version`
+// is Error(invalid_argument); a V2 name that is not UTF-8 is Error(malformed).
 [[nodiscard]] TDXKIT_EXPORT Measurement runtime_event_digest(std::string_view name, ByteSpan payload, int version = 1);
 
-// RTMR_i = SHA-384(RTMR_i || digest) from 48 zero bytes, over the events of RTMR i in order.
+// RTMR_i = SHA-384(RTMR_i || digest) from 48 zero bytes, over the events of RTMR i in order. Throws
+// Error(internal) for an event whose imr is not 0..3 (the parsers never produce one).
 [[nodiscard]] TDXKIT_EXPORT std::array<Measurement, kRtmrCount> replay_rtmrs(const EventLog& log);
 
 struct RtmrMismatch {
@@ -73,7 +79,7 @@ struct RtmrMismatch {
     Measurement quoted{};
 };
 
-// Compares every register in constant time; returns the first mismatch, if any.
+// Compares every register in constant time; returns the first mismatch, if any. Never throws.
 [[nodiscard]] TDXKIT_EXPORT std::optional<RtmrMismatch>
 compare_rtmrs(const std::array<Measurement, kRtmrCount>& replayed, const TdReportBody& quote);
 
@@ -94,7 +100,7 @@ struct UnboundEvent {
     std::string reason;     // one line: what the event is and why its name and payload are not bound
 };
 
-// The first RTMR3 event whose name and payload its digest does not cover, if any.
+// The first RTMR3 event whose name and payload its digest does not cover, if any. Never throws.
 [[nodiscard]] TDXKIT_EXPORT std::optional<UnboundEvent> find_unbound_rtmr3_event(const EventLog& log);
 
 struct EventLogBinding {
@@ -106,12 +112,13 @@ struct EventLogBinding {
     std::vector<const Event*> runtime_events;
 
     [[nodiscard]] bool bound() const noexcept { return !mismatch && !unbound; }
-    // One line for an operator when !bound(): the register or event at fault and what to do.
+    // One line for an operator when !bound(): the register or event at fault and what to do; "" when bound.
     [[nodiscard]] TDXKIT_EXPORT std::string failure() const;
 };
 
 // Replays the log, compares it with the quote's RTMRs in constant time and checks that every RTMR3
-// event is bound. The only source of event names and payloads for decisions (policy, aTLS).
+// event is bound. The only source of event names and payloads for decisions (policy, aTLS). A
+// mismatch is a result, not an Error; throws only as replay_rtmrs does. `log` must outlive the result.
 [[nodiscard]] TDXKIT_EXPORT EventLogBinding bind_event_log(const EventLog& log, const TdReportBody& quote);
 
 }  // namespace tdxkit

@@ -14,17 +14,22 @@ namespace tdxkit {
 
 enum class InputFormat { automatic, raw, hex, base64, json };
 
+// "auto", "raw" (also "bin", "binary"), "hex", "base64", "json"; Error(invalid_argument) otherwise.
 [[nodiscard]] TDXKIT_EXPORT InputFormat parse_input_format(std::string_view name);
+// The name parse_input_format reads back ("auto" for automatic).
 [[nodiscard]] TDXKIT_EXPORT const char* input_format_name(InputFormat f) noexcept;
 
 struct QuoteInput {
     Bytes quote;
     InputFormat format = InputFormat::raw;  // what was detected or forced
     std::string container;                  // "raw", "hex", "base64", "dstack GetQuote response", ...
-    std::optional<std::string> event_log;   // JSON text of an event log carried next to the quote
+    std::optional<std::string> event_log;   // JSON text of an event log carried next to the quote; unset: none
 };
 
-// Unwraps one quote. Throws Error(malformed) when the input is none of the accepted forms.
+// Unwraps one quote; the bytes are not parsed (parse_quote does that). `automatic` takes JSON when
+// the first non-blank byte is '{' or '[', else hex or base64 when every character is of that
+// alphabet (hex first), else raw. Throws Error(malformed) when the input is none of the accepted
+// forms, is empty (automatic) or does not decode in the forced format; raw never fails.
 [[nodiscard]] TDXKIT_EXPORT QuoteInput decode_quote_input(ByteSpan data, InputFormat format = InputFormat::automatic);
 
 // One line of `tdxkit verify --batch`: {"id": ..., "quote": "<any text form above>", "event_log": ...}.

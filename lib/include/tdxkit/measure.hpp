@@ -18,11 +18,14 @@ namespace tdxkit {
 // dstack's KeyProviderKind, with the byte MRCONFIGID V2 hashes.
 enum class KeyProviderKind : std::uint8_t { none = 0, local = 1, kms = 2, tpm = 3 };
 
-// Accepts "none", "local" (also "local-sgx", as the key-provider event names it), "kms", "tpm".
+// Accepts "none", "local" (also "local-sgx", as the key-provider event names it), "kms", "tpm";
+// nullopt otherwise.
 [[nodiscard]] TDXKIT_EXPORT std::optional<KeyProviderKind> parse_key_provider_kind(std::string_view name) noexcept;
+// "none", "local", "kms", "tpm".
 [[nodiscard]] TDXKIT_EXPORT const char* key_provider_kind_name(KeyProviderKind kind) noexcept;
 
-// Keccak-256 as Ethereum and dstack use it (original Keccak padding, not SHA3-256).
+// Keccak-256 as Ethereum and dstack use it (original Keccak padding, not SHA3-256). Never throws;
+// nor do the two MRCONFIGID functions below.
 [[nodiscard]] TDXKIT_EXPORT Octets<32> keccak256(ByteSpan data);
 
 // MRCONFIGID V1 = 0x01 || compose_hash || zeros.
@@ -34,16 +37,19 @@ enum class KeyProviderKind : std::uint8_t { none = 0, local = 1, kms = 2, tpm = 
 // The dstack SDK's canonical form (getComposeHash of @phala/dstack-sdk): keys sorted as JavaScript
 // sorts them, compact, raw UTF-8, numbers as JavaScript prints them. `preprocess` applies the SDK's
 // optional normalization (drop docker_compose_file for runner "bash", bash_script for
-// "docker-compose", an empty pre_launch_script). Throws Error(malformed) for invalid JSON.
+// "docker-compose", an empty pre_launch_script). Throws Error(malformed) for invalid JSON (nesting
+// deeper than 512 included), and with `preprocess` for a document that is not an object. A duplicate
+// key keeps its last value and a number beyond double's range becomes null, as in JavaScript.
 [[nodiscard]] TDXKIT_EXPORT std::string normalize_app_compose(std::string_view json_text, bool preprocess = false);
 
-// Problems that make the file an unlikely app-compose (not fatal: the guest hashes whatever it gets).
+// Problems that make the file an unlikely app-compose (not fatal: the guest hashes whatever it gets),
+// one line each; empty when none. Never throws: text that is not JSON is reported as a problem.
 [[nodiscard]] TDXKIT_EXPORT std::vector<std::string> check_app_compose(std::string_view json_text);
 
 struct ComposeOptions {
     std::optional<Octets<20>> app_id;             // default: the first 20 bytes of the compose hash
-    std::optional<KeyProviderKind> key_provider;  // default: from the file, as dstack derives it
-    std::optional<Bytes> key_provider_id;         // default: the file's key_provider_id
+    std::optional<KeyProviderKind> key_provider;  // default: from the file, as dstack derives it (else none)
+    std::optional<Bytes> key_provider_id;         // default: the file's key_provider_id (hex), else empty
 };
 
 struct ComposeMeasurement {
@@ -57,7 +63,9 @@ struct ComposeMeasurement {
     Bytes key_provider_id;
 };
 
-// `measured` is exactly what the guest hashes (the file, or its normalized form).
+// `measured` is exactly what the guest hashes (the file, or its normalized form). Bytes that are not
+// JSON are measured all the same, with the defaults above as for a file without key provider
+// settings. Throws Error(malformed) only when the file's "key_provider_id" is used and is not hex.
 [[nodiscard]] TDXKIT_EXPORT ComposeMeasurement measure_compose(ByteSpan measured, const ComposeOptions& options = {});
 
 }  // namespace tdxkit

@@ -32,7 +32,9 @@ struct PckExtension {
     std::optional<PckConfiguration> configuration;
 };
 
-// Parses the DER value (the contents of the extension's OCTET STRING). Throws Error(malformed).
+// Parses the DER value (the contents of the extension's OCTET STRING). Unknown sub-fields are ignored;
+// throws Error(malformed) for bad DER, a field of the wrong type or size, a field given twice, or a
+// missing PPID, TCB, PCE-ID, FMSPC or SGX type.
 [[nodiscard]] TDXKIT_EXPORT PckExtension parse_pck_extension(ByteSpan der);
 
 enum class PckCaType { none, platform, processor };
@@ -41,24 +43,28 @@ enum class PckCaType { none, platform, processor };
 struct CertificateInfo {
     std::string subject;
     std::string issuer;
-    std::string subject_cn;
+    std::string subject_cn;  // "" when the name has no CN
     std::string issuer_cn;
     std::string serial_hex;
     UnixTime not_before = 0;
     UnixTime not_after = 0;
     std::string sha256_fingerprint_hex;
     bool is_ca = false;
-    std::optional<PckExtension> sgx_extension;
+    std::optional<PckExtension> sgx_extension;  // unset: the certificate has none
     Bytes der;
 };
 
-// Decodes one certificate (PEM or DER).
+// Decodes one certificate: PEM when the text contains "-----BEGIN", else DER. Verifies nothing.
+// Throws Error(malformed) for anything else, bytes after the DER, an unreadable validity time, or a
+// bad or repeated SGX extension; Error(crypto) when OpenSSL fails.
 [[nodiscard]] TDXKIT_EXPORT CertificateInfo describe_certificate(ByteSpan pem_or_der);
 
-// Decodes every certificate of a PEM chain, in order.
+// Decodes every certificate of a PEM chain, in order. Throws as split_pem_chain and
+// describe_certificate do.
 [[nodiscard]] TDXKIT_EXPORT std::vector<CertificateInfo> describe_pem_chain(ByteSpan pem);
 
-// CA type of a PCK chain: from the issuer CN of the leaf ("Intel SGX PCK Platform CA" / "... Processor CA").
+// CA type of a PCK chain: from the issuer CN of the leaf ("Intel SGX PCK Platform CA" / "... Processor CA");
+// none when it names neither.
 [[nodiscard]] TDXKIT_EXPORT PckCaType pck_ca_type(const CertificateInfo& leaf) noexcept;
 
 }  // namespace tdxkit

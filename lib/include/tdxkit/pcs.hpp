@@ -38,7 +38,7 @@ struct TDXKIT_EXPORT HttpResponse {
     std::string transport_error;
     bool retryable = true;  // for transport errors: false when trying again cannot help (TLS verification, bad URL)
 
-    // The first header of that name, compared case-insensitively (HTTP names are).
+    // The first header of that name, compared case-insensitively (HTTP names are); nullopt when absent.
     [[nodiscard]] std::optional<std::string> header(std::string_view name) const;
 };
 
@@ -54,11 +54,11 @@ struct HttpOptions {
     std::string ca_file;  // PEM bundle trusted instead of the system store (a private PCCS); empty: system
     std::chrono::milliseconds connect_timeout{10'000};
     std::chrono::milliseconds timeout{30'000};  // whole request, including the body
-    std::size_t max_body = 16 * 1024 * 1024;
+    std::size_t max_body = 16 * 1024 * 1024;    // a longer response is Error(malformed)
 };
 
 struct RetryPolicy {
-    int max_attempts = 4;
+    int max_attempts = 4;  // including the first; retried: 429, 5xx, retryable transport errors
     std::chrono::milliseconds initial_backoff{1'000};  // doubled per attempt
     std::chrono::milliseconds max_backoff{16'000};
     std::chrono::milliseconds max_retry_after{60'000};  // a longer Retry-After is capped, not obeyed
@@ -73,14 +73,15 @@ enum class UpdateType { standard, early };
 
 struct CollateralRequest {
     TeeType tee = TeeType::tdx;
-    std::string fmspc;  // 12 lowercase hex digits
-    PckCaType ca = PckCaType::platform;
+    std::string fmspc;                   // 12 lowercase hex digits
+    PckCaType ca = PckCaType::platform;  // none: Error(invalid_argument) when fetching
 };
 // TEE type from the quote header; FMSPC and CA type from the PCK leaf in its certification data.
 // Throws Error(collateral_unavailable) when the quote carries no PCK chain (types 2/3 need a PCK
 // certificate from the PCCS, which tdxkit does not fetch) and Error(malformed) for a bad chain.
 [[nodiscard]] TDXKIT_EXPORT CollateralRequest collateral_request_for(const Quote& quote);
-// Validates and lower-cases an FMSPC given by the user. Throws Error(invalid_argument).
+// Validates and lower-cases an FMSPC given by the user (12 hex digits, either case). Throws
+// Error(invalid_argument) otherwise.
 [[nodiscard]] TDXKIT_EXPORT std::string normalize_fmspc(std::string_view fmspc);
 
 struct CollateralService {
@@ -91,11 +92,14 @@ struct CollateralService {
     UpdateType update = UpdateType::standard;
     RetryPolicy retry;
 };
+// True for Intel PCS's base URL (trailing slashes ignored) or a URL under it. Never throws.
 [[nodiscard]] TDXKIT_EXPORT bool is_intel_pcs(std::string_view url);
-// "Intel PCS https://..." or "PCCS https://...".
+// "Intel PCS https://..." or "PCCS https://...". Never throws.
 [[nodiscard]] TDXKIT_EXPORT std::string service_label(const CollateralService& service);
 
+// One line per request, retry and cache decision; unset: silent.
 using ProgressFn = std::function<void(std::string_view)>;
+// Waits between retries; unset: std::this_thread::sleep_for.
 using SleepFn = std::function<void(std::chrono::milliseconds)>;
 
 // ---- Describing and checking a collateral set without a quote ----
@@ -118,7 +122,8 @@ struct CollateralSummary {
     std::vector<CollateralItem> items;
     UnixTime next_update = 0;  // earliest nextUpdate of the items: when the set must be refetched
 };
-// Parses every item, verifying nothing. Throws Error(malformed).
+// Parses every item, verifying nothing. Throws Error(malformed), or Error(unsupported) for a TCB Info
+// version other than 3 or a QE Identity version other than 2.
 [[nodiscard]] TDXKIT_EXPORT CollateralSummary describe_collateral(const Collateral& collateral);
 
 // ---- Source resolution ----
@@ -127,7 +132,8 @@ struct CollateralSources {
     std::string path;  // --collateral DIR|FILE: used alone when set
     CollateralService service;
     HttpOptions http;
-    std::filesystem::path cache_dir;  // empty: $XDG_CACHE_HOME/tdxkit, else $HOME/.cache/tdxkit
+    // Empty: $XDG_CACHE_HOME/tdxkit, else $HOME/.cache/tdxkit; neither set is Error(invalid_argument).
+    std::filesystem::path cache_dir;
     bool offline = false;  // never the network; a stale cache entry is still returned unless check_cached refuses it
     bool refresh = false;  // ignore cached entries (the result is still stored)
     // Judges a cache entry before it is used; returns why it is refused, or nullopt. Verification
@@ -141,8 +147,13 @@ struct CollateralSources {
 };
 
 // --collateral, else a fresh cache entry, else the network (unless offline), storing what it
-// fetched. Collateral::source names where it came from. Errors: collateral_unavailable (offline
-// without an entry, network failure), malformed, io.
+// fetched. Collateral::source names where it came from. Nothing is verified here beyond
+// check_cached; `now` only judges cache freshness. A cache that cannot be read or written is not an
+// error. Errors: collateral_unavailable (offline without a usable entry, a missing --collateral item,
+// a network or HTTP failure after the retries), malformed (a bad item or response, or a service that
+// answered for another TEE, FMSPC or CA), unsupported (see describe_collateral), io (an unreadable
+// --collateral file), invalid_argument (a bad FMSPC or CA in `request`, no cache directory), internal
+// (libcurl unusable).
 [[nodiscard]] TDXKIT_EXPORT Collateral resolve_collateral(const CollateralSources& sources,
                                                           const CollateralRequest& request, UnixTime now);
 

@@ -33,6 +33,7 @@ struct MaskedBits {
     friend bool operator==(const MaskedBits&, const MaskedBits&) = default;
 };
 
+// Unset optionals and empty deny-lists are not checked; accepted_statuses always is (empty: none).
 struct TcbPolicy {
     // Never contains TcbStatus::revoked: parse_policy refuses it.
     std::vector<TcbStatus> accepted_statuses{TcbStatus::up_to_date};
@@ -73,7 +74,7 @@ struct TdPolicy {
 };
 
 struct QePolicy {
-    std::optional<std::uint16_t> min_isvsvn;
+    std::optional<std::uint16_t> min_isvsvn;  // unset: not checked
     friend bool operator==(const QePolicy&, const QePolicy&) = default;
 };
 
@@ -92,7 +93,7 @@ struct DstackPolicy {
     std::optional<DigestList> instance_ids;     // 20 bytes
     std::optional<DigestList> os_image_hashes;  // 32 bytes
     std::optional<KeyProviderRule> key_provider;
-    bool require_event_log = true;
+    bool require_event_log = true;  // false: a missing log is no violation by itself (rules needing one still are)
     friend bool operator==(const DstackPolicy&, const DstackPolicy&) = default;
 };
 
@@ -108,10 +109,10 @@ struct Policy {
 // Parses a version-1 policy. Unknown or duplicate keys, wrong types, hex of the wrong length, an
 // empty any-of list and an accepted "Revoked" status are all refused, because each would silently
 // weaken or break the policy. Throws Error(invalid_argument) whose message starts with
-// "<source_name>: <JSON path>: ".
+// "<source_name>: <JSON path>: ". `source_name` becomes Policy::source.
 [[nodiscard]] TDXKIT_EXPORT Policy parse_policy(std::string_view json_text, std::string_view source_name);
 
-// What verify applies without --policy: TCB status UpToDate, no debug TD.
+// What verify applies without --policy: TCB status UpToDate, no debug TD; source "<default>".
 [[nodiscard]] TDXKIT_EXPORT Policy default_policy();
 
 struct PolicyViolation {
@@ -129,10 +130,12 @@ struct PolicyResult {
 
 // Evaluates every rule (no early exit). The tcb rules need a TCB status: when the report is not
 // authentic or has none, they produce a single "tcb" violation instead. Pure: `now` is the time.
+// Never throws for the evidence: every problem is a violation.
 [[nodiscard]] TDXKIT_EXPORT PolicyResult evaluate_policy(const Policy& policy, const Quote& quote,
                                                          const VerificationReport& report, UnixTime now);
 // The same, with the event log that came with the quote (nullptr: none) for the dstack rules. The
-// log is trusted only as far as its replay equals the quote's RTMRs, which is itself a rule.
+// log is trusted only as far as its replay equals the quote's RTMRs, which is itself a rule. Throws
+// only Error(internal), for a hand-built log with an event beyond RTMR3 (bind_event_log).
 [[nodiscard]] TDXKIT_EXPORT PolicyResult evaluate_policy(const Policy& policy, const Quote& quote,
                                                          const VerificationReport& report, UnixTime now,
                                                          const EventLog* event_log);
@@ -143,11 +146,13 @@ struct PolicyResult {
 [[nodiscard]] TDXKIT_EXPORT bool pins_workload(const Policy& policy) noexcept;
 
 // What an operator should know about an accepted or rejected input that is not itself a reason to
-// reject: bytes after the quote, a policy that pins no workload. One line each.
+// reject: bytes after the quote, a policy that pins no workload. One line each; never throws.
 [[nodiscard]] TDXKIT_EXPORT std::vector<std::string> verification_warnings(const Quote& quote, const Policy& policy);
 
 // The effective policy (defaults filled in) as a version-1 policy document that parse_policy accepts
-// back; `source` is not part of it. Durations in seconds, hex in lower case, dates in RFC 3339.
+// back; `source` is not part of it. Durations in seconds, hex in lower case, dates in RFC 3339. A
+// hand-built policy is written as it is: what parse_policy refuses (an empty list, an accepted Revoked)
+// is refused when read back, and its strings must be valid UTF-8.
 [[nodiscard]] TDXKIT_EXPORT std::string policy_to_json(const Policy& policy);
 
 }  // namespace tdxkit

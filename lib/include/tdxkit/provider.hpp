@@ -21,6 +21,7 @@ enum class QuoteProvider { automatic, configfs_tsm, dstack, simulated };
 
 // "auto", "configfs-tsm", "dstack", "simulated"; Error(invalid_argument) otherwise.
 [[nodiscard]] TDXKIT_EXPORT QuoteProvider parse_quote_provider(std::string_view name);
+// The name parse_quote_provider reads back.
 [[nodiscard]] TDXKIT_EXPORT const char* quote_provider_name(QuoteProvider p) noexcept;
 
 inline constexpr std::string_view kDefaultTsmDir = "/sys/kernel/config/tsm/report";
@@ -42,7 +43,7 @@ struct QuoteRequest {
     std::string pki_dir;
     // Simulated only: DER of a TLS certificate to bind with an RTMR3 "New TLS Certificate" event.
     std::optional<Bytes> bind_certificate_der;
-    std::chrono::milliseconds timeout{30000};
+    std::chrono::milliseconds timeout{30000};  // configfs-tsm: waiting for the report; dstack: the request
 };
 
 struct GeneratedQuote {
@@ -59,8 +60,9 @@ struct GeneratedQuote {
 // Asks the provider for a quote over `report_data`. With QuoteProvider::automatic: configfs-tsm when
 // its directory exists, then the dstack agent when an endpoint is reachable; Error(io) naming every
 // attempt when neither is. QuoteProvider::simulated is refused with Error(invalid_argument): see
-// testing::generate_simulated_quote. Errors: io (no provider, device/socket failure, timeout), malformed (the
-// provider returned something that is not a TDX quote over the requested report data), invalid_argument.
+// testing::generate_simulated_quote. Errors: io (no provider, device/socket failure, timeout, an HTTP error from the
+// agent), malformed (the provider returned something that is not a TDX quote over the requested report data, or a
+// response that does not parse), invalid_argument, crypto and internal (OpenSSL or libcurl unusable).
 [[nodiscard]] TDXKIT_EXPORT GeneratedQuote generate_quote(const QuoteRequest& request);
 
 }  // namespace tdxkit

@@ -95,6 +95,7 @@ struct TDXKIT_EXPORT TdReportBody {
     // TD 1.5 EX (v5 body type 4)
     std::optional<Td15ExFields> ex;
 
+    // The 8-byte fields as little-endian integers (as the TDX module defines them).
     [[nodiscard]] std::uint64_t td_attributes_value() const noexcept;
     [[nodiscard]] std::uint64_t xfam_value() const noexcept;
     [[nodiscard]] std::uint64_t seam_attributes_value() const noexcept;
@@ -108,7 +109,9 @@ inline constexpr std::uint64_t kTdAttrKl = 1ULL << 31;
 inline constexpr std::uint64_t kTdAttrPerfmon = 1ULL << 63;
 
 enum class BodyType : std::uint16_t { sgx_enclave = 1, td10 = 2, td15 = 3, td15_ex = 4 };
+// "TD report 1.0", ...; "unknown" for a value outside the enum.
 [[nodiscard]] TDXKIT_EXPORT const char* body_type_name(BodyType t) noexcept;
+// The body's size in bytes (kTd10ReportBodySize, ...); 0 for a value outside the enum.
 [[nodiscard]] TDXKIT_EXPORT std::size_t body_type_size(BodyType t) noexcept;
 
 // Certification data types (sgx_quote_3.h sgx_ql_cert_key_type_t).
@@ -121,6 +124,7 @@ enum class CertDataType : std::uint16_t {
     qe_report = 6,
     platform_manifest = 7,
 };
+// "PCK certificate chain", ...; "unknown" for a type not listed. Never throws.
 [[nodiscard]] TDXKIT_EXPORT std::string cert_data_type_name(std::uint16_t type);
 
 struct CertificationData {
@@ -151,9 +155,11 @@ struct TDXKIT_EXPORT Quote {
     std::size_t trailing_bytes = 0;  // bytes that followed the quote in the input (often zero padding)
 
     [[nodiscard]] bool is_tdx() const noexcept { return header.tee_type == kTeeTypeTdx; }
+    // The body of that kind, or nullptr when the quote has the other.
     [[nodiscard]] const TdReportBody* td_body() const noexcept { return std::get_if<TdReportBody>(&body); }
     [[nodiscard]] const SgxReportBody* sgx_body() const noexcept { return std::get_if<SgxReportBody>(&body); }
-    // Header and body (with the v5 descriptor): what the attestation key signs.
+    // Header and body (with the v5 descriptor): what the attestation key signs. signed_region needs
+    // `raw` as parse_quote sets it: on a Quote built field by field (raw shorter) it is undefined.
     [[nodiscard]] std::size_t signed_length() const noexcept;
     [[nodiscard]] ByteSpan signed_region() const noexcept { return ByteSpan(raw).first(signed_length()); }
 };
@@ -163,16 +169,22 @@ struct TDXKIT_EXPORT Quote {
 // Error(unsupported) for a version, key type or body type tdxkit does not know.
 [[nodiscard]] TDXKIT_EXPORT Quote parse_quote(ByteSpan data);
 
-// Serializes the decoded fields back to bytes; parse_quote(serialize_quote(q)).raw == q.raw.
+// Serializes the decoded fields back to bytes; parse_quote(serialize_quote(q)).raw == q.raw. Never
+// throws. `raw`, the lengths and the certification data size are recomputed, not read; a hand-built
+// quote must keep body_type and the body consistent (TD 1.5 fields set exactly for TD 1.5 bodies),
+// or the bytes will not parse back.
 [[nodiscard]] TDXKIT_EXPORT Bytes serialize_quote(const Quote& quote);
 
 // The 384 bytes of an SGX report body, as the QE's report is signed (inverse of its parsing); for
 // whoever builds quotes, such as tdxkit-testing.
 [[nodiscard]] TDXKIT_EXPORT Bytes serialize_sgx_report_body(const SgxReportBody& body);
+// Exactly kSgxReportBodySize bytes; Error(malformed) for any other length.
 [[nodiscard]] TDXKIT_EXPORT SgxReportBody parse_sgx_report_body(ByteSpan data);
 
-// The PEM certificates of a type-5 certification data blob, in order (leaf first). A single
-// trailing NUL is allowed (go-tdx-guest extractChainFromQuote).
+// The PEM certificates of a type-5 certification data blob, in order (leaf first), each with a final
+// newline; text between them is ignored and nothing is decoded. A single trailing NUL is allowed
+// (go-tdx-guest extractChainFromQuote). Error(malformed) for another NUL, a BEGIN line without its
+// END line, or no certificate at all.
 [[nodiscard]] TDXKIT_EXPORT std::vector<std::string> split_pem_chain(ByteSpan pem);
 
 }  // namespace tdxkit

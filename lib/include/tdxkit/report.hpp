@@ -28,22 +28,25 @@ struct VerificationOutcome {
     };
     std::optional<Quote> quote;
     std::optional<Appraisal> appraisal;
-    std::string policy_source;  // Policy::source of the policy the appraisal applied
+    std::string policy_source;  // Policy::source of the policy the appraisal applied; "" before it
     std::optional<EventLogInfo> event_log;
     std::optional<Error> error;
 
-    // "ok" (accepted), "rejected", or "error" (could not be checked).
+    // "ok" (accepted), "rejected" (also when there is neither an error nor an appraisal), or "error"
+    // (could not be checked).
     [[nodiscard]] TDXKIT_EXPORT std::string_view result() const noexcept;
     // The first reason: the error's message, the appraisal's reason, or "" when accepted.
     [[nodiscard]] TDXKIT_EXPORT std::string reason() const;
 };
 
+// The renderers never throw for a well-formed `id_json`; text that is not UTF-8 is replaced (U+FFFD).
+//
 // tdxkit.verify/v1. `indent` < 0: one line. `id_json` (compact JSON of a scalar, as BatchRequest
-// holds it) adds an "id" member when not empty.
+// holds it) adds an "id" member when not empty; it must be valid JSON.
 [[nodiscard]] TDXKIT_EXPORT std::string render_verify_json(const VerificationOutcome& outcome, const TrustRoot& root,
                                                            int indent, std::string_view id_json = {});
 // tdxkit.verify-summary/v1, one line without the newline: id, result, accepted, reason, TCB status,
-// advisories, FMSPC and the TD's measurements.
+// advisories, FMSPC and the TD's measurements. An empty `id_json` is "id": null.
 [[nodiscard]] TDXKIT_EXPORT std::string render_verify_summary(const VerificationOutcome& outcome,
                                                               std::string_view id_json);
 // "OK" or "REJECTED: <reason>", then the facts and checks, one per line.

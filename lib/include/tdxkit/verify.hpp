@@ -22,8 +22,10 @@ struct TrustRoot {
     Bytes certificate_der;
     bool is_intel_production = false;
 };
+// Throws only Error(internal), if the pinned certificate did not carry Intel's root key.
 [[nodiscard]] TDXKIT_EXPORT TrustRoot intel_sgx_root_ca();
-// A substitute root for tests and development (PEM or DER). Never the default.
+// A substitute root for tests and development (PEM or DER). Never the default. Error(malformed) unless
+// it is a certificate with a P-256 key; is_intel_production is set exactly when that key is Intel's.
 [[nodiscard]] TDXKIT_EXPORT TrustRoot custom_trust_root(ByteSpan pem_or_der);
 
 enum class TcbStatus {
@@ -37,8 +39,9 @@ enum class TcbStatus {
     td_relaunch_advised_configuration_needed,
     revoked,
 };
-// Intel's spelling: "UpToDate", "OutOfDate", ...
+// Intel's spelling: "UpToDate", "OutOfDate", ...; "Unknown" for a value outside the enum.
 [[nodiscard]] TDXKIT_EXPORT const char* tcb_status_name(TcbStatus s) noexcept;
+// The inverse, exact spelling only; nullopt otherwise.
 [[nodiscard]] TDXKIT_EXPORT std::optional<TcbStatus> parse_tcb_status(std::string_view name) noexcept;
 // True for exactly OutOfDate and OutOfDateConfigurationNeeded: a TCB that has fallen behind a
 // newer level. False for every other status, including TDRelaunchAdvised* (the platform has been
@@ -148,7 +151,8 @@ struct VerificationReport : TcbEvaluationResult {
 // `authentic` is false and `failed_check`/`failure` say which check and why. A TCB status other than
 // UpToDate is a result for the policy to judge, not a failure. Throws Error(crypto) or
 // Error(internal) only when OpenSSL or tdxkit itself fails. No files or network; the clock only
-// when options.now is unset.
+// when options.now is unset. options.trust_root must come from intel_sgx_root_ca or custom_trust_root,
+// and `quote` from parse_quote unchanged: the signature is checked over `raw`, the rest reads fields.
 [[nodiscard]] TDXKIT_EXPORT VerificationReport verify_quote(const Quote& quote, const Collateral& collateral,
                                                             const VerifyOptions& options = {});
 
@@ -160,6 +164,8 @@ struct CollateralCheckResult {
 };
 // The collateral-only part of verify_quote: every signature, chain, CRL and validity window against
 // the trust root at `now`. Runs every check (unlike verify_quote, it does not stop at the first).
+// Every problem, an OpenSSL failure included, is a failed check; throws only Error(malformed) when
+// `root` holds no certificate.
 [[nodiscard]] TDXKIT_EXPORT CollateralCheckResult check_collateral(const Collateral& collateral, const TrustRoot& root,
                                                                    UnixTime now);
 

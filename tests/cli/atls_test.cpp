@@ -349,6 +349,43 @@ TEST_CASE("attack: oversized, slow and malformed quote responses") {
         const auto doc = connect_json("127.0.0.1:" + nested.value, f.cert.cert, {"--http-get", kSecretPath});
         check_rejected(doc, "quote_response", "JSON nested too deeply");
     }
+    {
+        // A quote whose PCK chain does not parse: without --collateral, finding its collateral reads
+        // that chain. The server's broken evidence is a rejection, not a client error (once exit 3).
+        auto quote = tdxkit::test::read_file(tdxkit::test::source_dir() / "testdata/quotes/sim-tdx-v4.bin");
+        const std::string begin = "-----BEGIN CERTIFICATE-----\n";
+        const auto at = std::search(quote.begin(), quote.end(), begin.begin(), begin.end());
+        REQUIRE(at != quote.end());
+        *(at + static_cast<std::ptrdiff_t>(begin.size())) = '*';
+        const auto broken = f.dir / "broken-chain.json";
+        std::ofstream(broken) << R"({"quote":{"quote":")" << tdxkit::to_hex(quote) << R"(","event_log":"[]"}})";
+        Peer peer(f.dir, "broken-chain",
+                  {"canned", "--cert", f.cert.cert, "--key", f.cert.key, "--response", broken.string()});
+        const auto empty_cache = f.dir / "empty-cache";
+        auto args = connect_args("127.0.0.1:" + peer.value, f.cert.cert,
+                                 {"--offline", "--cache-dir", empty_cache.string(), "--http-get", kSecretPath});
+        const auto collateral = std::find(args.begin(), args.end(), "--collateral");
+        args.erase(collateral, collateral + 2);
+        args.insert(args.begin(), "--json");
+        const auto r = run_tdxkit(args);
+        INFO(r.err);
+        const auto doc = json::parse(r.out);
+        CAPTURE(doc.dump(2));
+        CHECK(r.exit_code == 1);
+        CHECK(doc["result"] == "rejected");
+        // A canned quote is not bound to this session either; the step after it is the one here.
+        CHECK(doc["failed_step"] == "report_data_binding");
+        bool found = false;
+        for (const auto& step : doc["steps"]) {
+            if (step["id"] == "quote_verification") {
+                found = true;
+                CHECK(step["passed"] == false);
+                CHECK(step["detail"].get<std::string>().find("collateral cannot be determined") != std::string::npos);
+            }
+        }
+        CHECK(found);
+        CHECK_FALSE(doc.contains("http"));
+    }
 }
 
 TEST_CASE("an unreachable server is exit 4 (outcome unknown), not a rejection") {

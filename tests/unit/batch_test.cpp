@@ -13,6 +13,7 @@
 
 #include "support/test_support.hpp"
 #include "tdxkit/batch.hpp"
+#include "tdxkit/report.hpp"
 #include "tdxkit/testing.hpp"
 
 using namespace tdxkit;
@@ -165,4 +166,16 @@ TEST_CASE("streaming: each result is written before the next line arrives") {
         fleet.options);
     CHECK(ids == std::vector<std::string>{"0", "1", "2", "3", "4"});
     CHECK(summary.accepted == 5);
+}
+
+TEST_CASE("result renderers take only a JSON scalar as the id: it is inserted as written") {
+    const VerificationOutcome outcome{};
+    const auto root = intel_sgx_root_ca();
+    CHECK(json::parse(render_verify_summary(outcome, R"("a\"b")"))["id"] == "a\"b");
+    CHECK(json::parse(render_verify_summary(outcome, ""))["id"].is_null());
+    for (const std::string bad : {"abc", R"({"x":1})", "[1]", R"("a"} , {"b")"}) {
+        CAPTURE(bad);
+        CHECK(test::code_of([&] { (void)render_verify_summary(outcome, bad); }) == Errc::invalid_argument);
+        CHECK(test::code_of([&] { (void)render_verify_json(outcome, root, -1, bad); }) == Errc::invalid_argument);
+    }
 }

@@ -247,3 +247,10 @@ TEST_CASE("default cache directory: XDG_CACHE_HOME, then HOME") {
     if (old_xdg) ::setenv("XDG_CACHE_HOME", saved.c_str(), 1);
     if (old_home) ::setenv("HOME", saved_home.c_str(), 1);
 }
+
+TEST_CASE("collateral that is not valid UTF-8 text is refused as malformed, never a JSON exception") {
+    auto collateral = tt::Scenario().build().collateral;
+    // Bytes a PCCS put before the PEM block of an issuer-chain header (the chain still parses).
+    collateral.tcb_info_issuer_chain.insert(0, "\xff");
+    CHECK(test::code_of([&] { (void)collateral_to_json(collateral); }) == Errc::malformed);
+}

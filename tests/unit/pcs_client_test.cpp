@@ -136,6 +136,8 @@ TEST_CASE("retry decisions: 5xx, 429 and connection errors back off; others do n
 
     CHECK(retry_delay(HttpResponse{429, {{"retry-after", "7"}}, "", "", true}, 1, p, 0) == 7000ms);
     CHECK(retry_delay(HttpResponse{503, {{"Retry-After", "3600"}}, "", "", true}, 1, p, 0) == 60000ms);
+    // The largest int64: converting it to milliseconds once overflowed into a negative delay.
+    CHECK(retry_delay(HttpResponse{503, {{"Retry-After", "9223372036854775807"}}, "", "", true}, 1, p, 0) == 60000ms);
     CHECK(retry_delay(HttpResponse{503, {{"Retry-After", "later"}}, "", "", true}, 2, p, 0) == 2000ms);
     CHECK(retry_delay(HttpResponse{0, {}, "", "Connection refused", true}, 1, p, 0) == 1000ms);
     CHECK_FALSE(retry_delay(HttpResponse{0, {}, "", "SSL peer certificate", false}, 1, p, 0).has_value());

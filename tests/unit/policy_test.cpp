@@ -523,6 +523,12 @@ TEST_CASE("malformed policies are refused") {
     CHECK(contains(parse_error(R"({"version": 1, "td": {"rtmr2": []}})"), "td.rtmr2: an empty list accepts no quote"));
 }
 
+TEST_CASE("policy_to_json shows bytes that are not UTF-8 replaced instead of throwing") {
+    auto p = policy(R"({"version": 1})");
+    p.tcb.rejected_advisory_ids = {"\xff"};
+    CHECK(policy_to_json(p).find("\xef\xbf\xbd") != std::string::npos);  // U+FFFD
+}
+
 TEST_CASE("policy_to_json round-trips and fills in defaults") {
     const auto minimal = json::parse(policy_to_json(policy(R"({"version": 1})")));
     CHECK(minimal == json::parse(R"({"version": 1, "tcb": {"accepted_statuses": ["UpToDate"]},

@@ -4,6 +4,8 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <array>
 #include <functional>
 
 #include <fmt/format.h>
@@ -61,6 +63,36 @@ std::string other_root_pem() {
     return other.build().root_pem;
 }
 
+// The quote's PCK CA certificate with notBefore's month set to 13: the certificate still parses,
+// its validity time does not. It comes with the quote, before any signature over it is checked.
+void corrupt_ca_not_before(ScenarioOutput& o) {
+    auto q = parse_quote(o.quote);
+    const std::string chain(q.signature_data.certification.data.begin(), q.signature_data.certification.data.end());
+    const auto blocks = split_pem_chain(as_bytes(chain));
+    REQUIRE(blocks.size() == 3);
+    const std::string& ca_pem = blocks[1];
+    const auto body_start = ca_pem.find('\n') + 1;
+    const auto body_end = ca_pem.find("-----END");
+    std::string body = ca_pem.substr(body_start, body_end - body_start);
+    body.erase(std::remove(body.begin(), body.end(), '\n'), body.end());
+    auto der = from_base64(body);
+    // The first UTCTime (tag 0x17, 13 bytes "YYMMDDhhmmssZ") is notBefore.
+    constexpr std::array<std::uint8_t, 2> kUtcTimeHeader{0x17, 0x0d};
+    const auto time = std::search(der.begin(), der.end(), kUtcTimeHeader.begin(), kUtcTimeHeader.end());
+    REQUIRE(time != der.end());
+    const auto month = static_cast<std::size_t>(time - der.begin()) + 4;
+    der[month] = '1';
+    der[month + 1] = '3';
+    std::string wrapped;
+    const auto encoded = to_base64(der);
+    for (std::size_t i = 0; i < encoded.size(); i += 64) wrapped += encoded.substr(i, 64) + "\n";
+    std::string patched = chain;
+    patched.replace(patched.find(ca_pem), ca_pem.size(),
+                    ca_pem.substr(0, body_start) + wrapped + ca_pem.substr(body_end));
+    q.signature_data.certification.data.assign(patched.begin(), patched.end());
+    o.quote = serialize_quote(q);
+}
+
 const std::vector<RejectCase>& reject_cases() {
     // One case per line reads as a table.
     // clang-format off
@@ -91,6 +123,7 @@ const std::vector<RejectCase>& reject_cases() {
              const auto& c = o.collateral.tcb_info_issuer_chain;
              o.collateral.tcb_info_issuer_chain = c.substr(0, c.find("-----END CERTIFICATE-----") + 26) + other_root_pem();
          }, "tcb_info_chain", "not at the trust root"},
+        {"PCK CA certificate with an unreadable notBefore", {}, corrupt_ca_not_before, "pck_chain", "time"},
         {"no PCK chain at all", [](Scenario& s) {
              s.quote.certification_type = static_cast<std::uint16_t>(CertDataType::ppid_rsa3072);
              s.quote.certification_data = Bytes(384, 0xAB);

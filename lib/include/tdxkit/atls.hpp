@@ -73,7 +73,8 @@ struct ClientOptions {
     std::size_t max_response = 8 * 1024 * 1024;
 
     // Verification inputs. `collateral` is asked once, with the server's quote; it is required
-    // (unset: Error(invalid_argument)), and what it throws propagates from connect.
+    // (unset: Error(invalid_argument)). Error(malformed or unsupported) from it (the quote's PCK chain
+    // cannot be read) fails the quote_verification step; anything else it throws propagates from connect.
     std::function<Collateral(const Quote&)> collateral;
     TrustRoot trust_root = intel_sgx_root_ca();
     std::optional<UnixTime> at;  // verification time; default: the clock after the quote arrived
@@ -151,8 +152,8 @@ private:
 // Connects, attests and verifies. A server that fails any step yields a Session whose outcome is
 // not verified (the connection is closed); one that cannot be reached is a failed tcp_connect step
 // with network_error set. Error is thrown only for bad options (invalid_argument: no collateral
-// source, an unusable ca_file or server name), whatever options.collateral throws (unavailable
-// collateral: collateral_unavailable) and internal failures (crypto, internal).
+// source, an unusable ca_file or server name), what options.collateral throws other than malformed
+// or unsupported (unavailable collateral: collateral_unavailable) and internal failures (crypto, internal).
 [[nodiscard]] TDXKIT_EXPORT Session connect(const ClientOptions& options);
 
 // ---- Server ----

@@ -165,7 +165,18 @@ void check_quote(const ClientOptions& options, const detail::QuoteReply& reply, 
     // The evidence's verdict is appraise's; the steps below show its parts (accepted exactly when
     // quote_verification, tcb_status and policy all pass).
     const UnixTime now = options.at ? *options.at : now_utc();
-    auto appraisal = appraise(*o.quote, options.collateral(*o.quote), log ? &*log : nullptr, options.policy,
+    Collateral collateral;
+    try {
+        collateral = options.collateral(*o.quote);
+    } catch (const Error& e) {
+        // Finding the collateral reads the server's PCK chain (FMSPC, CA): a malformed one is the
+        // server's evidence failing. Unavailable collateral and internal failures are not verdicts.
+        if (e.code() != Errc::malformed && e.code() != Errc::unsupported) throw;
+        steps.add("quote_verification", false,
+                  fmt::format("the quote's collateral cannot be determined: {}", e.what()));
+        return;
+    }
+    auto appraisal = appraise(*o.quote, collateral, log ? &*log : nullptr, options.policy,
                               AppraisalOptions{now, options.trust_root, nullptr});
     o.report = std::move(appraisal.report);
     o.policy_result = std::move(appraisal.policy_result);

@@ -155,7 +155,8 @@ std::string read_text(const fs::path& path) {
 std::optional<fs::path> find_item(const fs::path& dir, std::initializer_list<std::string_view> names) {
     for (const auto name : names) {
         auto p = dir / name;
-        if (fs::exists(p)) return p;
+        std::error_code ec;  // unreadable counts as absent: the caller names what it needed
+        if (fs::exists(p, ec)) return p;
     }
     return std::nullopt;
 }
@@ -293,7 +294,13 @@ std::string collateral_to_json(const Collateral& c) {
              {"qe_identity", c.qe_identity},
              {"qe_identity_signature", to_hex(c.qe_identity_signature)}};
     if (c.pck_certificate_chain) doc["pck_certificate_chain"] = *c.pck_certificate_chain;
-    return doc.dump(2) + "\n";
+    try {
+        return doc.dump(2) + "\n";
+    } catch (const json::type_error&) {
+        // Text a server sent outside the PEM blocks of an issuer chain can be any bytes; such a set
+        // is not stored (and does not verify as sent either way).
+        throw Error(Errc::malformed, "collateral holds text that is not valid UTF-8; it cannot be written as JSON");
+    }
 }
 
 Collateral load_collateral(const std::string& path) {

@@ -75,7 +75,8 @@ std::optional<std::chrono::seconds> parse_retry_after(std::string_view value, Un
         // Out of range is still "a long time": the caller caps it.
         if (ec == std::errc::result_out_of_range) return std::chrono::seconds(INT32_MAX);
         if (ec != std::errc{} || ptr != value.data() + value.size()) return std::nullopt;
-        return std::chrono::seconds(seconds);
+        // Bounded so that converting to milliseconds cannot overflow.
+        return std::chrono::seconds(std::min<std::int64_t>(seconds, INT32_MAX));
     }
     const auto when = parse_http_date(value);
     if (!when) return std::nullopt;

@@ -65,7 +65,8 @@ std::string policy_to_json(const Policy& policy) {
         }
         ds["require_event_log"] = d->require_event_log;
     }
-    return out.dump(2);
+    // A policy built in code may hold any bytes; invalid UTF-8 is shown replaced, never thrown.
+    return out.dump(2, ' ', false, ordered_json::error_handler_t::replace);
 }
 
 }  // namespace tdxkit

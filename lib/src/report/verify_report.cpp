@@ -6,6 +6,8 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include "core/json.hpp"
+#include "tdxkit/error.hpp"
 #include "tdxkit/time.hpp"
 
 namespace tdxkit {
@@ -175,10 +177,24 @@ std::string VerificationOutcome::reason() const {
     return appraisal ? appraisal->reason : std::string();
 }
 
+namespace {
+
+// A batch line's id, as parse_batch_request dumped it: a JSON scalar, or Error(invalid_argument).
+json checked_id(std::string_view id_json) {
+    try {
+        auto id = detail::parse_json(id_json, "id");
+        if (!id.is_structured()) return id;
+    } catch (const Error&) {
+    }
+    throw Error(Errc::invalid_argument, fmt::format("id_json is not a JSON scalar: {:.40}", id_json));
+}
+
+}  // namespace
+
 std::string render_verify_json(const VerificationOutcome& outcome, const TrustRoot& root, int indent,
                                std::string_view id_json) {
     auto doc = verify_document(outcome, root);
-    if (!id_json.empty()) doc["id"] = json::parse(id_json);
+    if (!id_json.empty()) doc["id"] = checked_id(id_json);
     return doc.dump(indent, ' ', false, json::error_handler_t::replace);
 }
 
@@ -200,7 +216,12 @@ std::string render_verify_summary(const VerificationOutcome& outcome, std::strin
     out += R"(,"fmspc":)";
     out += report != nullptr && !report->fmspc.empty() ? string(report->fmspc) : "null";
     out += R"(,"id":)";
-    out += id_json.empty() ? "null" : id_json;
+    if (id_json.empty()) {
+        out += "null";
+    } else {
+        (void)checked_id(id_json);  // inserted as written, so it must be one JSON scalar
+        out += id_json;
+    }
     if (td != nullptr) {
         out += fmt::format(R"(,"mr_config_id":"{}","mr_td":"{}")", to_hex(td->mr_config_id), to_hex(td->mr_td));
     }

@@ -123,10 +123,14 @@ private:
 
     // A step's outcome (nullopt = passed, otherwise the reason), computed once per distinct `key`
     // when a cache is in use. Keys hold the exact input bytes and the time, never a digest of them.
+    // Guarded as step `id`: the computation reads certificate and CRL fields (validity times) that
+    // may be malformed, and that is a failed check too.
     template <class Compute>
-    std::optional<std::string> memo(const std::string& key, Compute&& compute) {
-        if (cache_ == nullptr) return compute();
-        return cache_->lookup(cache_->outcomes, key, std::forward<Compute>(compute));
+    std::optional<std::string> memo(const std::string& id, const std::string& key, Compute&& compute) {
+        return guarded(id, [&] {
+            if (cache_ == nullptr) return compute();
+            return cache_->lookup(cache_->outcomes, key, std::forward<Compute>(compute));
+        });
     }
 
     std::string key(std::string_view step, std::initializer_list<ByteSpan> parts, bool timed) const {
@@ -165,12 +169,19 @@ private:
         start = start ? std::max(*start, from) : from;
         end = end ? std::min(*end, until) : until;
     }
-    void window(X509* cert) {
-        window(ossl::asn1_time_to_unix(X509_get0_notBefore(cert)), ossl::asn1_time_to_unix(X509_get0_notAfter(cert)));
+    // A validity time that does not parse (the certificates come with the quote, before any
+    // signature over them is checked) fails step `id`.
+    void window(const std::string& id, X509* cert) {
+        guarded(id, [&] {
+            window(ossl::asn1_time_to_unix(X509_get0_notBefore(cert)),
+                   ossl::asn1_time_to_unix(X509_get0_notAfter(cert)));
+        });
     }
-    void window(X509_CRL* crl) {
-        window(ossl::asn1_time_to_unix(X509_CRL_get0_lastUpdate(crl)),
-               ossl::asn1_time_to_unix(X509_CRL_get0_nextUpdate(crl)));
+    void window(const std::string& id, X509_CRL* crl) {
+        guarded(id, [&] {
+            window(ossl::asn1_time_to_unix(X509_CRL_get0_lastUpdate(crl)),
+                   ossl::asn1_time_to_unix(X509_CRL_get0_nextUpdate(crl)));
+        });
     }
 
     void check_quote_header() {
@@ -185,8 +196,8 @@ private:
     }
 
     void load_trust_root() {
-        root_ = ossl::cached_der_cert(trust_root_.certificate_der, "trust root");
-        window(root_.get());
+        root_ = guarded("trust_root", [&] { return ossl::cached_der_cert(trust_root_.certificate_der, "trust root"); });
+        window("trust_root", root_.get());
         pass("trust_root",
              fmt::format("trust anchor \"{}\" (SHA-256 {}){}", ossl::common_name(X509_get_subject_name(root_.get())),
                          to_hex(sha256(trust_root_.certificate_der)),
@@ -197,12 +208,12 @@ private:
     void check_root_crl() {
         root_crl_ =
             guarded("root_ca_crl", [&] { return ossl::cached_der_crl(collateral_.root_ca_crl, "root CA CRL"); });
-        if (const auto why = memo(key("root_crl", {collateral_.root_ca_crl}, true), [&] {
+        if (const auto why = memo("root_ca_crl", key("root_crl", {collateral_.root_ca_crl}, true), [&] {
                 return verify::check_crl(root_crl_.get(), root_.get(), now_, "root CA CRL");
             })) {
             fail("root_ca_crl", *why);
         }
-        window(root_crl_.get());
+        window("root_ca_crl", root_crl_.get());
         pass("root_ca_crl", "root CA CRL is signed by the trust root and current");
     }
 
@@ -252,23 +263,24 @@ private:
 
     void check_pck_crl() {
         pck_crl_ = guarded("pck_crl", [&] { return ossl::cached_der_crl(collateral_.pck_crl, "PCK CRL"); });
-        if (const auto why = memo(key("pck_crl", {collateral_.pck_crl, as_bytes(pck_chain_pem_)}, true), [&] {
-                return verify::check_crl(pck_crl_.get(), pck_chain_[1].get(), now_, "PCK CRL");
-            })) {
+        if (const auto why =
+                memo("pck_crl", key("pck_crl", {collateral_.pck_crl, as_bytes(pck_chain_pem_)}, true),
+                     [&] { return verify::check_crl(pck_crl_.get(), pck_chain_[1].get(), now_, "PCK CRL"); })) {
             fail("pck_crl", *why);
         }
-        window(pck_crl_.get());
+        window("pck_crl", pck_crl_.get());
         pass("pck_crl", fmt::format("PCK CRL is signed by \"{}\" and current",
                                     ossl::common_name(X509_get_subject_name(pck_chain_[1].get()))));
     }
 
     void check_pck_chain() {
-        for (const auto& c : pck_chain_) window(c.get());
+        for (const auto& c : pck_chain_) window("pck_chain", c.get());
         const auto why =
-            memo(key("pck_chain", {as_bytes(pck_chain_pem_), collateral_.root_ca_crl, collateral_.pck_crl}, true), [&] {
-                return verify::validate_chain(pck_chain_[0].get(), {pck_chain_[1].get()}, root_.get(),
-                                              {root_crl_.get(), pck_crl_.get()}, now_);
-            });
+            memo("pck_chain",
+                 key("pck_chain", {as_bytes(pck_chain_pem_), collateral_.root_ca_crl, collateral_.pck_crl}, true), [&] {
+                     return verify::validate_chain(pck_chain_[0].get(), {pck_chain_[1].get()}, root_.get(),
+                                                   {root_crl_.get(), pck_crl_.get()}, now_);
+                 });
         if (why)
             fail("pck_chain",
                  fmt::format("PCK certificate chain does not validate at {}: {}", format_rfc3339(now_), *why));
@@ -289,13 +301,14 @@ private:
         }
         std::vector<X509*> intermediates;
         for (std::size_t i = 1; i + 1 < chain.size(); ++i) intermediates.push_back(chain[i].get());
-        window(chain.front().get());
+        window(item + "_chain", chain.front().get());
         // TCB Info and QE Identity normally share one issuer chain: validate it once.
         if (chain_pem != validated_signing_chain_) {
-            if (const auto why = memo(key("signing_chain", {as_bytes(chain_pem), collateral_.root_ca_crl}, true), [&] {
-                    return verify::validate_chain(chain.front().get(), intermediates, root_.get(), {root_crl_.get()},
-                                                  now_);
-                })) {
+            if (const auto why = memo(item + "_chain",
+                                      key("signing_chain", {as_bytes(chain_pem), collateral_.root_ca_crl}, true), [&] {
+                                          return verify::validate_chain(chain.front().get(), intermediates, root_.get(),
+                                                                        {root_crl_.get()}, now_);
+                                      })) {
                 fail(item + "_chain", fmt::format("{} signing certificate does not validate at {}: {}", item,
                                                   format_rfc3339(now_), *why));
             }
@@ -303,11 +316,14 @@ private:
         }
         const auto signer = ossl::common_name(X509_get_subject_name(chain.front().get()));
         pass(item + "_chain", fmt::format("signer \"{}\" chains to the trust root, valid and not revoked", signer));
-        const bool signed_ok = !memo(key("signed_body", {as_bytes(chain_pem), as_bytes(body), signature}, false), [&] {
-                                    return verify_p256(chain.front().get(), as_bytes(body), signature)
-                                               ? std::nullopt
-                                               : std::optional<std::string>("bad signature");
-                                }).has_value();
+        const bool signed_ok =
+            !memo(item + "_signature", key("signed_body", {as_bytes(chain_pem), as_bytes(body), signature}, false),
+                  [&] {
+                      return verify_p256(chain.front().get(), as_bytes(body), signature)
+                                 ? std::nullopt
+                                 : std::optional<std::string>("bad signature");
+                  })
+                 .has_value();
         require(signed_ok, item + "_signature", fmt::format("signature by \"{}\" over the exact body bytes", signer),
                 fmt::format("{} signature does not verify with \"{}\": the item was modified or signed by another key",
                             item, signer));
@@ -370,11 +386,14 @@ private:
     void check_qe_report() {
         const auto& sig = quote_.signature_data;
         const bool qe_signed =
-            !memo(key("qe_report", {as_bytes(pck_chain_pem_), sig.qe_report_raw, sig.qe_report_signature}, false), [&] {
-                 return verify_p256(pck_chain_[0].get(), sig.qe_report_raw, sig.qe_report_signature)
-                            ? std::nullopt
-                            : std::optional<std::string>("bad signature");
-             }).has_value();
+            !memo("qe_report_signature",
+                  key("qe_report", {as_bytes(pck_chain_pem_), sig.qe_report_raw, sig.qe_report_signature}, false),
+                  [&] {
+                      return verify_p256(pck_chain_[0].get(), sig.qe_report_raw, sig.qe_report_signature)
+                                 ? std::nullopt
+                                 : std::optional<std::string>("bad signature");
+                  })
+                 .has_value();
         require(qe_signed, "qe_report_signature", "QE report signed by the PCK leaf key",
                 "QE report signature does not verify with the PCK certificate's key");
 

@@ -13,6 +13,7 @@
 
 #include "atls/io.hpp"
 #include "atls/messages.hpp"
+#include "core/errno_message.hpp"
 #include "core/json.hpp"
 #include "tdxkit/appraise.hpp"
 #include "tdxkit/atls.hpp"
@@ -277,7 +278,7 @@ void Session::pipe(int in_fd, int out_fd) {
             pollfd fds[2] = {{stream.fd(), POLLIN, 0}, {input_open ? in_fd : -1, POLLIN, 0}};
             if (::poll(fds, 2, -1) < 0) {
                 if (errno == EINTR) continue;
-                throw Error(Errc::io, fmt::format("poll: {}", std::strerror(errno)));
+                throw Error(Errc::io, fmt::format("poll: {}", errno_message(errno)));
             }
             if (input_open && (fds[1].revents & (POLLIN | POLLHUP)) != 0) {
                 const auto n = ::read(in_fd, buf.data(), buf.size());
@@ -295,7 +296,7 @@ void Session::pipe(int in_fd, int out_fd) {
         for (std::size_t done = 0; done < n;) {
             const auto w = ::write(out_fd, buf.data() + done, n - done);
             if (w < 0 && errno == EINTR) continue;
-            if (w <= 0) throw Error(Errc::io, fmt::format("write: {}", std::strerror(errno)));
+            if (w <= 0) throw Error(Errc::io, fmt::format("write: {}", errno_message(errno)));
             done += static_cast<std::size_t>(w);
         }
     }

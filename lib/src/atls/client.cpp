@@ -1,7 +1,9 @@
 // The attested-TLS client: handshake (TLS 1.3 only), EKM, nonce, quote over the same session, then
 // every check; the application gets the session only when all of them passed.
 
+#include <charconv>
 #include <optional>
+#include <string_view>
 #include <arpa/inet.h>
 #include <poll.h>
 #include <unistd.h>
@@ -263,7 +265,9 @@ Session::HttpResult Session::http_get(const std::string& path, std::chrono::mill
     HttpResult result;
     const auto& line = response->start_line;
     if (!line.starts_with("HTTP/1.") || line.size() < 12) throw Error(Errc::malformed, "bad HTTP status line");
-    result.status = std::atoi(line.substr(9, 3).c_str());
+    // The three digits; a status line without them leaves the status 0.
+    const auto code = std::string_view(line).substr(9, 3);
+    std::from_chars(code.data(), code.data() + code.size(), result.status);
     result.body = response->body;
     return result;
 }

@@ -54,7 +54,7 @@ void write_file_atomically(const std::filesystem::path& path, ByteSpan data) {
     Descriptor fd(create_unique(dir, path.filename().string(), tmp));
     if (fd.get() < 0) throw fail("cannot create a temporary file");
     const auto discard = [&](std::string_view what) {
-        const auto error = fail(what);
+        auto error = fail(what);
         ::unlink(tmp.c_str());
         return error;
     };

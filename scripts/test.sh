@@ -15,7 +15,7 @@ readonly PACKAGES=(
     cmake ninja-build g++ ccache pkg-config
     libcli11-dev libssl-dev libcurl4-openssl-dev nlohmann-json3-dev libfmt-dev
     doctest-dev libbenchmark-dev python3 openssl
-    groff-base mandoc zsh fish shellcheck clang-format
+    groff-base mandoc zsh fish shellcheck clang-format clang-tidy
     dpkg-dev file
     clang libclang-rt-14-dev
 )

@@ -1,5 +1,6 @@
 #include "cli.hpp"
 
+#include <array>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -46,6 +47,22 @@ GeneratedQuote generate_quote_or_simulate(const QuoteRequest& request) {
                                                         : generate_quote(request);
 }
 
+namespace {
+
+// GNU strerror_r (glibc with _GNU_SOURCE, which g++ defines) returns the text, not always in `buf`;
+// XSI strerror_r returns 0 and writes it to `buf`.
+const char* strerror_r_text(const char* text, const char* /*buf*/) noexcept { return text; }
+[[maybe_unused]] const char* strerror_r_text(int rc, const char* buf) noexcept {
+    return rc == 0 ? buf : "Unknown error";
+}
+
+}  // namespace
+
+std::string errno_message(int err) {
+    std::array<char, 256> buf{};
+    return strerror_r_text(::strerror_r(err, buf.data(), buf.size()), buf.data());
+}
+
 Bytes read_input(const std::string& path, std::size_t max_size) {
     Bytes out;
     if (path == "-") {
@@ -68,7 +85,7 @@ Bytes read_input(const std::string& path, std::size_t max_size) {
         throw Error(Errc::malformed, fmt::format("{} is {} bytes, over the limit of {} bytes", path, size, max_size));
     }
     std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(Errc::io, fmt::format("cannot open {}: {}", path, std::strerror(errno)));
+    if (!in) throw Error(Errc::io, fmt::format("cannot open {}: {}", path, errno_message(errno)));
     out.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
     if (in.bad()) throw Error(Errc::io, fmt::format("cannot read {}", path));
     return out;

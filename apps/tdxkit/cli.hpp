@@ -47,6 +47,9 @@ int exit_code_for(Errc code) noexcept;
 
 // Reads a whole file ("-" is stdin), refusing anything larger than max_size.
 Bytes read_input(const std::string& path, std::size_t max_size);
+// The system's text for an errno value (std::strerror's), safe from any thread: strerror may share
+// one buffer between threads (POSIX).
+std::string errno_message(int err);
 // Writes atomically (temporary file + rename); "-" is stdout.
 void write_output(const std::string& path, ByteSpan data);
 

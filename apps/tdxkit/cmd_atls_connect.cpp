@@ -133,7 +133,7 @@ int run_connect(const ConnectOptions& o, const GlobalOptions& global) {
     if (o.pipe && (global.json || !o.http_get.empty())) {
         throw Error(Errc::invalid_argument, "--pipe cannot be combined with --json or --http-get");
     }
-    std::signal(SIGPIPE, SIG_IGN);
+    static_cast<void>(std::signal(SIGPIPE, SIG_IGN));  // the previous handler is not restored
     atls::ClientOptions options;
     std::tie(options.host, options.port) = atls::split_host_port(o.address, "atls-connect address");
     options.server_name = o.server_name;

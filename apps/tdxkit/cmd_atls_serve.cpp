@@ -129,7 +129,7 @@ int run_serve(const ServeOptions& o, const GlobalOptions& global) {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, nullptr);
     sigaction(SIGINT, &sa, nullptr);
-    std::signal(SIGPIPE, SIG_IGN);
+    static_cast<void>(std::signal(SIGPIPE, SIG_IGN));  // the previous handler is not restored
     atls::serve(server, g_stop);
     if (!quiet) fmt::print(stderr, "tdxkit atls-serve: stopped\n");
     return kOk;

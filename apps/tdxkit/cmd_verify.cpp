@@ -2,7 +2,6 @@
 // one quote, or a batch of JSON lines on worker threads.
 
 #include <cerrno>
-#include <cstring>
 #include <fstream>
 #include <optional>
 
@@ -125,7 +124,7 @@ int run_batch(const VerifyCommand& cmd, const GlobalOptions& global, Context& ct
     }
     // "-" is standard input; /dev/stdin keeps it a plain file stream, unsynchronized with stdio.
     std::ifstream in(cmd.batch == "-" ? "/dev/stdin" : cmd.batch, std::ios::binary);
-    if (!in) throw Error(Errc::io, fmt::format("cannot open {}: {}", cmd.batch, std::strerror(errno)));
+    if (!in) throw Error(Errc::io, fmt::format("cannot open {}: {}", cmd.batch, errno_message(errno)));
     std::string pending;
     const auto flush = [&] {
         write_output("-", as_bytes(pending));

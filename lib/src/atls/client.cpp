@@ -1,7 +1,9 @@
 // The attested-TLS client: handshake (TLS 1.3 only), EKM, nonce, quote over the same session, then
 // every check; the application gets the session only when all of them passed.
 
+#include <charconv>
 #include <optional>
+#include <string_view>
 #include <arpa/inet.h>
 #include <poll.h>
 #include <unistd.h>
@@ -13,6 +15,7 @@
 
 #include "atls/io.hpp"
 #include "atls/messages.hpp"
+#include "core/errno_message.hpp"
 #include "core/json.hpp"
 #include "tdxkit/appraise.hpp"
 #include "tdxkit/atls.hpp"
@@ -273,7 +276,9 @@ Session::HttpResult Session::http_get(const std::string& path, std::chrono::mill
     HttpResult result;
     const auto& line = response->start_line;
     if (!line.starts_with("HTTP/1.") || line.size() < 12) throw Error(Errc::malformed, "bad HTTP status line");
-    result.status = std::atoi(line.substr(9, 3).c_str());
+    // The three digits; a status line without them leaves the status 0.
+    const auto code = std::string_view(line).substr(9, 3);
+    std::from_chars(code.data(), code.data() + code.size(), result.status);
     result.body = response->body;
     return result;
 }
@@ -288,7 +293,7 @@ void Session::pipe(int in_fd, int out_fd) {
             pollfd fds[2] = {{stream.fd(), POLLIN, 0}, {input_open ? in_fd : -1, POLLIN, 0}};
             if (::poll(fds, 2, -1) < 0) {
                 if (errno == EINTR) continue;
-                throw Error(Errc::io, fmt::format("poll: {}", std::strerror(errno)));
+                throw Error(Errc::io, fmt::format("poll: {}", errno_message(errno)));
             }
             if (input_open && (fds[1].revents & (POLLIN | POLLHUP)) != 0) {
                 const auto n = ::read(in_fd, buf.data(), buf.size());
@@ -306,7 +311,7 @@ void Session::pipe(int in_fd, int out_fd) {
         for (std::size_t done = 0; done < n;) {
             const auto w = ::write(out_fd, buf.data() + done, n - done);
             if (w < 0 && errno == EINTR) continue;
-            if (w <= 0) throw Error(Errc::io, fmt::format("write: {}", std::strerror(errno)));
+            if (w <= 0) throw Error(Errc::io, fmt::format("write: {}", errno_message(errno)));
             done += static_cast<std::size_t>(w);
         }
     }

@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 #include <openssl/err.h>
 
+#include "core/errno_message.hpp"
 #include "tdxkit/atls.hpp"
 #include "tdxkit/error.hpp"
 
@@ -61,7 +62,7 @@ AddrInfoPtr resolve(const std::string& host, std::uint16_t port, bool passive) {
 void set_nonblocking(int fd) {
     const int flags = fcntl(fd, F_GETFL, 0);
     if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) {
-        throw Error(Errc::io, fmt::format("fcntl(O_NONBLOCK): {}", std::strerror(errno)));
+        throw Error(Errc::io, fmt::format("fcntl(O_NONBLOCK): {}", errno_message(errno)));
     }
 }
 
@@ -89,12 +90,12 @@ Fd tcp_connect(const std::string& host, std::uint16_t port, Clock::time_point de
     for (const addrinfo* a = addrs.get(); a != nullptr; a = a->ai_next) {
         Fd fd(::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol));
         if (fd.get() < 0) {
-            last_error = std::strerror(errno);
+            last_error = errno_message(errno);
             continue;
         }
         set_nonblocking(fd.get());
         if (::connect(fd.get(), a->ai_addr, a->ai_addrlen) != 0 && errno != EINPROGRESS) {
-            last_error = std::strerror(errno);
+            last_error = errno_message(errno);
             continue;
         }
         if (!wait_fd(fd.get(), true, deadline)) {
@@ -105,7 +106,7 @@ Fd tcp_connect(const std::string& host, std::uint16_t port, Clock::time_point de
         socklen_t len = sizeof err;
         getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
         if (err != 0) {
-            last_error = std::strerror(err);
+            last_error = errno_message(err);
             continue;
         }
         const int one = 1;
@@ -119,11 +120,11 @@ Fd tcp_listen(const std::string& host, std::uint16_t port, std::uint16_t& bound_
     const auto addrs = resolve(host, port, true);
     const addrinfo* a = addrs.get();
     Fd fd(::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol));
-    if (fd.get() < 0) throw Error(Errc::io, fmt::format("socket: {}", std::strerror(errno)));
+    if (fd.get() < 0) throw Error(Errc::io, fmt::format("socket: {}", errno_message(errno)));
     const int one = 1;
     setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (::bind(fd.get(), a->ai_addr, a->ai_addrlen) != 0 || ::listen(fd.get(), 128) != 0) {
-        throw Error(Errc::io, fmt::format("cannot listen on {}:{}: {}", host, port, std::strerror(errno)));
+        throw Error(Errc::io, fmt::format("cannot listen on {}:{}: {}", host, port, errno_message(errno)));
     }
     set_nonblocking(fd.get());
     sockaddr_storage ss{};
@@ -140,7 +141,7 @@ std::size_t PlainStream::read_some(std::uint8_t* out, std::size_t size, Clock::t
         if (n >= 0) return static_cast<std::size_t>(n);
         if (errno == EINTR) continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK)
-            throw Error(Errc::io, fmt::format("recv: {}", std::strerror(errno)));
+            throw Error(Errc::io, fmt::format("recv: {}", errno_message(errno)));
         if (!wait_fd(fd_.get(), false, deadline)) throw Error(Errc::io, "timed out waiting for the peer");
     }
 }
@@ -155,7 +156,7 @@ void PlainStream::write_all(ByteSpan data, Clock::time_point deadline) {
         }
         if (errno == EINTR) continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK)
-            throw Error(Errc::io, fmt::format("send: {}", std::strerror(errno)));
+            throw Error(Errc::io, fmt::format("send: {}", errno_message(errno)));
         if (!wait_fd(fd_.get(), true, deadline)) throw Error(Errc::io, "timed out writing to the peer");
     }
 }
@@ -177,7 +178,7 @@ int TlsStream::drive(Op op, Clock::time_point deadline, std::string_view what) {
         if (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
             // The peer closed the TCP connection without close_notify.
             if (errno == 0 || errno == ECONNRESET || errno == EPIPE) return 0;
-            throw Error(Errc::io, fmt::format("TLS {}: {}", what, std::strerror(errno)));
+            throw Error(Errc::io, fmt::format("TLS {}: {}", what, errno_message(errno)));
         }
         throw Error(Errc::io, fmt::format("TLS {}: {}", what, ossl::drain_errors()));
     }

@@ -98,7 +98,7 @@ public:
                 entry.error = e;
             }
         }
-        if (entry.error) throw *entry.error;
+        if (entry.error) throw Error(*entry.error);  // a copy for each caller
         return entry.value;
     }
 

@@ -42,6 +42,7 @@ CURLcode curl_easy_setopt(CURL* handle, CURLoption option, ...) {
     va_list args;
     va_start(args, option);
     CURLcode rc;
+    // NOLINTNEXTLINE(bugprone-branch-clone): the branches differ in the va_arg type, which it ignores
     if (option < CURLOPTTYPE_OBJECTPOINT) {
         rc = setopt(handle, option, va_arg(args, long));
     } else if (option < CURLOPTTYPE_FUNCTIONPOINT) {

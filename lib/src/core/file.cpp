@@ -2,7 +2,6 @@
 
 #include <array>
 #include <cerrno>
-#include <cstring>
 #include <string>
 #include <utility>
 
@@ -10,6 +9,7 @@
 #include <unistd.h>
 #include <fmt/format.h>
 
+#include "core/errno_message.hpp"
 #include "tdxkit/error.hpp"
 
 namespace tdxkit {
@@ -47,14 +47,14 @@ int create_unique(const std::filesystem::path& dir, const std::string& name, std
 
 void write_file_atomically(const std::filesystem::path& path, ByteSpan data) {
     const auto fail = [&](std::string_view what) {
-        return Error(Errc::io, fmt::format("cannot write {}: {}: {}", path.string(), what, std::strerror(errno)));
+        return Error(Errc::io, fmt::format("cannot write {}: {}: {}", path.string(), what, errno_message(errno)));
     };
     const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
     std::string tmp;
     Descriptor fd(create_unique(dir, path.filename().string(), tmp));
     if (fd.get() < 0) throw fail("cannot create a temporary file");
     const auto discard = [&](std::string_view what) {
-        const auto error = fail(what);
+        auto error = fail(what);
         ::unlink(tmp.c_str());
         return error;
     };

@@ -100,8 +100,8 @@ public:
 
 private:
     struct Frame {
-        Json* value;
-        bool is_array;
+        Json* value = nullptr;
+        bool is_array = false;
         bool empty = true;
         string_t key;             // objects: the member being read
         std::size_t index = 0;    // arrays: the element being read

@@ -53,4 +53,4 @@ auto call(const char* name, Missing missing, Args... args) -> decltype(Declared(
 #define TDXKIT_LAZY_CALL(soname, function, missing, ...)                                                               \
     ::tdxkit::lazy::call<&function, soname>(#function, missing __VA_OPT__(, ) __VA_ARGS__)
 // The real `function` itself, for forwarders that must handle their arguments (varargs).
-#define TDXKIT_LAZY_REAL(soname, function) ::tdxkit::lazy::real<&function, soname>(#function)
+#define TDXKIT_LAZY_REAL(soname, function) ::tdxkit::lazy::real<&(function), soname>(#function)

@@ -1,7 +1,6 @@
 // Secrets in memory and on disk (tdxkit/bytes.hpp: SecretBytes, read_secret_file).
 
 #include <cerrno>
-#include <cstring>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -9,6 +8,7 @@
 #include <fmt/format.h>
 #include <openssl/crypto.h>
 
+#include "core/errno_message.hpp"
 #include "tdxkit/bytes.hpp"
 #include "tdxkit/error.hpp"
 
@@ -22,13 +22,13 @@ void SecretBytes::wipe() noexcept {
 
 SecretBytes read_secret_file(const std::string& path, std::size_t max_size, bool owner_only) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw Error(Errc::io, fmt::format("cannot open {}: {}", path, std::strerror(errno)));
+    if (fd < 0) throw Error(Errc::io, fmt::format("cannot open {}: {}", path, errno_message(errno)));
     struct Closer {
         int fd;
         ~Closer() { ::close(fd); }
     } closer{fd};
     struct stat st {};
-    if (::fstat(fd, &st) != 0) throw Error(Errc::io, fmt::format("cannot stat {}: {}", path, std::strerror(errno)));
+    if (::fstat(fd, &st) != 0) throw Error(Errc::io, fmt::format("cannot stat {}: {}", path, errno_message(errno)));
     if (owner_only && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
         throw Error(Errc::invalid_argument,
                     fmt::format("{} holds a secret but its group or others may access it (mode {:04o}); run "
@@ -47,7 +47,7 @@ SecretBytes read_secret_file(const std::string& path, std::size_t max_size, bool
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
             OPENSSL_cleanse(buffer.data(), buffer.size());
-            throw Error(Errc::io, fmt::format("cannot read {}: {}", path, std::strerror(errno)));
+            throw Error(Errc::io, fmt::format("cannot read {}: {}", path, errno_message(errno)));
         }
         if (n == 0) break;
         size += static_cast<std::size_t>(n);

@@ -128,7 +128,7 @@ fs::path CollateralCache::store(const CacheKey& key, const Collateral& collatera
                    {"next_update", format_rfc3339(describe_collateral(collateral).next_update)},
                    {"collateral", json::parse(collateral_to_json(collateral))}};
     const auto text = doc.dump(2) + "\n";
-    const auto path = entry_path(key);
+    auto path = entry_path(key);
     // Concurrent writers each rename a complete file; the last wins.
     write_file_atomically(path, as_bytes(text));
     return path;

@@ -98,7 +98,7 @@ private:
             if (text_[pos_] == '\\') ++pos_;
             ++pos_;
         }
-        const auto out = std::string(text_.substr(start, pos_ - start));
+        auto out = std::string(text_.substr(start, pos_ - start));
         ++pos_;
         return out;
     }

@@ -5,7 +5,6 @@
 #include <cerrno>
 #include <charconv>
 #include <chrono>
-#include <cstring>
 #include <filesystem>
 #include <thread>
 
@@ -16,6 +15,7 @@
 #include <fmt/format.h>
 #include <openssl/rand.h>
 
+#include "core/errno_message.hpp"
 #include "provider/provider_internal.hpp"
 #include "tdxkit/error.hpp"
 
@@ -40,7 +40,7 @@ private:
 };
 
 [[noreturn]] void fail_errno(const fs::path& path, std::string_view action) {
-    throw Error(Errc::io, fmt::format("configfs-tsm: cannot {} {}: {}", action, path.string(), std::strerror(errno)));
+    throw Error(Errc::io, fmt::format("configfs-tsm: cannot {} {}: {}", action, path.string(), errno_message(errno)));
 }
 
 Bytes read_attribute(const fs::path& path, std::size_t max_size) {
@@ -121,7 +121,7 @@ public:
     ~Entry() {
         if (::rmdir(path_.c_str()) != 0) {
             warnings_.push_back(
-                fmt::format("configfs-tsm: could not remove {}: {}", path_.string(), std::strerror(errno)));
+                fmt::format("configfs-tsm: could not remove {}: {}", path_.string(), errno_message(errno)));
         }
     }
     [[nodiscard]] const fs::path& path() const noexcept { return path_; }

@@ -463,9 +463,10 @@ private:
             return verify::evaluate_tcb(
                 {tcb_info_, qe_identity_, *leaf_info_.sgx_extension, qe.isv_svn, quote_.td_body()});
         });
+        auto checks = std::move(ev.checks);
         static_cast<TcbEvaluationResult&>(report_) = std::move(ev);
         // The evaluation stops at its first failed check, so a failure is the last one replayed.
-        for (auto& check : ev.checks) {
+        for (auto& check : checks) {
             if (check.passed) {
                 pass(std::move(check.id), std::move(check.detail));
             } else {

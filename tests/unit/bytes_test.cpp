@@ -1,5 +1,9 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cctype>
+#include <string>
+
 #include "support/test_support.hpp"
 #include "tdxkit/bytes.hpp"
 #include "tdxkit/error.hpp"
@@ -134,4 +138,27 @@ TEST_CASE("SHA-2 digests of \"abc\" (FIPS 180-2 appendix vectors)") {
           "454d4423643ce80e2a9ac94fa54ca49f");
     CHECK(to_hex(sha384({})) ==
           "38b060a751ac96384cd9327eb1b1e36a21fdb71114be07434c0cc7bf63f6e1da274edebfe76f65fbd51ad2f14898b95b");
+}
+
+TEST_CASE("from_hex: every digit pair in both cases, at every offset of the eight-digit fast path") {
+    Bytes all(256);
+    for (std::size_t i = 0; i < all.size(); ++i) all[i] = static_cast<std::uint8_t>(i);
+    const auto lower = to_hex(all);
+    std::string upper = lower;
+    std::transform(upper.begin(), upper.end(), upper.begin(),
+                   [](char c) { return static_cast<char>(std::toupper(c)); });
+    CHECK(from_hex(lower) == all);
+    CHECK(from_hex(upper) == all);
+    // A non-digit anywhere in an eight-digit word is found, whatever its position.
+    for (std::size_t at = 0; at < 24; ++at) {
+        for (const char bad : {'g', 'G', '/', ':', '@', '`', '\x80', '\xff'}) {
+            std::string text = lower.substr(0, 24);
+            text[at] = bad;
+            CAPTURE(at);
+            CAPTURE(bad);
+            CHECK_THROWS_AS((void)from_hex(text), Error);
+        }
+        const std::string spaced = lower.substr(0, at) + " " + lower.substr(at, 24 - at);
+        CHECK(from_hex(spaced) == Bytes(all.begin(), all.begin() + 12));
+    }
 }

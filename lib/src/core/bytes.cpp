@@ -1,5 +1,12 @@
 #include "tdxkit/bytes.hpp"
 
+#include <array>
+#include <bit>
+#include <cstring>
+#include <optional>
+
+#include "core/hex.hpp"
+
 #include <fmt/format.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -59,13 +66,46 @@ std::string to_hex(ByteSpan bytes) {
     return out;
 }
 
-Bytes from_hex(std::string_view text, std::string_view what) {
+namespace {
+
+// The four bytes that eight ASCII hex digits stand for (first digit most significant), or nullopt
+// when any of the eight is not a hex digit. Bytes are lanes of a little-endian word: lane k is
+// character k.
+std::optional<std::uint32_t> hex_word_value(std::uint64_t chars) {
+    static_assert(std::endian::native == std::endian::little, "lanes are read from memory in little-endian order");
+    constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+    constexpr std::uint64_t kHigh = kOnes * 0x80;
+    if ((chars & kHigh) != 0) return std::nullopt;
+    // With every lane below 0x80, lane + (0x80 - lo) has its high bit set exactly when lane >= lo,
+    // and no lane carries into the next.
+    const auto at_least = [](std::uint64_t x, std::uint64_t lo) { return (x + kOnes * (0x80 - lo)) & kHigh; };
+    const auto digit = at_least(chars, '0') & ~at_least(chars, '9' + 1);
+    const std::uint64_t lower = chars | (kOnes * 0x20);  // 'A'..'F' -> 'a'..'f'
+    const auto letter = at_least(lower, 'a') & ~at_least(lower, 'f' + 1);
+    if ((digit | letter) != kHigh) return std::nullopt;
+    // Digits have bit 6 clear and their value in the low nibble; letters have bit 6 set and 1..6 there.
+    std::uint64_t v = (chars & (kOnes * 0x0F)) + 9 * ((chars >> 6) & kOnes);
+    v = ((v << 4) | (v >> 8)) & 0x00FF00FF00FF00FFULL;  // even lanes: high nibble, low nibble
+    v = (v | (v >> 8)) & 0x0000FFFF0000FFFFULL;
+    v = (v | (v >> 16)) & 0xFFFFFFFFULL;
+    return static_cast<std::uint32_t>(v);
+}
+
+struct HexDecoding {
+    Bytes bytes;
+    std::size_t invalid_at = std::string_view::npos;  // offset of the first character that is neither
+    bool odd = false;                                 // a digit nor whitespace; or an odd digit count
+};
+
+HexDecoding decode_hex(std::string_view text) {
+    HexDecoding r;
     std::size_t start = 0;
     while (start < text.size() && is_space(text[start])) ++start;
     if (text.size() - start >= 2 && text[start] == '0' && (text[start + 1] == 'x' || text[start + 1] == 'X')) {
         start += 2;
     }
-    Bytes out((text.size() - start) / 2);
+    Bytes& out = r.bytes;
+    out.resize((text.size() - start) / 2);
     std::size_t n = 0;
     int high = -1;
     for (std::size_t i = start; i < text.size();) {
@@ -73,6 +113,17 @@ Bytes from_hex(std::string_view text, std::string_view what) {
         // decoded once per line.
         if (high < 0) {
             const auto* digits = reinterpret_cast<const unsigned char*>(text.data());
+            // Eight digits at a time while every one is a digit (SWAR), then pairs.
+            while (i + 8 <= text.size()) {
+                std::uint64_t word = 0;
+                std::memcpy(&word, digits + i, sizeof word);
+                const auto four = hex_word_value(word);
+                if (!four) break;
+                const std::uint32_t value = *four;
+                std::memcpy(out.data() + n, &value, sizeof value);  // lane order is memory order
+                n += 4;
+                i += 8;
+            }
             while (i + 1 < text.size()) {
                 const auto a = kHexTable[digits[i]];
                 const auto b = kHexTable[digits[i + 1]];
@@ -88,7 +139,8 @@ Bytes from_hex(std::string_view text, std::string_view what) {
             continue;
         }
         if (v == kHexInvalid) {
-            throw Error(Errc::malformed, fmt::format("{}: invalid hex character at offset {}", what, i));
+            r.invalid_at = i;
+            return r;
         }
         if (high < 0) {
             high = v;
@@ -98,9 +150,26 @@ Bytes from_hex(std::string_view text, std::string_view what) {
         }
         ++i;
     }
-    if (high >= 0) throw Error(Errc::malformed, fmt::format("{}: odd number of hex digits", what));
+    r.odd = high >= 0;
     out.resize(n);
-    return out;
+    return r;
+}
+
+}  // namespace
+
+Bytes from_hex(std::string_view text, std::string_view what) {
+    auto r = decode_hex(text);
+    if (r.invalid_at != std::string_view::npos) {
+        throw Error(Errc::malformed, fmt::format("{}: invalid hex character at offset {}", what, r.invalid_at));
+    }
+    if (r.odd) throw Error(Errc::malformed, fmt::format("{}: odd number of hex digits", what));
+    return std::move(r.bytes);
+}
+
+std::optional<Bytes> detail::decode_if_hex(std::string_view text) {
+    auto r = decode_hex(text);
+    if (r.invalid_at != std::string_view::npos || r.odd || r.bytes.empty()) return std::nullopt;
+    return std::move(r.bytes);
 }
 
 Bytes from_base64(std::string_view text, std::string_view what) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <optional>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -131,20 +132,13 @@ const char* input_format_name(InputFormat f) noexcept {
 }
 
 QuoteInput decode_quote_input(ByteSpan data, InputFormat format) {
+    std::optional<Bytes> decoded_hex;
     if (format == InputFormat::automatic) {
         // Hex is the usual form (dstack, aTLS, batch lines), and decoding it is also the test for it:
         // one pass over a 10 KB quote instead of a classifying pass and then a decoding pass.
         const auto first = std::find_if_not(data.begin(), data.end(), is_space);
-        if (first != data.end() && *first != '{' && *first != '[') {
-            if (auto quote = detail::decode_if_hex(as_text(data))) {
-                QuoteInput in;
-                in.format = InputFormat::hex;
-                in.container = "hex";
-                in.quote = std::move(*quote);
-                return in;
-            }
-        }
-        format = detect(data);
+        if (first != data.end() && *first != '{' && *first != '[') decoded_hex = detail::decode_if_hex(as_text(data));
+        format = decoded_hex ? InputFormat::hex : detect(data);
     }
     QuoteInput in;
     in.format = format;
@@ -155,7 +149,7 @@ QuoteInput decode_quote_input(ByteSpan data, InputFormat format) {
         return in;
     case InputFormat::hex:
         in.container = "hex";
-        in.quote = from_hex(as_text(data), "hex quote");
+        in.quote = decoded_hex ? std::move(*decoded_hex) : from_hex(as_text(data), "hex quote");
         return in;
     case InputFormat::base64:
         in.container = "base64";

@@ -369,4 +369,98 @@ std::string json_preview(const nlohmann::json& value) {
     return cut(value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), kMaxPreview);
 }
 
+namespace {
+
+// Builds the value as nlohmann's DOM parser does, refusing what the strict reading forbids before the
+// reader goes deeper: returning false from a callback stops nlohmann's (recursive) CBOR reader.
+class StrictCborBuilder {
+public:
+    using json = nlohmann::json;
+
+    explicit StrictCborBuilder(std::size_t max_depth) : max_depth_(max_depth) {}
+
+    bool null() { return put(nullptr); }
+    bool boolean(bool v) { return put(v); }
+    bool number_integer(json::number_integer_t v) { return put(v); }
+    bool number_unsigned(json::number_unsigned_t v) { return put(v); }
+    bool number_float(json::number_float_t v, const json::string_t&) { return put(v); }
+    bool string(json::string_t& v) { return put(std::move(v)); }
+    bool binary(json::binary_t& v) {
+        return put(json::binary(std::move(static_cast<json::binary_t::container_type&>(v))));
+    }
+    bool start_object(std::size_t size) { return open(json::object(), size); }
+    bool start_array(std::size_t size) { return open(json::array(), size); }
+    bool end_object() { return close(); }
+    bool end_array() { return close(); }
+    bool key(json::string_t& name) {
+        auto& object = *stack_.back();
+        if (object.contains(name)) {
+            return refuse(fmt::format("duplicate map key \"{}\" (decoders disagree on which value counts)",
+                                      cut(name, kMaxPathKey)));
+        }
+        member_ = &object[name];
+        return true;
+    }
+    bool parse_error(std::size_t position, const std::string&, const nlohmann::detail::exception& e) {
+        // nlohmann's message names the byte; keep its reason, bounded.
+        return refuse(fmt::format("byte {}: {}", position, cut(e.what(), kMaxMessage)));
+    }
+
+    [[nodiscard]] const std::string& problem() const noexcept { return problem_; }
+    json take() && { return std::move(root_); }
+
+private:
+    template <class V>
+    bool put(V&& v) {
+        slot() = json(std::forward<V>(v));
+        return true;
+    }
+    json& slot() {
+        if (stack_.empty()) return root_;
+        auto& top = *stack_.back();
+        if (top.is_array()) return top.emplace_back();
+        return *member_;
+    }
+    bool open(json empty, std::size_t size) {
+        if (size == static_cast<std::size_t>(-1)) return refuse("indefinite-length map or array (expected definite)");
+        if (stack_.size() >= max_depth_) return refuse(fmt::format("nested too deeply (more than {} levels)", max_depth_));
+        auto& s = slot();
+        s = std::move(empty);
+        stack_.push_back(&s);
+        return true;
+    }
+    bool close() {
+        stack_.pop_back();
+        return true;
+    }
+    bool refuse(std::string problem) {
+        if (problem_.empty()) problem_ = std::move(problem);
+        return false;
+    }
+
+    std::size_t max_depth_;
+    json root_;
+    std::vector<json*> stack_;
+    json* member_ = nullptr;
+    std::string problem_;
+};
+
+}  // namespace
+
+nlohmann::json parse_cbor(std::span<const std::uint8_t> bytes, std::string_view what, std::size_t max_depth) {
+    StrictCborBuilder builder(max_depth);
+    bool ok = false;
+    try {
+        ok = nlohmann::json::sax_parse(bytes.begin(), bytes.end(), &builder, nlohmann::json::input_format_t::cbor);
+    } catch (const nlohmann::json::exception& e) {
+        // A map key that is not a text string, a tag: nlohmann throws instead of reporting.
+        throw Error(Errc::malformed, fmt::format("{}: not valid CBOR: {}", what, cut(e.what(), kMaxMessage)));
+    }
+    if (!ok) {
+        throw Error(Errc::malformed,
+                    fmt::format("{}: {}", what, builder.problem().empty() ? "not valid CBOR" : builder.problem()));
+    }
+    return std::move(builder).take();
+}
+
 }  // namespace tdxkit::detail

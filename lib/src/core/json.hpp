@@ -15,6 +15,8 @@
 //   outside are shown through json_preview, never dumped whole.
 
 #include <cstddef>
+#include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -41,6 +43,12 @@ struct JsonLimits {
 [[nodiscard]] nlohmann::json parse_json(std::string_view text, std::string_view what, JsonLimits limits = {});
 [[nodiscard]] nlohmann::ordered_json parse_ordered_json(std::string_view text, std::string_view what,
                                                         JsonLimits limits = {});
+
+// CBOR (RFC 8949) through nlohmann's reader, with the same guarantees: depth limited while reading,
+// duplicate map keys refused, and also: definite lengths only, no tags, map keys that are text. Byte
+// strings become binary values. Throws Error(malformed) "<what>: <problem>" (with the byte offset).
+[[nodiscard]] nlohmann::json parse_cbor(std::span<const std::uint8_t> bytes, std::string_view what,
+                                        std::size_t max_depth = kMaxJsonDepth);
 
 // A value from outside, for a message: a scalar as JSON cut to a few dozen characters, a container
 // by its type name. Never the whole value.

@@ -182,4 +182,19 @@ Bytes ec_public_key_xy(X509* cert) {
     return Bytes(point.begin() + 1, point.end());
 }
 
+Sha384Stream::Sha384Stream() : ctx_(EVP_MD_CTX_new()) {
+    if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), EVP_sha384(), nullptr) != 1) fail("SHA-384 init");
+}
+
+void Sha384Stream::update(ByteSpan data) {
+    if (!data.empty() && EVP_DigestUpdate(ctx_.get(), data.data(), data.size()) != 1) fail("SHA-384 update");
+}
+
+std::array<std::uint8_t, 48> Sha384Stream::finish() {
+    std::array<std::uint8_t, 48> out{};
+    unsigned int len = 0;
+    if (EVP_DigestFinal_ex(ctx_.get(), out.data(), &len) != 1 || len != out.size()) fail("SHA-384 final");
+    return out;
+}
+
 }  // namespace tdxkit::ossl

@@ -2,6 +2,8 @@
 
 // RAII owners for OpenSSL objects and the few conversions tdxkit needs. Private to the library.
 
+#include <array>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -64,5 +66,17 @@ EvpPkeyPtr p256_public_key(ByteSpan xy);
 bool verify_p256_sha256(EVP_PKEY* key, ByteSpan message, ByteSpan raw_signature);
 // Raw P-256 public key X||Y of a certificate, or an error if it is not a P-256 key.
 Bytes ec_public_key_xy(X509* cert);
+
+// SHA-384 over data given in pieces, for inputs too large to assemble first (MRTD's record stream,
+// Authenticode's ranges). Throws Error(crypto) only when the crypto library fails.
+class Sha384Stream {
+public:
+    Sha384Stream();
+    void update(ByteSpan data);
+    [[nodiscard]] std::array<std::uint8_t, 48> finish();
+
+private:
+    EvpMdCtxPtr ctx_;
+};
 
 }  // namespace tdxkit::ossl

@@ -1,0 +1,245 @@
+// Boot-chain prediction (measure_boot.hpp) against values from independent sources: the dstack
+// verifier's tdx-lite fixture (its quote's registers), digests dstack-mr hard-codes or its tests
+// assert, and the values the independent Python model tests/measure/model.py computes.
+
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "support/test_support.hpp"
+#include "tdxkit/error.hpp"
+#include "tdxkit/eventlog.hpp"
+#include "tdxkit/measure_boot.hpp"
+#include "tdxkit/quote.hpp"
+
+using namespace tdxkit;
+using nlohmann::json;
+using test::code_of;
+using test::read_text;
+
+namespace {
+
+constexpr std::string_view kDstackWitness = "80100904000609020b021010";
+
+json lite_fixture() {
+    return json::parse(read_text(test::real_testdata() / "eventlogs/dstack-verifier-tdx-lite-getquote.json"));
+}
+
+std::string hob_digest(std::uint64_t memory) {
+    return to_hex(sha384(build_td_hob(decode_td_hob_witness(from_hex(kDstackWitness)), memory)));
+}
+
+Bytes setup_header(std::uint16_t protocol, std::uint8_t loadflags, std::uint16_t xloadflags) {
+    Bytes k(0x1000, 0);
+    k[0x206] = static_cast<std::uint8_t>(protocol);
+    k[0x207] = static_cast<std::uint8_t>(protocol >> 8U);
+    k[0x211] = loadflags;
+    k[0x236] = static_cast<std::uint8_t>(xloadflags);
+    return k;
+}
+
+std::uint32_t u32_at(const Bytes& b, std::size_t at) {
+    return static_cast<std::uint32_t>(b[at] | (b[at + 1] << 8U) | (b[at + 2] << 16U) | (b[at + 3] << 24U));
+}
+
+}  // namespace
+
+TEST_CASE("RTMR0-2 fixed events equal dstack-mr's constants and the tdx-lite log") {
+    const auto m = assemble_boot_measurement(BootDigests{}, OvmfVariant::pre202505);
+    REQUIRE(m.events.size() == 17);  // 10 RTMR0 without ACPI, 5 RTMR1, 2 RTMR2
+    const auto digest = [&](std::string_view description) {
+        for (const auto& e : m.events) {
+            if (e.description.starts_with(description)) return to_hex(e.digest);
+        }
+        FAIL("no event " << description);
+        return std::string();
+    };
+    CHECK(digest("CFV") == "344bc51c980ba621aaa00da3ed7436f7d6e549197dfe699515dfa2c6583d95e6412af21c097d473155875ffd561d6790");
+    CHECK(digest("EFI variable SecureBoot") ==
+          "9dc3a1f80bcec915391dcda5ffbb15e7419f77eab462bbf72b42166fb70d50325e37b36f93537a863769bcf9bedae6fb");
+    CHECK(digest("EFI variable PK") ==
+          "6f2e3cbc14f9def86980f5f66fd85e99d63e69a73014ed8a5633ce56eca5b64b692108c56110e22acadcef58c3250f1b");
+    CHECK(digest("EFI variable KEK") ==
+          "d607c0efb41c0d757d69bca0615c3a9ac0b1db06c557d992e906c6b7dee40e0e031640c7bfd7bcd35844ef9edeadc6f9");
+    CHECK(digest("EFI variable db ") ==
+          "08a74f8963b337acb6c93682f934496373679dd26af1089cb4eaf0c30cf260a12e814856385ab8843e56a9acea19e127");
+    CHECK(digest("EFI variable dbx") ==
+          "18cc6e01f0c6ea99aa23f8a280423e94ad81d96d0aeb5180504fc0f7a40cb3619dd39bd6a95ec1680a86ed6ab0f9828d");
+    CHECK(digest("separator") ==
+          "394341b7182cd227c5c6b07ef8000cdfd86136c4292b8e576573ad7ed9ae41019f5818b4b971c9effc60e1ad9f1289f0");
+    CHECK(digest("EFI variable BootOrder") ==
+          "1dd6f7b457ad880d840d41c961283bab688e94e4b59359ea45686581e90feccea3c624b1226113f824f315eb60ae0a7c");
+    CHECK(digest("EFI variable Boot0000") ==
+          "23ada07f5261f12f34a0bd8e46760962d6b4d576a416f1fea1c64bc656b1d28eacf7047ae6e967c58fd2a98bfa74c298");
+    CHECK(digest("\"Calling EFI") ==
+          "77a0dab2312b4e1e57a84d865a21e5b2ee8d677a21012ada819d0a98988078d3d740f6346bfe0abaa938ca20439a8d71");
+    CHECK(digest("\"Exit Boot Services Invocation") ==
+          "214b0bef1379756011344877743fdc2a5382bac6e70362d624ccf3f654407c1b4badf7d8f9295dd3dabdef65b27677e0");
+    CHECK(digest("\"Exit Boot Services Returned") ==
+          "0a2e01c85deae718a530ad8c6d20a84009babe6c8989269e950d8cf440c6e997695e64d455c4174a652cd080f6230b74");
+    CHECK_FALSE(m.rtmr0.has_value());
+}
+
+TEST_CASE("TD HOB from dstack's witness: the digests of two real logs and the q35 split") {
+    const auto layout = decode_td_hob_witness(from_hex(kDstackWitness));
+    CHECK(layout.hob_base == 0x809000);
+    CHECK(layout.accepted == std::vector<MemoryRange>{{0x800000, 0x6000}, {0x809000, 0x2000}, {0x80B000, 0x2000},
+                                                      {0x810000, 0x10000}});
+    CHECK(to_hex(encode_td_hob_witness(layout)) == kDstackWitness);
+    const auto hob2g = build_td_hob(layout, 0x80000000);
+    CHECK(hob2g.size() == 440);
+    CHECK(to_hex(ByteSpan(hob2g).subspan(48, 8)) == "c091800000000000");  // EfiEndOfHobList 0x8091C0
+    // The tdx-lite log (2 GiB) and the quote-report log (64 GiB).
+    CHECK(hob_digest(0x80000000) ==
+          "0b8772e5b0b41b83e6044a68397e02f49fb47066b4fbe4917ea2c45c64f323fdacbb37948f821ebaf8bc9c938ba8a749");
+    CHECK(hob_digest(0x1000000000) ==
+          "8ae1e425351df7992c444586eff99d35af3b779aa2b0e981cb4b73bc5b279f2ade19b6a62a203fc3c3bbdaae80af596d");
+    CHECK(hob_digest(0x100000000) ==
+          "5b684faf8d02a733945f821d9cdd170802e72103977acf66949c9382500283adc90cbec57f8e7653f8bee1cab83689de");
+    CHECK(hob_digest(0xB0000000) ==
+          "8eb1a02074362aa0761541cdb4dc3f1788dfeb4538803b241477848e26de294dbe917ab56c5628732679b3abc168c2de");
+    CHECK(hob_digest(0x40000000) ==
+          "1055c9b9a1fc534e688560e2304e18c8597b7261818cf61fb163d40c130547309b750575947a4dcaedbdce4b8d0535f2");
+    CHECK(hob_digest(0x2000000) ==
+          "003f284761a5d1007dc514c460ae5679b6f31d3e7f5129b937415a8a03a8d1cb8abd40ab12b83422835e15ab7e746935");
+}
+
+TEST_CASE("TD HOB witness: malformed witnesses and memory sizes are refused") {
+    CHECK(code_of([] { (void)decode_td_hob_witness(from_hex("801009040006")); }) == Errc::malformed);  // truncated
+    CHECK(code_of([] { (void)decode_td_hob_witness(from_hex("80100904000609020b02101000")); }) == Errc::malformed);
+    CHECK(code_of([] { (void)decode_td_hob_witness(from_hex("ffffffffffffffffff7f00010001")); }) == Errc::malformed);
+    CHECK(code_of([] { (void)decode_td_hob_witness(from_hex("8010090200060004")); }) == Errc::malformed);  // overlap
+    CHECK(code_of([] { (void)decode_td_hob_witness(from_hex("80100901ffffffffffffffffff01")); }) == Errc::malformed);
+    const auto layout = decode_td_hob_witness(from_hex(kDstackWitness));
+    CHECK(code_of([&] { (void)build_td_hob(layout, 0x80000001); }) == Errc::invalid_argument);
+    CHECK(code_of([&] { (void)build_td_hob(layout, 0x810000); }) == Errc::invalid_argument);
+}
+
+TEST_CASE("Kernel setup header: QEMU's initrd address for the memory sizes dstack-mr's tests use") {
+    const auto k = setup_header(0x20C, 0x01, 0x40);
+    const std::pair<std::uint64_t, std::uint32_t> cases[] = {
+        {0x7FFFF000, 0x7FED6000}, {0x80000000, 0x7FED7000}, {0xAFFFF000, 0xAFED6000},
+        {0xB0000000, 0x7FED7000}, {0x400000000, 0x7FED7000}};
+    for (const auto& [memory, address] : cases) {
+        CAPTURE(memory);
+        const auto p = patch_kernel_setup_header(k, 0x100000, memory);
+        CHECK(u32_at(p, 0x218) == address);
+        CHECK(u32_at(p, 0x21C) == 0x100000);
+        CHECK(p[0x210] == 0xB0);
+        CHECK(p[0x211] == 0x81);
+        CHECK(u32_at(p, 0x224) == 0xFE00);
+        CHECK(u32_at(p, 0x228) == 0x20000);
+    }
+    CHECK(code_of([] { (void)patch_kernel_setup_header(Bytes(0xFFF), 0, 0x80000000); }) == Errc::malformed);
+    CHECK(code_of([&] { (void)patch_kernel_setup_header(k, 0x7FFD7FFF, 0x80000000); }) == Errc::invalid_argument);
+    CHECK(code_of([&] { (void)patch_kernel_setup_header(k, 0x100000000, 0x80000000); }) == Errc::invalid_argument);
+}
+
+TEST_CASE("Command line digest: UTF-16LE with ' initrd=initrd' and a NUL") {
+    CHECK(to_hex(cmdline_digest("console=ttyS0")) ==
+          "1d26f8aff8992fdfc37e88b4fdf4a1a0ebb815a2ce925ea3046b3ba1f24a933e75a163af2af579268c20ca5f476f5386");
+    CHECK(to_hex(cmdline_digest("")) ==
+          "c319595b2bb091f3dd05269a56e1299fafcd721c98e7520fa80c9915df630d3cecbc2060607b91e486b6e646cfbc50dd");
+    CHECK(code_of([] { (void)cmdline_digest("bad \xC3"); }) == Errc::invalid_argument);
+    CHECK(code_of([] { (void)cmdline_digest("surrogate \xED\xA0\x80"); }) == Errc::invalid_argument);
+}
+
+TEST_CASE("QEMU version decides the page order as dstack-mr does") {
+    CHECK(page_order_for_qemu(std::nullopt) == PageOrder::single_pass);
+    CHECK(page_order_for_qemu("8.2.2") == PageOrder::two_pass);
+    CHECK(page_order_for_qemu("9.2.1") == PageOrder::single_pass);
+    for (const auto* bad : {"8.2.2+ds", "9.2", "7.2.0", "", "9..1", "a.b.c", "9.1.0.1"}) {
+        CAPTURE(bad);
+        CHECK(code_of([&] { (void)page_order_for_qemu(std::string(bad)); }) == Errc::invalid_argument);
+    }
+    VmConfig config;
+    config.qemu_version = "9.2.1";
+    config.qemu_single_pass_add_pages = true;  // dstack's inverted flag: true means two-pass
+    CHECK(config.page_order() == PageOrder::two_pass);
+}
+
+TEST_CASE("tdx-lite fixture: the vm_config and the log's ACPI digests predict the quote's MRTD and RTMR0-2") {
+    const auto fixture = lite_fixture();
+    const auto config = parse_vm_config(fixture.dump());
+    CHECK(config.memory_size == 0x80000000);
+    CHECK(config.cpu_count == 2);
+    CHECK(config.attestation_variant == "lite");
+    REQUIRE(config.os_image_hash);
+    CHECK(to_hex(*config.os_image_hash) == "e6f5cfec20c02e7b97baa213d0f718020b55e040172d90ccbcb946d56c8b09db");
+    CHECK(to_hex(sha256(*config.checksum_file)) == to_hex(*config.os_image_hash));
+    CHECK(config.page_order() == PageOrder::two_pass);  // QEMU 8.2.2
+
+    const auto log = parse_dstack_event_log(fixture["event_log"].get<std::string>());
+    const auto acpi = acpi_digests_from_event_log(log, OvmfVariant::pre202505);
+    CHECK(to_hex(acpi.loader) ==
+          "095d04cf26fe03aef6e3561fa24c1aa1cea93f4aeaf563b1f9f7616184c53454875925759434769cec2490acb563a337");
+    const auto m = assemble_boot_measurement(boot_digests_from_vm_config(config, acpi), OvmfVariant::pre202505);
+    const auto quote = parse_quote(from_hex(fixture["quote"].get<std::string>()));
+    REQUIRE(quote.td_body());
+    const auto& td = *quote.td_body();
+    CHECK(to_hex(m.mrtd) == to_hex(td.mr_td));
+    REQUIRE(m.rtmr0);
+    CHECK(to_hex(*m.rtmr0) == to_hex(td.rtmr[0]));
+    CHECK(to_hex(m.rtmr1) == to_hex(td.rtmr[1]));
+    CHECK(to_hex(m.rtmr2) == to_hex(td.rtmr[2]));
+    // Every predicted event is the log's event at the same place in its register.
+    const auto diagnosis = diagnose_boot(m, td, &log);
+    CHECK(diagnosis.equal());
+    CHECK_FALSE(diagnosis.log_problem);
+
+    // dstack's derived values (tests/measure/model.py computes the same).
+    CHECK(to_hex(mr_aggregated(td)) == "c758fa624b62536ca77504c4c52745e70880220a178a615a859c52f8b101d2ee");
+    // mr_key_provider: sha256 of the log's key-provider event payload.
+    Octets<32> key_provider{};
+    const auto kp = from_hex("4facf64384bf715c05d4dbf0251d72ebe32be4ec4c84ddc01548d70e21d3a512");
+    std::copy(kp.begin(), kp.end(), key_provider.begin());
+    CHECK(to_hex(mr_system(td.mr_td, {td.rtmr[0], td.rtmr[1], td.rtmr[2]}, key_provider)) ==
+          "118f754a080ecb8527df65656ee4e7e97b891cf488ad6a38886ff0dbca0c8f70");
+}
+
+TEST_CASE("tdx-lite fixture: one changed input is named by diagnose") {
+    const auto fixture = lite_fixture();
+    const auto config = parse_vm_config(fixture.dump());
+    const auto log = parse_dstack_event_log(fixture["event_log"].get<std::string>());
+    const auto acpi = acpi_digests_from_event_log(log, OvmfVariant::pre202505);
+    auto digests = boot_digests_from_vm_config(config, acpi);
+    digests.initrd[0] ^= 1;
+    const auto m = assemble_boot_measurement(digests, OvmfVariant::pre202505);
+    const auto quote = parse_quote(from_hex(fixture["quote"].get<std::string>()));
+    const auto d = diagnose_boot(m, *quote.td_body(), &log);
+    CHECK_FALSE(d.equal());
+    REQUIRE(d.registers.size() == 4);
+    CHECK(d.registers[0].equal);
+    CHECK(d.registers[1].equal);
+    CHECK(d.registers[2].equal);
+    const auto& r2 = d.registers[3];
+    CHECK_FALSE(r2.equal);
+    REQUIRE(r2.event_position);
+    CHECK(*r2.event_position == 1);
+    REQUIRE(r2.expected_event);
+    CHECK(r2.expected_event->kind == BootEventKind::initrd);
+    CHECK(r2.cause == boot_event_kind_cause(BootEventKind::initrd));
+}
+
+TEST_CASE("Lite document: binding, memory sizes and variants are checked") {
+    const auto fixture = lite_fixture();
+    auto config = parse_vm_config(fixture.dump());
+    SUBCASE("a memory size the kernel digest does not hold for") {
+        config.memory_size = 0x100000000 - 0x60000000;  // 2.5 GiB
+        CHECK(code_of([&] { (void)boot_digests_from_vm_config(config, std::nullopt); }) == Errc::invalid_argument);
+    }
+    SUBCASE("os_image_hash not of the checksum file") {
+        (*config.os_image_hash)[0] ^= 1;
+        CHECK(code_of([&] { (void)boot_digests_from_vm_config(config, std::nullopt); }) == Errc::invalid_argument);
+    }
+    SUBCASE("a document not listed in the checksum file") {
+        config.measurement_document->push_back(0);
+        CHECK(code_of([&] { (void)boot_digests_from_vm_config(config, std::nullopt); }) == Errc::invalid_argument);
+    }
+    SUBCASE("an unknown or removed OVMF variant") {
+        CHECK(code_of([] { (void)parse_ovmf_variant("stable202505"); }) == Errc::invalid_argument);
+        CHECK(code_of([] { (void)parse_ovmf_variant("edk2-stable202408.01"); }) == Errc::invalid_argument);
+    }
+}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Regenerates the simulated TEST data in testdata/ (pki/, quotes/sim-*, collateral/sim*/) with
-# tests/tools/tdxkit-testgen. The output is deterministic: rerunning it changes nothing unless the
-# tdxkit::testing defaults changed. Usage: scripts/gen-testdata.sh [build-dir]
+# Regenerates the simulated TEST data in testdata/ (pki/, quotes/sim-*, collateral/sim*/,
+# measure/synthetic/) with tests/tools/tdxkit-testgen. The output is deterministic: rerunning it
+# changes nothing unless the tdxkit::testing defaults or the generator changed.
+# Usage: scripts/gen-testdata.sh [build-dir]
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -1,10 +1,13 @@
 // tdxkit-testgen: regenerates the simulated TEST data bundled in testdata/ (pki/, quotes/sim-*,
-// collateral/sim*/). Every file is a deterministic function of tdxkit::testing's defaults, so the
-// output is byte-identical on every run; --check compares instead of writing.
+// collateral/sim*/) and the synthetic image of measure/synthetic/ (synthetic_image.cpp). Every file
+// is a deterministic function of tdxkit::testing's defaults and of that code, so the output is
+// byte-identical on every run; --check compares instead of writing, and ignores files it does not
+// generate (such as measure/synthetic/expected.json, which the Python model writes).
 //
 //   tdxkit-testgen <testdata-dir>          write the files
 //   tdxkit-testgen --check <testdata-dir>  exit 1 and list every file that differs or is missing
 
+#include "synthetic_image.hpp"
 #include "tdxkit/error.hpp"
 #include "tdxkit/testing.hpp"
 
@@ -62,6 +65,7 @@ std::vector<NamedFile> generate() {
     files.push_back({"quotes/sim-sgx-v3.bin", sgx_v3.quote});
     add_collateral(files, "collateral/sim", tdx_v4.collateral);
     add_collateral(files, "collateral/sim-sgx", sgx_v3.collateral);
+    for (auto& f : tdxkit::testgen::synthetic_image_files()) files.push_back(std::move(f));
     return files;
 }
 

@@ -113,8 +113,9 @@ int run(int argc, char** argv) {
     app.add_flag("-q,--quiet", global.quiet, "No progress or informational messages on stderr");
 
     int rc = kOk;
-    for (const Registrar reg : {register_quote, register_verify, register_replay_rtmr, register_measure_compose,
-                                register_collateral, register_atls_connect, register_atls_serve})
+    for (const Registrar reg :
+         {register_quote, register_verify, register_replay_rtmr, register_measure, register_measure_compose,
+          register_collateral, register_atls_connect, register_atls_serve})
         reg(app, global, rc);
 
     try {

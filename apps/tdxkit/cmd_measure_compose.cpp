@@ -75,7 +75,7 @@ int run_measure(const MeasureCommand& cmd, const GlobalOptions& global) {
                                                      : "normalized (SDK canonical form)")
                                    : "file bytes";
     if (global.json) {
-        const json doc{{"schema", "tdxkit.measure/v1"},
+        const json doc{{"schema", "tdxkit.measure-compose/v1"},
                        {"measured", normalized ? "normalized" : "file"},
                        {"preprocessed", cmd.preprocess},
                        {"measured_size", measured.size()},

@@ -35,7 +35,7 @@ TEST_CASE("the near/mpc compose: hash, app id, event digest and MRCONFIGID of it
     REQUIRE(r.exit_code == 0);
     CHECK(r.err.empty());
     const auto j = json::parse(r.out);
-    CHECK(j["schema"] == "tdxkit.measure/v1");
+    CHECK(j["schema"] == "tdxkit.measure-compose/v1");
     CHECK(j["measured"] == "file");
     CHECK(j["compose_hash"] == kNearHash);
     CHECK(j["app_id"] == kNearHash.substr(0, 40));

@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <functional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -56,7 +57,8 @@ TEST_CASE("RTMR0-2 fixed events equal dstack-mr's constants and the tdx-lite log
         FAIL("no event " << description);
         return std::string();
     };
-    CHECK(digest("CFV") == "344bc51c980ba621aaa00da3ed7436f7d6e549197dfe699515dfa2c6583d95e6412af21c097d473155875ffd561d6790");
+    CHECK(digest("CFV") ==
+          "344bc51c980ba621aaa00da3ed7436f7d6e549197dfe699515dfa2c6583d95e6412af21c097d473155875ffd561d6790");
     CHECK(digest("EFI variable SecureBoot") ==
           "9dc3a1f80bcec915391dcda5ffbb15e7419f77eab462bbf72b42166fb70d50325e37b36f93537a863769bcf9bedae6fb");
     CHECK(digest("EFI variable PK") ==
@@ -85,8 +87,8 @@ TEST_CASE("RTMR0-2 fixed events equal dstack-mr's constants and the tdx-lite log
 TEST_CASE("TD HOB from dstack's witness: the digests of two real logs and the q35 split") {
     const auto layout = decode_td_hob_witness(from_hex(kDstackWitness));
     CHECK(layout.hob_base == 0x809000);
-    CHECK(layout.accepted == std::vector<MemoryRange>{{0x800000, 0x6000}, {0x809000, 0x2000}, {0x80B000, 0x2000},
-                                                      {0x810000, 0x10000}});
+    CHECK(layout.accepted ==
+          std::vector<MemoryRange>{{0x800000, 0x6000}, {0x809000, 0x2000}, {0x80B000, 0x2000}, {0x810000, 0x10000}});
     CHECK(to_hex(encode_td_hob_witness(layout)) == kDstackWitness);
     const auto hob2g = build_td_hob(layout, 0x80000000);
     CHECK(hob2g.size() == 440);
@@ -119,9 +121,11 @@ TEST_CASE("TD HOB witness: malformed witnesses and memory sizes are refused") {
 
 TEST_CASE("Kernel setup header: QEMU's initrd address for the memory sizes dstack-mr's tests use") {
     const auto k = setup_header(0x20C, 0x01, 0x40);
-    const std::pair<std::uint64_t, std::uint32_t> cases[] = {
-        {0x7FFFF000, 0x7FED6000}, {0x80000000, 0x7FED7000}, {0xAFFFF000, 0xAFED6000},
-        {0xB0000000, 0x7FED7000}, {0x400000000, 0x7FED7000}};
+    const std::pair<std::uint64_t, std::uint32_t> cases[] = {{0x7FFFF000, 0x7FED6000},
+                                                             {0x80000000, 0x7FED7000},
+                                                             {0xAFFFF000, 0xAFED6000},
+                                                             {0xB0000000, 0x7FED7000},
+                                                             {0x400000000, 0x7FED7000}};
     for (const auto& [memory, address] : cases) {
         CAPTURE(memory);
         const auto p = patch_kernel_setup_header(k, 0x100000, memory);
@@ -228,18 +232,221 @@ TEST_CASE("Lite document: binding, memory sizes and variants are checked") {
     auto config = parse_vm_config(fixture.dump());
     SUBCASE("a memory size the kernel digest does not hold for") {
         config.memory_size = 0x100000000 - 0x60000000;  // 2.5 GiB
-        CHECK(code_of([&] { (void)boot_digests_from_vm_config(config, std::nullopt); }) == Errc::invalid_argument);
+        CHECK(code_of([&] { (void)boot_digests_from_vm_config(config, std::nullopt); }) == Errc::unsupported);
     }
     SUBCASE("os_image_hash not of the checksum file") {
         (*config.os_image_hash)[0] ^= 1;
-        CHECK(code_of([&] { (void)boot_digests_from_vm_config(config, std::nullopt); }) == Errc::invalid_argument);
+        CHECK(code_of([&] { (void)boot_digests_from_vm_config(config, std::nullopt); }) == Errc::malformed);
     }
     SUBCASE("a document not listed in the checksum file") {
         config.measurement_document->push_back(0);
-        CHECK(code_of([&] { (void)boot_digests_from_vm_config(config, std::nullopt); }) == Errc::invalid_argument);
+        CHECK(code_of([&] { (void)boot_digests_from_vm_config(config, std::nullopt); }) == Errc::malformed);
     }
     SUBCASE("an unknown or removed OVMF variant") {
         CHECK(code_of([] { (void)parse_ovmf_variant("stable202505"); }) == Errc::invalid_argument);
         CHECK(code_of([] { (void)parse_ovmf_variant("edk2-stable202408.01"); }) == Errc::invalid_argument);
     }
+}
+
+TEST_CASE("Synthetic image: every case of the independent model's expected.json") {
+    const auto dir = test::source_dir() / "testdata/measure/synthetic";
+    const auto expected = json::parse(read_text(dir / "expected.json"));
+    auto image = read_image_directory(dir.string());
+    REQUIRE(image.os_image_hash);
+    CHECK(to_hex(*image.os_image_hash) == expected["os_image_hash"].get<std::string>());
+    const auto metadata = parse_tdvf(image.files.firmware);
+    CHECK(metadata.sections.size() == 6);
+    const auto acpi = acpi_digests_from_blobs(test::read_file(dir / "acpi/table-loader"),
+                                              test::read_file(dir / "acpi/rsdp"), test::read_file(dir / "acpi/tables"));
+    REQUIRE(expected["cases"].size() == 7);
+    for (const auto& c : expected["cases"]) {
+        CAPTURE(c["name"].get<std::string>());
+        auto files = image.files;
+        files.kernel = test::read_file(dir / c["kernel"].get<std::string>());
+        const VmShape shape{c["memory_size"].get<std::uint64_t>(),
+                            c["page_order"] == "two_pass" ? PageOrder::two_pass : PageOrder::single_pass,
+                            OvmfVariant::pre202505};
+        CHECK(to_hex(build_td_hob(td_hob_layout(metadata), shape.memory_size)) == c["td_hob"].get<std::string>());
+        const auto digests = boot_digests_from_image(files, shape, acpi);
+        CHECK(to_hex(digests.kernel_authenticode) == c["kernel_authenticode"].get<std::string>());
+        CHECK(to_hex(digests.cmdline) == c["cmdline_digest"].get<std::string>());
+        CHECK(to_hex(digests.initrd) == c["initrd_digest"].get<std::string>());
+        CHECK(to_hex(digests.acpi->tables) == c["acpi"]["tables"].get<std::string>());
+        const auto m = assemble_boot_measurement(digests, OvmfVariant::pre202505);
+        CHECK(to_hex(m.mrtd) == c["mrtd"].get<std::string>());
+        CHECK(to_hex(*m.rtmr0) == c["rtmr0"].get<std::string>());
+        CHECK(to_hex(m.rtmr1) == c["rtmr1"].get<std::string>());
+        CHECK(to_hex(m.rtmr2) == c["rtmr2"].get<std::string>());
+        REQUIRE(m.events.size() == c["events"].size());
+        // The model lists events grouped by register, as assemble_boot_measurement does.
+        for (std::size_t i = 0; i < m.events.size(); ++i) {
+            CHECK(m.events[i].rtmr == c["events"][i]["rtmr"].get<std::uint32_t>());
+            CHECK(to_hex(m.events[i].digest) == c["events"][i]["digest"].get<std::string>());
+        }
+    }
+}
+
+namespace {
+
+Bytes synthetic_firmware() { return test::read_file(test::source_dir() / "testdata/measure/synthetic/firmware.fd"); }
+Bytes synthetic_kernel() { return test::read_file(test::source_dir() / "testdata/measure/synthetic/bzImage"); }
+
+void put_u32(Bytes& b, std::size_t at, std::uint32_t v) {
+    for (std::size_t i = 0; i < 4; ++i) b[at + i] = static_cast<std::uint8_t>(v >> (8U * i));
+}
+
+std::string error_of(const std::function<void()>& fn) {
+    try {
+        fn();
+    } catch (const Error& e) {
+        return e.what();
+    }
+    return "no error";
+}
+
+}  // namespace
+
+// Offsets of the synthetic image: tests/tools/synthetic_image.cpp documents them.
+TEST_CASE("Firmware: each structural check refuses a broken image and names what is wrong") {
+    const auto fw = synthetic_firmware();
+    REQUIRE(fw.size() == 0x40000);
+    SUBCASE("truncated") {
+        const Bytes cut(fw.begin(), fw.begin() + 0x30000);
+        CHECK(code_of([&] { (void)parse_tdvf(cut); }) == Errc::malformed);
+        CHECK(error_of([&] { (void)parse_tdvf(Bytes(fw.begin(), fw.begin() + 40)); }).find("too short") !=
+              std::string::npos);
+    }
+    SUBCASE("bad footer GUID") {
+        auto bad = fw;
+        bad[0x3FFD0] ^= 1;
+        CHECK(error_of([&] { (void)parse_tdvf(bad); }).find("footer GUID") != std::string::npos);
+    }
+    SUBCASE("an entry length of 0 would loop forever in dstack-mr") {
+        auto bad = fw;
+        bad[0x3FFBC] = 0;  // the SEV entry nearest the footer
+        bad[0x3FFBD] = 0;
+        CHECK(error_of([&] { (void)parse_tdvf(bad); }).find("has length 0") != std::string::npos);
+    }
+    SUBCASE("a metadata offset beyond the image") {
+        auto bad = fw;
+        put_u32(bad, 0x3FFA2, 0x50000);
+        CHECK(error_of([&] { (void)parse_tdvf(bad); }).find("outside") != std::string::npos);
+    }
+    SUBCASE("descriptor signature and version") {
+        auto bad = fw;
+        bad[0x3F010] = 'X';
+        CHECK(error_of([&] { (void)parse_tdvf(bad); }).find("signature") != std::string::npos);
+        bad = fw;
+        put_u32(bad, 0x3F018, 2);
+        CHECK(code_of([&] { (void)parse_tdvf(bad); }) == Errc::unsupported);
+    }
+    SUBCASE("a section count that runs past the image, or is absurd") {
+        auto bad = fw;
+        put_u32(bad, 0x3F01C, 64);
+        CHECK(code_of([&] { (void)parse_tdvf(bad); }) == Errc::malformed);
+        put_u32(bad, 0x3F01C, 0xFFFFFFFF);
+        CHECK(error_of([&] { (void)parse_tdvf(bad); }).find("sections") != std::string::npos);
+    }
+    SUBCASE("a measured section outside the file") {
+        auto bad = fw;
+        put_u32(bad, 0x3F020, 0x30000);  // BFV data offset: 0x30000 + 0x20000 > 0x40000
+        const auto why = error_of([&] { (void)parse_tdvf(bad); });
+        CHECK(why.find("section 0 (BFV)") != std::string::npos);
+        CHECK(why.find("outside") != std::string::npos);
+    }
+    SUBCASE("sections overlapping in guest memory, or misaligned") {
+        auto bad = fw;
+        put_u32(bad, 0x3F020 + 3 * 32 + 8, 0x804000);  // inside TEMP_MEM 0x800000..0x806000
+        CHECK(error_of([&] { (void)parse_tdvf(bad); }).find("overlap") != std::string::npos);
+        bad = fw;
+        put_u32(bad, 0x3F020 + 3 * 32 + 8, 0x809800);
+        CHECK(error_of([&] { (void)parse_tdvf(bad); }).find("not page aligned") != std::string::npos);
+    }
+}
+
+TEST_CASE("MRTD: page order, PAGE_AUG and MR_EXTEND each change the digest") {
+    const auto fw = synthetic_firmware();
+    auto meta = parse_tdvf(fw);
+    const auto single = compute_mrtd(fw, meta, PageOrder::single_pass);
+    const auto two = compute_mrtd(fw, meta, PageOrder::two_pass);
+    CHECK(single != two);
+    auto aug = meta;
+    aug.sections[5].attributes = 0;  // the PAGE_AUG section is now added page by page
+    CHECK(compute_mrtd(fw, aug, PageOrder::single_pass) != single);
+    auto data = fw;
+    data[0x20000] ^= 1;  // first byte of the measured BFV
+    CHECK(compute_mrtd(data, meta, PageOrder::single_pass) != single);
+    data = fw;
+    data[0x10000] ^= 1;  // inside the CFV, which MRTD does not measure (RTMR0 does)
+    CHECK(compute_mrtd(data, meta, PageOrder::single_pass) == single);
+    meta.sections[0].data_offset = 0x30000;
+    CHECK(code_of([&] { (void)compute_mrtd(fw, meta, PageOrder::single_pass); }) == Errc::invalid_argument);
+}
+
+TEST_CASE("PE: headers and section table outside the image are refused with the structure named") {
+    const auto k = synthetic_kernel();
+    SUBCASE("e_lfanew past the end") {
+        auto bad = k;
+        put_u32(bad, 0x3C, 0x7FFFFFF0);
+        CHECK(error_of([&] { (void)authenticode_sha384(bad); }).find("PE signature") != std::string::npos);
+    }
+    SUBCASE("no PE signature") {
+        auto bad = k;
+        bad[0x40] = 'X';
+        CHECK(error_of([&] { (void)authenticode_sha384(bad); }).find("no \"PE") != std::string::npos);
+    }
+    SUBCASE("section table outside the image") {
+        auto bad = k;
+        bad[0x44 + 2] = 0xFF;  // NumberOfSections 0xFFFF: 2.6 MB of section headers
+        bad[0x44 + 3] = 0xFF;
+        CHECK(error_of([&] { (void)authenticode_sha384(bad); }).find("section table") != std::string::npos);
+    }
+    SUBCASE("SizeOfHeaders beyond the image or before the certificate directory") {
+        auto bad = k;
+        put_u32(bad, 0x94, 0x100000);
+        CHECK(error_of([&] { (void)authenticode_sha384(bad); }).find("SizeOfHeaders") != std::string::npos);
+        put_u32(bad, 0x94, 0x80);
+        CHECK(code_of([&] { (void)authenticode_sha384(bad); }) == Errc::malformed);
+    }
+    SUBCASE("the checksum and certificate directory are not hashed; sections are") {
+        const auto digest = authenticode_sha384(k);
+        auto changed = k;
+        changed[0x98] ^= 0xFF;  // CheckSum
+        CHECK(authenticode_sha384(changed) == digest);
+        changed = k;
+        changed[0x2000] ^= 1;  // .text
+        CHECK(authenticode_sha384(changed) != digest);
+    }
+}
+
+TEST_CASE("Strict CBOR: the lite document refuses duplicates, indefinite lengths, tags and wrong types") {
+    const auto fixture = lite_fixture();
+    const auto config = parse_vm_config(fixture.dump());
+    const auto& good = *config.measurement_document;
+    CHECK_NOTHROW((void)parse_lite_measurement_document(good));
+    // {"version": 3, "version": 3}
+    CHECK(error_of([] {
+              (void)parse_lite_measurement_document(from_hex("a26776657273696f6e036776657273696f6e03"));
+          }).find("duplicate") != std::string::npos);
+    // an indefinite-length map
+    CHECK(error_of([] {
+              (void)parse_lite_measurement_document(from_hex("bf6776657273696f6e03ff"));
+          }).find("indefinite") != std::string::npos);
+    // a tagged value
+    CHECK(code_of([] { (void)parse_lite_measurement_document(from_hex("a16776657273696f6ec103")); }) ==
+          Errc::malformed);
+    // version 4
+    CHECK(code_of([] { (void)parse_lite_measurement_document(from_hex("a16776657273696f6e04")); }) ==
+          Errc::unsupported);
+    // deep nesting stops before the reader recurses
+    Bytes deep(10000, 0x81);
+    deep.push_back(0x00);
+    CHECK(error_of([&] { (void)parse_lite_measurement_document(deep); }).find("nested too deeply") !=
+          std::string::npos);
+    // trailing bytes, truncation
+    auto longer = good;
+    longer.push_back(0);
+    CHECK(code_of([&] { (void)parse_lite_measurement_document(longer); }) == Errc::malformed);
+    const Bytes shorter(good.begin(), good.end() - 1);
+    CHECK(code_of([&] { (void)parse_lite_measurement_document(shorter); }) == Errc::malformed);
 }

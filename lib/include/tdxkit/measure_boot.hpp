@@ -67,8 +67,7 @@ enum class PageOrder { single_pass, two_pass };
 
 // One SHA-384 over the TDX module's MEM.PAGE.ADD and MR.EXTEND records. `metadata` must come from
 // parse_tdvf of the same bytes (Error(invalid_argument) if a section's data is outside `firmware`).
-[[nodiscard]] TDXKIT_EXPORT Measurement compute_mrtd(ByteSpan firmware, const TdvfMetadata& metadata,
-                                                     PageOrder order);
+[[nodiscard]] TDXKIT_EXPORT Measurement compute_mrtd(ByteSpan firmware, const TdvfMetadata& metadata, PageOrder order);
 
 // --- The TD HOB (RTMR0's first event) ---------------------------------------------------------------
 
@@ -129,12 +128,12 @@ enum class OvmfVariant { pre202505 };
 
 // What an event measures, and so which input explains a difference in it.
 enum class BootEventKind {
-    td_hob,            // memory size and firmware (the accepted ranges)
-    firmware_config,   // CFV, Secure Boot variables, boot variables, separators, fixed EFI actions
-    acpi_loader,       // VM shape: CPUs, memory, devices
+    td_hob,           // memory size and firmware (the accepted ranges)
+    firmware_config,  // CFV, Secure Boot variables, boot variables, separators, fixed EFI actions
+    acpi_loader,      // VM shape: CPUs, memory, devices
     acpi_rsdp,
     acpi_tables,
-    kernel,            // the kernel image (and the memory and initrd sizes QEMU patches into it)
+    kernel,  // the kernel image (and the memory and initrd sizes QEMU patches into it)
     cmdline,
     initrd,
 };
@@ -183,8 +182,7 @@ struct BootMeasurement {
 };
 
 // Lays out each register's events for the variant and folds them (RTMR = SHA-384(RTMR || digest)).
-[[nodiscard]] TDXKIT_EXPORT BootMeasurement assemble_boot_measurement(const BootDigests& digests,
-                                                                      OvmfVariant variant);
+[[nodiscard]] TDXKIT_EXPORT BootMeasurement assemble_boot_measurement(const BootDigests& digests, OvmfVariant variant);
 
 // --- Inputs as dstack ships them ------------------------------------------------------------------
 
@@ -227,8 +225,11 @@ struct VmConfig {
     std::optional<std::string> image;
     std::optional<OvmfVariant> ovmf_variant;
     std::string attestation_variant = "legacy";  // tdx_attestation_variant: "legacy" or "lite"
-    std::optional<Bytes> checksum_file;           // tdx_measurement.checksum_file (sha256sum.txt)
-    std::optional<Bytes> measurement_document;    // tdx_measurement.measurement (measurement.tdx.cbor)
+    std::optional<Bytes> checksum_file;          // tdx_measurement.checksum_file (sha256sum.txt)
+    std::optional<Bytes> measurement_document;   // tdx_measurement.measurement (measurement.tdx.cbor)
+    // The "event_log" next to "vm_config" in the wrapper (a GetQuote response), as JSON text for
+    // parse_dstack_event_log; unset when the wrapper has none.
+    std::optional<std::string> event_log;
 
     // dstack-mr's choice, quirk included: the flag named qemu_single_pass_add_pages, when present,
     // selects TWO-pass when true (dstack passes it as two_pass_add_pages); otherwise the QEMU version
@@ -258,14 +259,14 @@ struct LiteMeasurementDocument {
 
 // Checks dstack's binding: sha256(checksum_file) == os_image_hash, and the file's line for
 // measurement.tdx.cbor names sha256(document). Error(malformed) for a checksum file dstack would not
-// read; Error(invalid_argument) with both digests for a mismatch.
+// read, and with both digests for a mismatch.
 TDXKIT_EXPORT void verify_lite_measurement_binding(ByteSpan checksum_file, ByteSpan document,
                                                    const Octets<32>& os_image_hash);
 
-// The lite computation from a vm_config carrying tdx_measurement: memory must be exactly 2 GiB or at
-// least 0xB0000000 bytes (the only sizes for which the document's kernel digest holds), the
-// document must be bound to os_image_hash, and its variant must equal vm_config's if both name one.
-// Error(invalid_argument) for each with the values involved.
+// The lite computation from a vm_config carrying tdx_measurement. Error(unsupported) without the
+// document or for a memory size other than exactly 2 GiB or at least 0xB0000000 bytes (the only sizes
+// its kernel digest holds for); Error(malformed) when the document is not bound to os_image_hash
+// (verify_lite_measurement_binding) or names another OVMF variant than vm_config does.
 [[nodiscard]] TDXKIT_EXPORT BootDigests boot_digests_from_vm_config(const VmConfig& config,
                                                                     const std::optional<AcpiDigests>& acpi);
 
@@ -282,7 +283,7 @@ TDXKIT_EXPORT void verify_lite_measurement_binding(ByteSpan checksum_file, ByteS
 // --- Diagnosing a running TD ----------------------------------------------------------------------
 
 struct RegisterDiagnosis {
-    std::string name;  // "MRTD", "RTMR0", ...
+    std::string name;        // "MRTD", "RTMR0", ...
     bool predicted = false;  // false: not predicted (RTMR0 without ACPI digests)
     Measurement expected{};
     Measurement actual{};
@@ -291,7 +292,7 @@ struct RegisterDiagnosis {
     std::optional<std::size_t> event_position;  // among the register's events, from 0
     std::optional<BootEvent> expected_event;
     std::optional<Measurement> actual_event_digest;  // unset: the log has fewer events
-    std::string cause;  // which input most likely explains the difference; "" when equal
+    std::string cause;                               // which input most likely explains the difference; "" when equal
 };
 
 struct BootDiagnosis {
@@ -299,7 +300,7 @@ struct BootDiagnosis {
     // The log's replay differs from the quote in RTMR0-2: its events cannot be trusted to locate
     // a difference (they are still compared, and this is said).
     std::optional<std::string> log_problem;
-    [[nodiscard]] bool equal() const noexcept;
+    [[nodiscard]] TDXKIT_EXPORT bool equal() const noexcept;
 };
 
 // Compares the prediction with the TD's registers (constant time) and, for each differing RTMR,

@@ -14,6 +14,7 @@
 #include "tdxkit/bytes.hpp"
 #include "tdxkit/eventlog.hpp"
 #include "tdxkit/export.hpp"
+#include "tdxkit/measure_boot.hpp"
 #include "tdxkit/quote.hpp"
 #include "tdxkit/time.hpp"
 #include "tdxkit/verify.hpp"
@@ -154,5 +155,14 @@ struct PolicyResult {
 // hand-built policy is written as it is: what parse_policy refuses (an empty list, an accepted Revoked)
 // is refused when read back, and its strings must be valid UTF-8.
 [[nodiscard]] TDXKIT_EXPORT std::string policy_to_json(const Policy& policy);
+
+// Pins a boot prediction (tdxkit measure): td.mrtd, td.rtmr0 when predicted, td.rtmr1, td.rtmr2, and
+// dstack.os_image_hashes when `os_image_hash` is known. A rule the policy already has keeps its values
+// and gains this one, so that a policy can accept the old and the new image during a rollout; each
+// such rule is named in the returned lines, for the operator to remove the old values afterwards.
+// Never throws but for std::bad_alloc.
+[[nodiscard]] TDXKIT_EXPORT std::vector<std::string>
+pin_boot_measurement(Policy& policy, const BootMeasurement& measurement,
+                     const std::optional<Octets<32>>& os_image_hash);
 
 }  // namespace tdxkit

@@ -423,7 +423,8 @@ private:
     }
     bool open(json empty, std::size_t size) {
         if (size == static_cast<std::size_t>(-1)) return refuse("indefinite-length map or array (expected definite)");
-        if (stack_.size() >= max_depth_) return refuse(fmt::format("nested too deeply (more than {} levels)", max_depth_));
+        if (stack_.size() >= max_depth_)
+            return refuse(fmt::format("nested too deeply (more than {} levels)", max_depth_));
         auto& s = slot();
         s = std::move(empty);
         stack_.push_back(&s);

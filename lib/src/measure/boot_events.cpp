@@ -114,8 +114,7 @@ const char* boot_event_kind_name(BootEventKind kind) noexcept {
 const char* boot_event_kind_cause(BootEventKind kind) noexcept {
     switch (kind) {
     case BootEventKind::td_hob: return "the memory size (--memory), or the firmware's TD_HOB/TEMP_MEM sections";
-    case BootEventKind::firmware_config:
-        return "the firmware build (OVMF variant, Secure Boot or boot variables)";
+    case BootEventKind::firmware_config: return "the firmware build (OVMF variant, Secure Boot or boot variables)";
     case BootEventKind::acpi_loader:
     case BootEventKind::acpi_rsdp:
     case BootEventKind::acpi_tables:
@@ -214,7 +213,8 @@ BootDigests boot_digests_from_image(const ImageFiles& image, const VmShape& shap
     return d;
 }
 
-Octets<32> mr_system(const Measurement& mrtd, const std::array<Measurement, 3>& rtmr, const Octets<32>& mr_key_provider) {
+Octets<32> mr_system(const Measurement& mrtd, const std::array<Measurement, 3>& rtmr,
+                     const Octets<32>& mr_key_provider) {
     Bytes data(mrtd.begin(), mrtd.end());
     for (const auto& r : rtmr) data.insert(data.end(), r.begin(), r.end());
     data.insert(data.end(), mr_key_provider.begin(), mr_key_provider.end());

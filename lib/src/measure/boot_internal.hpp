@@ -22,9 +22,7 @@ inline constexpr std::uint64_t kPageSize = 0x1000;
 // A GUID's bytes as EFI stores it (the first three groups little-endian) from its text form
 // "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"; for constants, so the text in specifications can be quoted.
 [[nodiscard]] consteval Octets<16> efi_guid(const char (&text)[37]) {
-    const auto nibble = [](char c) {
-        return static_cast<std::uint8_t>(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
-    };
+    const auto nibble = [](char c) { return static_cast<std::uint8_t>(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10); };
     Octets<16> bytes{};
     std::size_t n = 0;
     for (std::size_t i = 0; i < 36; ++i) {
@@ -42,7 +40,8 @@ inline constexpr std::uint64_t kPageSize = 0x1000;
     return bytes;
 }
 
-inline void store_le(std::span<std::uint8_t> bytes, std::size_t offset, std::uint64_t value, std::size_t size) noexcept {
+inline void store_le(std::span<std::uint8_t> bytes, std::size_t offset, std::uint64_t value,
+                     std::size_t size) noexcept {
     for (std::size_t i = 0; i < size; ++i) bytes[offset + i] = static_cast<std::uint8_t>(value >> (8U * i));
 }
 

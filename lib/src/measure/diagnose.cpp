@@ -50,7 +50,8 @@ BootDiagnosis diagnose_boot(const BootMeasurement& predicted, const TdReportBody
         r.actual = td.rtmr[index];
         r.predicted = expected[index].has_value();
         if (!r.predicted) {
-            r.cause = "not predicted: RTMR0 needs the ACPI tables (--acpi-from, or --acpi-tables/--acpi-rsdp/--acpi-loader)";
+            r.cause =
+                "not predicted: RTMR0 needs the ACPI tables (--acpi-from, or --acpi-tables/--acpi-rsdp/--acpi-loader)";
             out.registers.push_back(std::move(r));
             continue;
         }
@@ -80,7 +81,8 @@ BootDiagnosis diagnose_boot(const BootMeasurement& predicted, const TdReportBody
                                             "firmware build or variant";
                 break;
             }
-            if (!r.event_position) r.cause = "every event digest matches, but the register does not: see the log problem";
+            if (!r.event_position)
+                r.cause = "every event digest matches, but the register does not: see the log problem";
         }
         out.registers.push_back(std::move(r));
     }

@@ -35,7 +35,8 @@ Bytes read_file(const std::filesystem::path& path, std::size_t max_size) {
     const auto size = std::filesystem::file_size(path, ec);
     if (ec) throw Error(Errc::io, fmt::format("cannot read {}: {}", path.string(), ec.message()));
     if (size > max_size) {
-        throw Error(Errc::malformed, fmt::format("{} is {} bytes, over the limit of {}", path.string(), size, max_size));
+        throw Error(Errc::malformed,
+                    fmt::format("{} is {} bytes, over the limit of {}", path.string(), size, max_size));
     }
     std::ifstream in(path, std::ios::binary);
     Bytes out(static_cast<std::size_t>(size));
@@ -64,9 +65,16 @@ Measurement measurement_member(const JsonField& object, std::string_view key) {
     return m;
 }
 
-// The vm_config object inside the JSON forms it travels in.
-json unwrap_vm_config(std::string_view text) {
+// The vm_config object inside the JSON forms it travels in, and the event log of a wrapper that
+// carries one (a GetQuote response).
+json unwrap_vm_config(std::string_view text, std::optional<std::string>& event_log) {
     auto doc = detail::parse_json(text, "vm_config");
+    if (doc.is_object() && doc.contains("vm_config") && doc.contains("event_log")) {
+        const auto& log = doc["event_log"];
+        // The log's own parser reads it; a string is the JSON text itself, an array is re-serialized
+        // (bounded: it came from this document, at most kMaxVmConfigSize bytes).
+        event_log = log.is_string() ? log.get<std::string>() : log.dump();
+    }
     // Two levels at most: {"vm_config": "<JSON string>"} holds one string holding the object.
     for (int level = 0; level < 3; ++level) {
         if (doc.is_string()) {
@@ -99,20 +107,22 @@ Octets<32> checksum_entry(ByteSpan checksum_file) {
         const auto first = line.find_first_not_of(" \t\r");
         if (first == std::string_view::npos) continue;
         const auto hash_end = line.find_first_of(" \t\r", first);
-        const auto name_start = hash_end == std::string_view::npos ? hash_end : line.find_first_not_of(" \t\r", hash_end);
+        const auto name_start =
+            hash_end == std::string_view::npos ? hash_end : line.find_first_not_of(" \t\r", hash_end);
         if (name_start == std::string_view::npos) {
-            throw Error(Errc::malformed, fmt::format("sha256sum.txt line {}: a digest without a file name", line_number));
+            throw Error(Errc::malformed,
+                        fmt::format("sha256sum.txt line {}: a digest without a file name", line_number));
         }
         const auto name_end = line.find_first_of(" \t\r", name_start);
         if (line.substr(name_start, name_end - name_start) != kMeasurementDocumentName) continue;
         if (found) {
-            throw Error(Errc::malformed,
-                        fmt::format("sha256sum.txt line {}: a second entry for {}", line_number, kMeasurementDocumentName));
+            throw Error(Errc::malformed, fmt::format("sha256sum.txt line {}: a second entry for {}", line_number,
+                                                     kMeasurementDocumentName));
         }
         const auto digest = from_hex(line.substr(first, hash_end - first), "sha256sum.txt digest");
         if (digest.size() != 32) {
-            throw Error(Errc::malformed, fmt::format("sha256sum.txt line {}: the digest is {} bytes, not 32", line_number,
-                                                     digest.size()));
+            throw Error(Errc::malformed, fmt::format("sha256sum.txt line {}: the digest is {} bytes, not 32",
+                                                     line_number, digest.size()));
         }
         found.emplace();
         std::ranges::copy(digest, found->begin());
@@ -166,12 +176,12 @@ PageOrder VmConfig::page_order() const {
 
 VmConfig parse_vm_config(std::string_view json_text) {
     if (json_text.size() > kMaxVmConfigSize) {
-        throw Error(Errc::malformed, fmt::format("vm_config: {} bytes is over the limit of {}", json_text.size(),
-                                                 kMaxVmConfigSize));
+        throw Error(Errc::malformed,
+                    fmt::format("vm_config: {} bytes is over the limit of {}", json_text.size(), kMaxVmConfigSize));
     }
-    const auto doc = unwrap_vm_config(json_text);
-    const JsonField root(doc, "vm_config", {Errc::malformed, {}});
     VmConfig config;
+    const auto doc = unwrap_vm_config(json_text, config.event_log);
+    const JsonField root(doc, "vm_config", {Errc::malformed, {}});
     if (const auto v = given(root, "os_image_hash"); v && !v->string().empty()) config.os_image_hash = v->octets<32>();
     if (const auto v = given(root, "cpu_count")) config.cpu_count = v->integer<std::uint32_t>();
     config.memory_size = root.member("memory_size").integer<std::uint64_t>();
@@ -230,14 +240,15 @@ LiteMeasurementDocument parse_lite_measurement_document(ByteSpan cbor) {
 void verify_lite_measurement_binding(ByteSpan checksum_file, ByteSpan document, const Octets<32>& os_image_hash) {
     const auto checksum_digest = sha256(checksum_file);
     if (!equal_ct(checksum_digest, os_image_hash)) {
-        throw Error(Errc::invalid_argument,
-                    fmt::format("os_image_hash mismatch: vm_config says {}, sha256(tdx_measurement.checksum_file) is {}",
-                                to_hex(os_image_hash), to_hex(checksum_digest)));
+        throw Error(
+            Errc::malformed,
+            fmt::format("os_image_hash mismatch: vm_config says {}, sha256(tdx_measurement.checksum_file) is {}",
+                        to_hex(os_image_hash), to_hex(checksum_digest)));
     }
     const auto listed = checksum_entry(checksum_file);
     const auto document_digest = sha256(document);
     if (!equal_ct(listed, document_digest)) {
-        throw Error(Errc::invalid_argument,
+        throw Error(Errc::malformed,
                     fmt::format("{} hash mismatch: sha256sum.txt lists {}, the document's sha256 is {}",
                                 kMeasurementDocumentName, to_hex(listed), to_hex(document_digest)));
     }
@@ -245,23 +256,23 @@ void verify_lite_measurement_binding(ByteSpan checksum_file, ByteSpan document, 
 
 BootDigests boot_digests_from_vm_config(const VmConfig& config, const std::optional<AcpiDigests>& acpi) {
     if (config.memory_size != kLiteMemoryLow && config.memory_size < kLiteMemoryHighFrom) {
-        throw Error(Errc::invalid_argument,
+        throw Error(Errc::unsupported,
                     fmt::format("vm_config.memory_size is {} bytes ({} MiB); the lite measurement document serves "
                                 "exactly 2147483648 bytes (2048 MiB) or at least 2952790016 bytes (2816 MiB), the "
                                 "sizes its kernel digest holds for; measure the image instead (--image)",
                                 config.memory_size, config.memory_size >> 20));
     }
     if (!config.checksum_file || !config.measurement_document) {
-        throw Error(Errc::invalid_argument, "vm_config has no tdx_measurement (checksum_file and measurement): it "
-                                            "describes a legacy boot; measure the image instead (--image)");
+        throw Error(Errc::unsupported, "vm_config has no tdx_measurement (checksum_file and measurement): it "
+                                       "describes a legacy boot; measure the image instead (--image)");
     }
     if (!config.os_image_hash) {
-        throw Error(Errc::invalid_argument, "vm_config has no os_image_hash to check tdx_measurement against");
+        throw Error(Errc::malformed, "vm_config has no os_image_hash to check tdx_measurement against");
     }
     verify_lite_measurement_binding(*config.checksum_file, *config.measurement_document, *config.os_image_hash);
     const auto doc = parse_lite_measurement_document(*config.measurement_document);
     if (config.ovmf_variant && *config.ovmf_variant != doc.variant) {
-        throw Error(Errc::invalid_argument, "vm_config.ovmf_variant differs from the measurement document's");
+        throw Error(Errc::malformed, "vm_config.ovmf_variant differs from the measurement document's");
     }
     BootDigests d;
     d.mrtd = config.page_order() == PageOrder::two_pass ? doc.mrtd_two_pass : doc.mrtd_single_pass;

@@ -65,7 +65,11 @@ Bytes utf16le(std::string_view text) {
     };
     for (std::size_t i = 0; i < text.size();) {
         const auto b0 = static_cast<std::uint8_t>(text[i]);
-        std::size_t n = b0 < 0x80 ? 1 : b0 >= 0xC2 && b0 <= 0xDF ? 2 : b0 >= 0xE0 && b0 <= 0xEF ? 3 : b0 >= 0xF0 && b0 <= 0xF4 ? 4 : 0;
+        std::size_t n = b0 < 0x80                  ? 1
+                        : b0 >= 0xC2 && b0 <= 0xDF ? 2
+                        : b0 >= 0xE0 && b0 <= 0xEF ? 3
+                        : b0 >= 0xF0 && b0 <= 0xF4 ? 4
+                                                   : 0;
         std::uint32_t cp = n == 1 ? b0 : n == 2 ? b0 & 0x1FU : n == 3 ? b0 & 0x0FU : b0 & 0x07U;
         for (std::size_t k = 1; n != 0 && k < n; ++k) {
             const auto b = i + k < text.size() ? static_cast<std::uint8_t>(text[i + k]) : 0;

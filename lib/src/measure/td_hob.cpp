@@ -166,8 +166,7 @@ TdHobLayout decode_td_hob_witness(ByteSpan witness) {
     for (std::uint64_t i = 0; i < count; ++i) {
         const auto start_page = checked_add(base_page, r.varuint("a range start"), "a range start");
         const auto pages = r.varuint("a range length");
-        layout.accepted.push_back(
-            {r.address(start_page, "a range start"), r.address(pages, "a range length")});
+        layout.accepted.push_back({r.address(start_page, "a range start"), r.address(pages, "a range length")});
     }
     if (r.remaining() != 0) {
         throw Error(Errc::malformed, fmt::format("TD HOB witness: {} trailing bytes", r.remaining()));

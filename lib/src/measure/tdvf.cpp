@@ -88,16 +88,15 @@ std::size_t find_descriptor(ByteSpan fw) {
 
 void check_section(const TdvfSection& s, std::size_t index, std::size_t firmware_size) {
     const auto fail = [&](const std::string& why) {
-        throw Error(Errc::malformed, fmt::format("firmware: TDVF section {} ({}): {}", index,
-                                                 tdvf_section_type_name(s.type), why));
+        throw Error(Errc::malformed,
+                    fmt::format("firmware: TDVF section {} ({}): {}", index, tdvf_section_type_name(s.type), why));
     };
     if (s.memory_address % kPageSize != 0) fail(fmt::format("address {:#x} is not page aligned", s.memory_address));
     if (s.memory_data_size % kPageSize != 0) {
         fail(fmt::format("memory size {:#x} is not a multiple of 4 KiB", s.memory_data_size));
     }
     if (s.memory_data_size < s.raw_data_size) {
-        fail(fmt::format("memory size {:#x} is smaller than its raw size {:#x}", s.memory_data_size,
-                         s.raw_data_size));
+        fail(fmt::format("memory size {:#x} is smaller than its raw size {:#x}", s.memory_data_size, s.raw_data_size));
     }
     if (s.memory_address > std::numeric_limits<std::uint64_t>::max() - s.memory_data_size) {
         fail("address + size overflows 64 bits");

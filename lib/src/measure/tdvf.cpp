@@ -29,6 +29,9 @@ constexpr std::size_t kDescriptorSize = 16;
 constexpr std::size_t kSectionSize = 32;
 // Real TDVF images have 4-8 sections; the cap keeps a hostile count from costing anything.
 constexpr std::uint32_t kMaxSections = 64;
+// OVMF's sections cover a few MiB of guest memory; MRTD costs a record per page, so a hostile size
+// must not turn one image into hours of hashing.
+constexpr std::uint64_t kMaxSectionMemory = 256 * 1024 * 1024;
 constexpr std::uint64_t kChunkSize = 0x100;
 using detail::kPageSize;
 using detail::load_le;
@@ -161,6 +164,15 @@ TdvfMetadata parse_tdvf(ByteSpan firmware) {
         section.attributes = s.le<std::uint32_t>("attributes");
         check_section(section, i, firmware.size());
         meta.sections.push_back(section);
+    }
+    std::uint64_t total_memory = 0;
+    for (const auto& s : meta.sections) {
+        total_memory += std::min(s.memory_data_size, kMaxSectionMemory + 1);
+    }
+    if (total_memory > kMaxSectionMemory) {
+        throw Error(Errc::malformed, fmt::format("firmware: the TDVF sections cover more than {} MiB of guest memory; "
+                                                 "OVMF's cover a few MiB",
+                                                 kMaxSectionMemory >> 20));
     }
     // Two sections backed by the same guest page would make the TDX module refuse the second
     // PAGE.ADD; such an image cannot boot, so its prediction would be meaningless.

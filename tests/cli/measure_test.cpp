@@ -101,6 +101,16 @@ TEST_CASE("--diagnose names the first differing event and its likely input") {
         CHECK(text.out.find("DIFFERENT") != std::string::npos);
         CHECK(text.out.find("first differing event: #0 TD HOB") != std::string::npos);
     }
+    SUBCASE("OVMF variant: the TD's log has another RTMR0 layout") {
+        const auto r = run_tdxkit({"--json", "measure", "--vm-config", lite_fixture(), "--ovmf-variant", "stable202505",
+                                   "--acpi-tables", synthetic("acpi/tables"), "--acpi-rsdp", synthetic("acpi/rsdp"),
+                                   "--acpi-loader", synthetic("acpi/table-loader"), "--diagnose", lite_fixture()});
+        CHECK(r.exit_code == 1);
+        const auto j = json::parse(r.out);
+        const auto& rtmr0 = j["diagnosis"]["registers"][1];
+        CHECK(rtmr0["first_differing_event"]["position"] == 2);
+        CHECK(rtmr0["cause"].get<std::string>().find("try --ovmf-variant pre202505") != std::string::npos);
+    }
     SUBCASE("QEMU version: the page order of MRTD") {
         const auto edited = edited_fixture(dir, [](json& c) { c["qemu_version"] = "9.2.1"; });
         const auto r = run_tdxkit({"--json", "measure", "--vm-config", edited, "--diagnose", lite_fixture()});
@@ -224,7 +234,8 @@ TEST_CASE("refusals: usage (2), malformed input (3) and I/O (5), each with its r
          "2048 MiB"},
         {{"measure", "--image", synthetic(), "--memory", "2G", "--ovmf-variant", "edk2-stable202408.01"},
          2,
-         "never guesses"},
+         "moved the separator"},
+        {{"measure", "--image", synthetic(), "--memory", "2G", "--ovmf-variant", "latest"}, 2, "never guesses"},
         {{"measure", "--image", synthetic(), "--memory", "2G", "--qemu-version", "8.2.2+ds"}, 2, "MAJOR.MINOR.PATCH"},
         {{"measure", "--image", synthetic()}, 2, "--memory is required"},
         {{"measure", "--image", synthetic(), "--memory", "2X"}, 2, "--memory"},

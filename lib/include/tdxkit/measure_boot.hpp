@@ -119,10 +119,12 @@ struct TdHobLayout {
 
 // --- Registers and their events -------------------------------------------------------------------
 
-// The OVMF builds dstack-mr knows. Only pre202505 (dstack's OVMF until edk2-stable202505) is
-// supported by dstack today; parse refuses anything else with Error(invalid_argument), naming the
-// variants tdxkit knows and saying that another one is never guessed.
-enum class OvmfVariant { pre202505 };
+// The OVMF builds dstack-mr has known: pre202505 (dstack's OVMF, the only one dstack-mr supports
+// since 4cc8516f, 2026-06) and stable202505 (edk2-stable202505, 17 RTMR0 events: fw_cfg BootMenu and
+// bootorder, the variable-authority event and two boot options). parse refuses anything else with
+// Error(invalid_argument), naming the known ones: another layout is never guessed (edk2-stable202408.01,
+// which moved the separator from RTMR1 to RTMR0, included).
+enum class OvmfVariant { pre202505, stable202505 };
 [[nodiscard]] TDXKIT_EXPORT OvmfVariant parse_ovmf_variant(std::string_view name);
 [[nodiscard]] TDXKIT_EXPORT const char* ovmf_variant_name(OvmfVariant variant) noexcept;
 
@@ -154,10 +156,11 @@ struct AcpiDigests {
     Measurement tables{};  // etc/acpi/tables
 };
 
-// The three "ACPI DATA" digests of RTMR0 in a TD's event log: positions 9-11 of its RTMR0 events
-// (the pre202505 layout has 13). Positions, not names, pick them: a digest's position in RTMR0 is
-// what a replay equal to the quote binds, while an event's type and name are labels nothing covers.
-// Error(malformed) when the log's RTMR0 does not have the variant's 13 events.
+// The three "ACPI DATA" digests of RTMR0 in a TD's event log, by position among its RTMR0 events
+// (from 0: 8-10 of 13 for pre202505, 10-12 of 17 for stable202505). Positions, not names, pick them:
+// a digest's position in RTMR0 is what a replay equal to the quote binds, while an event's type and
+// name are labels nothing covers (a type other than EV_PLATFORM_CONFIG_FLAGS only makes this refuse).
+// Error(malformed) when the log's RTMR0 does not have the variant's number of events.
 [[nodiscard]] TDXKIT_EXPORT AcpiDigests acpi_digests_from_event_log(const EventLog& log, OvmfVariant variant);
 
 // The digests of the three fw_cfg blobs dumped from QEMU. Never throws but for Error(crypto).

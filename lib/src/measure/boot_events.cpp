@@ -14,17 +14,31 @@ using detail::efi_guid;
 
 constexpr Octets<16> kEfiGlobalVariable = efi_guid("8be4df61-93ca-11d2-aa0d-00e098032b8c");
 constexpr Octets<16> kEfiImageSecurityDatabase = efi_guid("d719b2cb-3d3a-4596-a3bc-dad00e67656f");
-// OVMF's UiApp, the only boot option of dstack's OVMF: a firmware volume and a file in it.
-constexpr Octets<16> kUiAppVolume = efi_guid("7cb8bdc9-f8eb-4f34-aaea-3ee4af6516a1");
-constexpr Octets<16> kUiAppFile = efi_guid("462caa21-7614-4503-836e-8ab6f4662331");
+// The boot options OVMF publishes live in its firmware volume (edk2 MdeModulePkg file GUIDs).
+constexpr Octets<16> kOvmfVolume = efi_guid("7cb8bdc9-f8eb-4f34-aaea-3ee4af6516a1");
+constexpr Octets<16> kFrontPageFile = efi_guid("462caa21-7614-4503-836e-8ab6f4662331");
+constexpr Octets<16> kBootManagerMenuFile = efi_guid("eec25bdc-67f2-4d95-b1d5-f81b2039d11d");
+constexpr std::uint32_t kLoadOptionActiveApp = 0x101;  // LOAD_OPTION_ACTIVE | LOAD_OPTION_CATEGORY_APP
+constexpr std::uint32_t kLoadOptionHiddenApp = 0x109;  // ... | LOAD_OPTION_HIDDEN
 
 // dstack-mr's constant for the CFV (the variable store shipped in the image), tdvf.rs: the same for
 // every dstack OVMF build, and what the TD's log shows.
 constexpr std::string_view kCfvDigestHex =
     "344bc51c980ba621aaa00da3ed7436f7d6e549197dfe699515dfa2c6583d95e6412af21c097d473155875ffd561d6790";
-// The RTMR0 position of etc/table-loader in the pre202505 layout; rsdp and tables follow.
-constexpr std::size_t kAcpiLoaderPosition = 8;
-constexpr std::size_t kPre202505Rtmr0Events = 13;
+// edk2-stable202505 measures EV_EFI_VARIABLE_AUTHORITY once during BDS even with Secure Boot off;
+// its payload is internal to OVMF, so dstack-mr (before 4cc8516f) carried the digest of its build.
+constexpr std::string_view kVariableAuthorityDigestHex =
+    "fb66919801f1dfc9c4c273b6a739380790cb0fd3cb706a42f6ac050510ebc8618e7fba53a1564522f5c6f0dc9e1f41a6";
+
+// Where each layout puts etc/table-loader among its RTMR0 events (rsdp and tables follow), and how
+// many RTMR0 events it has.
+struct Rtmr0Layout {
+    std::size_t acpi_loader_position;
+    std::size_t events;
+};
+constexpr Rtmr0Layout rtmr0_layout(OvmfVariant variant) {
+    return variant == OvmfVariant::stable202505 ? Rtmr0Layout{10, 17} : Rtmr0Layout{8, 13};
+}
 constexpr std::uint32_t kEvPlatformConfigFlags = 0xA;
 
 Measurement measurement_from_hex(std::string_view hex) {
@@ -53,15 +67,20 @@ Measurement empty_variable_digest(const Octets<16>& vendor, std::string_view nam
     return sha384(data);
 }
 
-// EFI_LOAD_OPTION of Boot0000: active, category app, "UiApp", the FV and file device path nodes.
-Measurement boot0000_digest() {
-    Bytes option = {0x09, 0x01, 0x00, 0x00, 0x2C, 0x00};
-    const auto description = utf16le_ascii(std::string_view("UiApp\0", 6));
-    option.insert(option.end(), description.begin(), description.end());
+// A Boot#### variable's data (EFI_LOAD_OPTION): attributes, the device path's length, the NUL-ended
+// UTF-16 description, and the path to a file of OVMF's firmware volume. EV_EFI_VARIABLE_BOOT's
+// digest covers the variable data only.
+Measurement load_option_digest(std::uint32_t attributes, std::string_view description, const Octets<16>& file) {
+    Bytes option;
+    for (std::size_t i = 0; i < 4; ++i) option.push_back(static_cast<std::uint8_t>(attributes >> (8U * i)));
+    option.insert(option.end(), {0x2C, 0x00});  // two 20-byte nodes and the 4-byte end node
+    const auto text = utf16le_ascii(description);
+    option.insert(option.end(), text.begin(), text.end());
+    option.insert(option.end(), {0x00, 0x00});
     option.insert(option.end(), {0x04, 0x07, 0x14, 0x00});  // MEDIA_DEVICE_PATH / PIWG firmware volume
-    option.insert(option.end(), kUiAppVolume.begin(), kUiAppVolume.end());
+    option.insert(option.end(), kOvmfVolume.begin(), kOvmfVolume.end());
     option.insert(option.end(), {0x04, 0x06, 0x14, 0x00});  // MEDIA_DEVICE_PATH / PIWG firmware file
-    option.insert(option.end(), kUiAppFile.begin(), kUiAppFile.end());
+    option.insert(option.end(), file.begin(), file.end());
     option.insert(option.end(), {0x7F, 0xFF, 0x04, 0x00});  // end of the device path
     return sha384(option);
 }
@@ -84,18 +103,22 @@ Measurement fold(const std::vector<BootEvent>& events, std::uint32_t rtmr) {
 
 OvmfVariant parse_ovmf_variant(std::string_view name) {
     if (name == "pre202505") return OvmfVariant::pre202505;
-    if (name == "stable202505") {
+    if (name == "stable202505") return OvmfVariant::stable202505;
+    if (name.find("202408") != std::string_view::npos) {
         throw Error(Errc::invalid_argument,
-                    "OVMF variant \"stable202505\" was removed from dstack-mr (2026-06) and tdxkit does not predict "
-                    "it; dstack images measure with \"pre202505\"");
+                    fmt::format("OVMF variant \"{}\": edk2-stable202408.01 moved the separator from RTMR1 to RTMR0, a "
+                                "layout dstack-mr never predicted; tdxkit knows \"pre202505\" and \"stable202505\"",
+                                name));
     }
     throw Error(Errc::invalid_argument,
-                fmt::format("unknown OVMF variant \"{}\"; tdxkit knows \"pre202505\" only and never guesses another "
-                            "layout",
+                fmt::format("unknown OVMF variant \"{}\"; tdxkit knows \"pre202505\" (dstack's OVMF) and "
+                            "\"stable202505\" (edk2-stable202505) and never guesses another layout",
                             name));
 }
 
-const char* ovmf_variant_name(OvmfVariant) noexcept { return "pre202505"; }
+const char* ovmf_variant_name(OvmfVariant variant) noexcept {
+    return variant == OvmfVariant::stable202505 ? "stable202505" : "pre202505";
+}
 
 const char* boot_event_kind_name(BootEventKind kind) noexcept {
     switch (kind) {
@@ -132,32 +155,33 @@ AcpiDigests acpi_digests_from_event_log(const EventLog& log, OvmfVariant variant
     for (const auto& e : log.events) {
         if (e.imr == 0) rtmr0.push_back(&e);
     }
-    if (rtmr0.size() != kPre202505Rtmr0Events) {
+    const auto layout = rtmr0_layout(variant);
+    if (rtmr0.size() != layout.events) {
         throw Error(Errc::malformed,
                     fmt::format("event log: RTMR0 has {} events, the {} layout has {}; the ACPI digests cannot be "
                                 "located (give the tables with --acpi-tables, --acpi-rsdp and --acpi-loader)",
-                                rtmr0.size(), ovmf_variant_name(variant), kPre202505Rtmr0Events));
+                                rtmr0.size(), ovmf_variant_name(variant), layout.events));
     }
     // Event types are unbound labels: one that contradicts the layout can only make this refuse.
     for (std::size_t i = 0; i < 3; ++i) {
-        const auto& e = *rtmr0[kAcpiLoaderPosition + i];
+        const auto& e = *rtmr0[layout.acpi_loader_position + i];
         if (e.event_type != kEvPlatformConfigFlags) {
             throw Error(Errc::malformed,
                         fmt::format("event log: RTMR0 event {} (log index {}) has type {:#x}, not an ACPI DATA event "
                                     "({:#x}); the log does not have the {} layout",
-                                    kAcpiLoaderPosition + i, e.index, e.event_type, kEvPlatformConfigFlags,
+                                    layout.acpi_loader_position + i, e.index, e.event_type, kEvPlatformConfigFlags,
                                     ovmf_variant_name(variant)));
         }
     }
-    return {rtmr0[kAcpiLoaderPosition]->digest, rtmr0[kAcpiLoaderPosition + 1]->digest,
-            rtmr0[kAcpiLoaderPosition + 2]->digest};
+    return {rtmr0[layout.acpi_loader_position]->digest, rtmr0[layout.acpi_loader_position + 1]->digest,
+            rtmr0[layout.acpi_loader_position + 2]->digest};
 }
 
 AcpiDigests acpi_digests_from_blobs(ByteSpan loader, ByteSpan rsdp, ByteSpan tables) {
     return {sha384(loader), sha384(rsdp), sha384(tables)};
 }
 
-BootMeasurement assemble_boot_measurement(const BootDigests& d, OvmfVariant) {
+BootMeasurement assemble_boot_measurement(const BootDigests& d, OvmfVariant variant) {
     BootMeasurement m;
     m.mrtd = d.mrtd;
     auto& ev = m.events;
@@ -165,9 +189,17 @@ BootMeasurement assemble_boot_measurement(const BootDigests& d, OvmfVariant) {
         ev.push_back({rtmr, kind, std::move(description), digest});
     };
     using K = BootEventKind;
+    const bool stable = variant == OvmfVariant::stable202505;
     add(0, K::td_hob, "TD HOB (EV_EFI_HANDOFF_TABLES2)", d.td_hob);
     add(0, K::firmware_config, "CFV: OVMF variable store (EV_EFI_PLATFORM_FIRMWARE_BLOB2)",
         measurement_from_hex(kCfvDigestHex));
+    if (stable) {
+        // QEMU's fw_cfg files: BootMenu (a u16, 0 without -boot menu=on) and bootorder (the one option
+        // ROM QEMU adds for -kernel on q35, whose fw_cfg has DMA).
+        add(0, K::firmware_config, "fw_cfg BootMenu (0)", sha384(Bytes{0, 0}));
+        add(0, K::firmware_config, "fw_cfg bootorder (/rom@genroms/linuxboot_dma.bin)",
+            sha384(as_bytes(std::string_view("/rom@genroms/linuxboot_dma.bin\0", 31))));
+    }
     for (const auto* name : {"SecureBoot", "PK", "KEK"}) {
         add(0, K::firmware_config, fmt::format("EFI variable {} (empty)", name),
             empty_variable_digest(kEfiGlobalVariable, name));
@@ -182,8 +214,19 @@ BootMeasurement assemble_boot_measurement(const BootDigests& d, OvmfVariant) {
         add(0, K::acpi_rsdp, "ACPI etc/acpi/rsdp", d.acpi->rsdp);
         add(0, K::acpi_tables, "ACPI etc/acpi/tables", d.acpi->tables);
     }
-    add(0, K::firmware_config, "EFI variable BootOrder (0000)", sha384(Bytes{0, 0}));
-    add(0, K::firmware_config, "EFI variable Boot0000 (UiApp)", boot0000_digest());
+    if (stable) {
+        add(0, K::firmware_config, "EFI variable authority (EV_EFI_VARIABLE_AUTHORITY)",
+            measurement_from_hex(kVariableAuthorityDigestHex));
+        add(0, K::firmware_config, "EFI variable BootOrder (0000, 0001)", sha384(Bytes{0, 0, 1, 0}));
+        add(0, K::firmware_config, "EFI variable Boot0000 (BootManagerMenuApp)",
+            load_option_digest(kLoadOptionHiddenApp, "BootManagerMenuApp", kBootManagerMenuFile));
+        add(0, K::firmware_config, "EFI variable Boot0001 (EFI Firmware Setup)",
+            load_option_digest(kLoadOptionActiveApp, "EFI Firmware Setup", kFrontPageFile));
+    } else {
+        add(0, K::firmware_config, "EFI variable BootOrder (0000)", sha384(Bytes{0, 0}));
+        add(0, K::firmware_config, "EFI variable Boot0000 (UiApp)",
+            load_option_digest(kLoadOptionHiddenApp, "UiApp", kFrontPageFile));
+    }
     add(1, K::kernel, "kernel, QEMU-patched (Authenticode SHA-384)", d.kernel_authenticode);
     add(1, K::firmware_config, "\"Calling EFI Application from Boot Option\"",
         sha384(as_bytes("Calling EFI Application from Boot Option")));

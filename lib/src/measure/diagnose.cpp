@@ -76,9 +76,17 @@ BootDiagnosis diagnose_boot(const BootMeasurement& predicted, const TdReportBody
                 r.event_position = k;
                 if (k < mine.size()) r.expected_event = *mine[k];
                 if (k < theirs.size()) r.actual_event_digest = theirs[k]->digest;
-                r.cause = k < mine.size() ? boot_event_kind_cause(mine[k]->kind)
-                                          : "the TD's log has more events than this OVMF variant measures: another "
-                                            "firmware build or variant";
+                r.cause = boot_event_kind_cause(mine[std::min(k, mine.size() - 1)]->kind);
+                if (theirs.size() != mine.size()) {
+                    r.cause = fmt::format("the TD's log has {} {} events where this OVMF variant measures {}: another "
+                                          "firmware build or variant{}",
+                                          theirs.size(), r.name, mine.size(),
+                                          index == 0 && theirs.size() == 17 ? " (17 is stable202505's count: try "
+                                                                              "--ovmf-variant stable202505)"
+                                          : index == 0 && theirs.size() == 13
+                                              ? " (13 is pre202505's count: try --ovmf-variant pre202505)"
+                                              : "");
+                }
                 break;
             }
             if (!r.event_position)

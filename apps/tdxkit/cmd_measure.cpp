@@ -258,6 +258,9 @@ Prediction predict(const MeasureCommand& cmd, const Evidence* evidence) {
 
 void diagnose(Prediction& p, const Evidence& e) {
     const auto& td = *e.quote.td_body();
+    p.notes.push_back(fmt::format("--diagnose compares registers; it does not check {}'s signature or TCB (tdxkit "
+                                  "verify does)",
+                                  e.source));
     p.diagnosis = diagnose_boot(p.measurement, td, e.log ? &*e.log : nullptr);
     p.mr_aggregated = mr_aggregated(td);
     if (!e.log) return;

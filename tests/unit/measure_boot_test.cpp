@@ -488,3 +488,33 @@ TEST_CASE("stable202505: the 17-event RTMR0 of edk2-stable202505 as dstack-mr co
     const auto log = parse_dstack_event_log(lite_fixture()["event_log"].get<std::string>());
     CHECK(code_of([&] { (void)acpi_digests_from_event_log(log, OvmfVariant::stable202505); }) == Errc::malformed);
 }
+
+TEST_CASE("quote-report fixture (dstack 0.5.x, 64 GiB, QEMU 9.2.1): RTMR0 from the TD HOB layout and the log's ACPI") {
+    const auto fixture = json::parse(read_text(test::real_testdata() / "eventlogs/dstack-verifier-quote-report.json"));
+    const auto config = parse_vm_config(fixture.dump());
+    CHECK(config.memory_size == 0x1000000000);
+    CHECK(config.attestation_variant == "legacy");
+    CHECK_FALSE(config.measurement_document);
+    // The flag is false and QEMU is 9.2.1: single-pass either way.
+    CHECK(config.page_order() == PageOrder::single_pass);
+    const auto log = parse_dstack_event_log(fixture["event_log"].get<std::string>());
+    BootDigests digests;
+    // The image is not available; its firmware has the same TD_HOB/TEMP_MEM layout as 0.6.0's.
+    digests.td_hob = sha384(build_td_hob(decode_td_hob_witness(from_hex(kDstackWitness)), config.memory_size));
+    digests.acpi = acpi_digests_from_event_log(log, OvmfVariant::pre202505);
+    const auto m = assemble_boot_measurement(digests, OvmfVariant::pre202505);
+    const auto quote = parse_quote(from_hex(fixture["quote"].get<std::string>()));
+    REQUIRE(quote.td_body());
+    CHECK(to_hex(*m.rtmr0) == to_hex(quote.td_body()->rtmr[0]));
+    CHECK(to_hex(*m.rtmr0) ==
+          "2e3843265f8ecdd4e2282694747f6f2f111605c33f2a8882f5734ee6f3a6ce63d8f34aeef06093dcda76fa5f9d33d8d6");
+    // Without the image only RTMR0 is predicted; diagnose names the kernel event of RTMR1.
+    const auto d = diagnose_boot(m, *quote.td_body(), &log);
+    CHECK(d.registers[1].equal);
+    REQUIRE(d.registers[2].event_position);
+    CHECK(*d.registers[2].event_position == 0);
+    CHECK(d.registers[2].expected_event->kind == BootEventKind::kernel);
+    CHECK(to_hex(mr_aggregated(*quote.td_body())) ==
+          "233c659f83048505bb1ef7f105245aa80f5d04e3d096c329da272d7ee13fbf38");
+    CHECK(code_of([&] { (void)boot_digests_from_vm_config(config, digests.acpi); }) == Errc::unsupported);
+}

@@ -1,8 +1,9 @@
 #include "crypto/cert_cache.hpp"
 
-#include <mutex>
+#include <memory>
 #include <string>
-#include <unordered_map>
+
+#include "core/shared_cache.hpp"
 
 namespace tdxkit::ossl {
 namespace {
@@ -11,33 +12,19 @@ namespace {
 // the cache starts over (collateral working sets are a handful of entries).
 constexpr std::size_t kMaxEntries = 512;
 
+// Each caller gets its own reference to the shared object, as a fresh parse would give it one.
 template <class Object, auto UpRef, auto Free>
 class Cache {
 public:
     template <class Parse>
     Ptr<Object, Free> get(std::string_view key, Parse&& parse) {
-        {
-            const std::lock_guard lock(mutex_);
-            if (const auto it = entries_.find(std::string(key)); it != entries_.end()) {
-                UpRef(it->second);
-                return Ptr<Object, Free>{it->second};
-            }
-        }
-        auto parsed = parse();  // outside the lock: parsing is the slow part
-        const std::lock_guard lock(mutex_);
-        if (entries_.size() >= kMaxEntries) clear();
-        if (entries_.emplace(std::string(key), parsed.get()).second) UpRef(parsed.get());
-        return parsed;
+        const auto shared = cache_.get(key, [&] { return std::shared_ptr<Object>(parse().release(), Free); });
+        UpRef(shared.get());
+        return Ptr<Object, Free>{shared.get()};
     }
 
 private:
-    void clear() {
-        for (auto& [key, object] : entries_) Free(object);
-        entries_.clear();
-    }
-
-    std::mutex mutex_;
-    std::unordered_map<std::string, Object*> entries_;
+    detail::SharedCache<std::shared_ptr<Object>> cache_{kMaxEntries};
 };
 
 // Never destroyed: OpenSSL may already be shut down by its own atexit handler when static

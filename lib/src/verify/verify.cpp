@@ -3,12 +3,11 @@
 // verifiers disagree, Intel's current QVL is followed (lib/docs/verification.md explains each choice).
 
 #include <algorithm>
-#include <mutex>
 #include <type_traits>
-#include <unordered_map>
 
 #include <fmt/format.h>
 
+#include "core/shared_cache.hpp"
 #include "crypto/cert_cache.hpp"
 #include "crypto/ossl.hpp"
 #include "pcs/collateral_summary.hpp"
@@ -26,26 +25,12 @@ struct VerificationCache::Impl {
     // A long batch of distinct platforms must not grow memory without bound: start over when full.
     static constexpr std::size_t kMaxEntries = 4096;
 
-    std::mutex mutex;
-    std::unordered_map<std::string, std::optional<std::string>> outcomes;
-    std::unordered_map<std::string, std::shared_ptr<const pcs::TcbInfo>> tcb_infos;
-    std::unordered_map<std::string, std::shared_ptr<const pcs::QeIdentity>> qe_identities;
-    std::unordered_map<std::string, std::shared_ptr<const CertificateInfo>> leaf_infos;
+    detail::SharedCache<std::optional<std::string>> outcomes{kMaxEntries};
+    detail::SharedCache<std::shared_ptr<const pcs::TcbInfo>> tcb_infos{kMaxEntries};
+    detail::SharedCache<std::shared_ptr<const pcs::QeIdentity>> qe_identities{kMaxEntries};
+    detail::SharedCache<std::shared_ptr<const CertificateInfo>> leaf_infos{kMaxEntries};
     // By the key's 64 bytes: the key object is a function of them alone.
-    std::unordered_map<std::string, std::shared_ptr<EVP_PKEY>> attestation_keys;
-
-    template <class Map, class Compute>
-    typename Map::mapped_type lookup(Map& map, const std::string& key, Compute&& compute) {
-        {
-            const std::lock_guard lock(mutex);
-            if (const auto it = map.find(key); it != map.end()) return it->second;
-        }
-        auto value = compute();  // outside the lock: this is the expensive part
-        const std::lock_guard lock(mutex);
-        if (map.size() >= kMaxEntries) map.clear();
-        map.emplace(key, value);
-        return value;
-    }
+    detail::SharedCache<std::shared_ptr<EVP_PKEY>> attestation_keys{kMaxEntries};
 };
 
 struct detail::VerificationCacheAccess {
@@ -129,7 +114,7 @@ private:
     std::optional<std::string> memo(const std::string& id, const std::string& key, Compute&& compute) {
         return guarded(id, [&] {
             if (cache_ == nullptr) return compute();
-            return cache_->lookup(cache_->outcomes, key, std::forward<Compute>(compute));
+            return cache_->outcomes.get(key, std::forward<Compute>(compute));
         });
     }
 
@@ -145,10 +130,9 @@ private:
     }
 
     template <class T, class Parse>
-    T parse_cached(std::unordered_map<std::string, std::shared_ptr<const T>>* parsed, std::string_view body,
-                   Parse&& parse) {
+    T parse_cached(detail::SharedCache<std::shared_ptr<const T>>* parsed, std::string_view body, Parse&& parse) {
         if (parsed == nullptr) return parse(body);
-        return *cache_->lookup(*parsed, std::string(body), [&] { return std::make_shared<const T>(parse(body)); });
+        return *parsed->get(body, [&] { return std::make_shared<const T>(parse(body)); });
     }
 
     // Runs a step whose inputs may be malformed: a parse error in collateral is a failed check, so
@@ -441,7 +425,8 @@ private:
             return std::shared_ptr<EVP_PKEY>(ossl::p256_public_key(xy).release(), EVP_PKEY_free);
         };
         if (cache_ == nullptr) return import();
-        return cache_->lookup(cache_->attestation_keys, std::string(xy.begin(), xy.end()), import);
+        return cache_->attestation_keys.get(std::string_view(reinterpret_cast<const char*>(xy.data()), xy.size()),
+                                            import);
     }
 
     void check_quote_signature() {

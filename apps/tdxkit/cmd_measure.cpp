@@ -59,6 +59,7 @@ struct Prediction {
     OvmfVariant variant = OvmfVariant::pre202505;
     std::optional<std::string> acpi_source;  // unset: RTMR0 not predicted
     bool acpi_verified = false;              // from dumped fw_cfg files, not a TD's own log
+    bool acpi_from_diagnosed_td = false;
     std::optional<Octets<32>> os_image_hash;
     bool os_image_hash_pinnable = false;
     BootMeasurement measurement;
@@ -69,30 +70,27 @@ struct Prediction {
     std::vector<std::string> notes;  // also printed as warnings
 };
 
-// "2G", "2048M", "2GiB", "512MiB", "2147483648": binary multiples, as QEMU's -m reads them.
+// "2G", "2048M", "2GiB", "512MiB", or "2048" (MiB): binary multiples, as QEMU's -m reads them.
 std::uint64_t parse_memory_size(const std::string& text) {
     std::uint64_t number = 0;
     const auto* end = text.data() + text.size();
     const auto [rest, ec] = std::from_chars(text.data(), end, number);
     std::string_view unit(rest, static_cast<std::size_t>(end - rest));
-    if (unit.ends_with("iB"))
+    if (unit.ends_with("iB")) {
         unit.remove_suffix(2);
-    else if (unit.ends_with("B") && unit.size() == 2)
+    } else if (unit.size() == 2 && unit.ends_with("B")) {
         unit.remove_suffix(1);
-    unsigned shift = 0;
-    if (unit == "K" || unit == "k")
-        shift = 10;
-    else if (unit == "M" || unit == "m")
-        shift = 20;
-    else if (unit == "G" || unit == "g")
-        shift = 30;
-    else if (unit == "T" || unit == "t")
-        shift = 40;
-    else if (!unit.empty())
-        number = 0;
-    if (ec != std::errc{} || rest == text.data() || number == 0 || number > (~std::uint64_t{0} >> shift)) {
-        throw Error(Errc::invalid_argument,
-                    fmt::format("--memory \"{}\": expected a size such as 2G, 2048M or 2147483648 (bytes)", text));
+    }
+    // QEMU's -m: a bare number is MiB.
+    constexpr std::pair<std::string_view, unsigned> kUnits[] = {{"", 20},  {"K", 10}, {"k", 10}, {"M", 20}, {"m", 20},
+                                                                {"G", 30}, {"g", 30}, {"T", 40}, {"t", 40}};
+    const auto* found = std::ranges::find(kUnits, unit, &std::pair<std::string_view, unsigned>::first);
+    const bool known = found != std::end(kUnits);
+    const unsigned shift = known ? found->second : 0;
+    if (ec != std::errc{} || rest == text.data() || !known || number == 0 || number > (~std::uint64_t{0} >> shift)) {
+        throw Error(
+            Errc::invalid_argument,
+            fmt::format("--memory \"{}\": expected a size such as 2G, 2048M or 2048 (MiB, as QEMU's -m)", text));
     }
     return number << shift;
 }
@@ -115,9 +113,11 @@ void check_inputs(const MeasureCommand& cmd) {
         throw Error(Errc::invalid_argument, "--memory is required (the TD's RAM, e.g. 2G): the TD HOB and the kernel "
                                             "QEMU patches depend on it");
     }
-    if (!cmd.vm_config.empty() && (!cmd.memory.empty() || cmd.cpus || !cmd.qemu_version.empty())) {
-        throw Error(Errc::invalid_argument, "--memory, --cpus and --qemu-version come from the vm_config with "
-                                            "--vm-config; edit the vm_config to change them");
+    if (!cmd.vm_config.empty() &&
+        (!cmd.memory.empty() || cmd.cpus || !cmd.qemu_version.empty() || !cmd.ovmf_variant.empty())) {
+        throw Error(Errc::invalid_argument, "--memory, --cpus, --qemu-version and --ovmf-variant come from the "
+                                            "vm_config and its measurement document with --vm-config; edit the "
+                                            "vm_config to change them");
     }
     const int acpi_files = int{!cmd.acpi_tables.empty()} + int{!cmd.acpi_rsdp.empty()} + int{!cmd.acpi_loader.empty()};
     if (acpi_files != 0 && acpi_files != 3) {
@@ -133,33 +133,63 @@ void check_inputs(const MeasureCommand& cmd) {
     }
 }
 
+// An event log and the quote that came with it, if any (a GetQuote or /tdx_quote response carries one).
+struct LoadedLog {
+    EventLog log;
+    std::string source;
+    std::optional<Quote> quote;
+};
+
+const TdReportBody& td_body_of(const Quote& quote, const std::string& source) {
+    if (quote.td_body() == nullptr) {
+        throw Error(Errc::unsupported, fmt::format("{} is an SGX quote: it has no MRTD or RTMRs", source));
+    }
+    return *quote.td_body();
+}
+
 struct Evidence {
     Quote quote;
     std::string source;
-    std::optional<EventLog> log;
-    std::string log_source;
+    std::optional<LoadedLog> log;  // its own log, else --event-log's
+    bool log_is_given = false;     // `log` is --event-log's, bound to this quote
 };
 
-Evidence read_evidence(const MeasureCommand& cmd) {
+Evidence read_evidence(const MeasureCommand& cmd, const std::optional<LoadedLog>& given_log) {
     const auto input = decode_quote_input(read_input(cmd.diagnose, kMaxEvidence));
-    Evidence e{parse_quote(input.quote), fmt::format("{} ({})", cmd.diagnose, input.container), std::nullopt, ""};
-    if (e.quote.td_body() == nullptr) {
-        throw Error(Errc::invalid_argument, fmt::format("{} is an SGX quote: it has no MRTD or RTMRs", cmd.diagnose));
-    }
-    if (!cmd.acpi_from.empty()) {
-        e.log = parse_event_log(read_input(cmd.acpi_from, kMaxEventLogSize));
-        e.log_source = cmd.acpi_from;
-    } else if (input.event_log) {
-        e.log = parse_dstack_event_log(*input.event_log);
-        e.log_source = fmt::format("the event log in {}", cmd.diagnose);
+    Evidence e{parse_quote(input.quote), fmt::format("{} ({})", cmd.diagnose, input.container), std::nullopt};
+    (void)td_body_of(e.quote, cmd.diagnose);
+    if (input.event_log) {
+        e.log = LoadedLog{parse_dstack_event_log(*input.event_log), fmt::format("the event log in {}", cmd.diagnose),
+                          e.quote};
+    } else if (given_log) {
+        e.log = given_log;
+        e.log->quote = e.quote;
+        e.log_is_given = true;
     }
     return e;
 }
 
+// The ACPI digests sit at fixed positions of RTMR0; a position is bound only once the log's RTMR0
+// replays to a quote's. A log that came with a quote must do so before its digests are used.
+AcpiDigests bound_acpi_digests(const LoadedLog& l, OvmfVariant variant) {
+    if (l.quote) {
+        const auto replayed = replay_rtmrs(l.log);
+        const auto& td = td_body_of(*l.quote, l.source);
+        if (!equal_ct(replayed[0], td.rtmr[0])) {
+            throw Error(Errc::malformed,
+                        fmt::format("{}: its RTMR0 events replay to {}, but its quote has RTMR0 {}: its ACPI digests "
+                                    "are not the ones that TD measured",
+                                    l.source, to_hex(replayed[0]), to_hex(td.rtmr[0])));
+        }
+    }
+    return acpi_digests_from_event_log(l.log, variant);
+}
+
 // The three ACPI digests: dumped fw_cfg blobs, else an event log (--acpi-from, the vm_config's wrapper,
 // or the diagnosed TD's), else none and RTMR0 is not predicted.
-std::optional<AcpiDigests> acpi_digests(const MeasureCommand& cmd, Prediction& p, const VmConfig* config,
-                                        const Evidence* evidence) {
+std::optional<AcpiDigests> acpi_digests(const MeasureCommand& cmd, Prediction& p, OvmfVariant variant,
+                                        const std::optional<LoadedLog>& given_log,
+                                        const std::optional<LoadedLog>& wrapper_log, const Evidence* evidence) {
     if (!cmd.acpi_tables.empty()) {
         p.acpi_source = "fw_cfg files";
         p.acpi_verified = true;
@@ -167,58 +197,81 @@ std::optional<AcpiDigests> acpi_digests(const MeasureCommand& cmd, Prediction& p
                                        read_input(cmd.acpi_rsdp, kMaxAcpiBlob),
                                        read_input(cmd.acpi_tables, kMaxAcpiBlob));
     }
-    std::optional<EventLog> log;
-    if (!cmd.acpi_from.empty()) {
-        log = parse_event_log(read_input(cmd.acpi_from, kMaxEventLogSize));
-        p.acpi_source = fmt::format("event log {}", cmd.acpi_from);
-    } else if (config != nullptr && config->event_log) {
-        log = parse_dstack_event_log(*config->event_log);
-        p.acpi_source = fmt::format("the event log in {}", cmd.vm_config);
+    const LoadedLog* log = nullptr;
+    if (evidence != nullptr && evidence->log_is_given) {
+        log = &*evidence->log;  // --event-log is the diagnosed TD's: bound to its quote
+    } else if (given_log) {
+        log = &*given_log;
+    } else if (wrapper_log) {
+        log = &*wrapper_log;
     } else if (evidence != nullptr && evidence->log) {
-        log = evidence->log;
-        p.acpi_source = fmt::format("the diagnosed TD's event log ({})", evidence->log_source);
+        log = &*evidence->log;
     }
-    if (!log) {
+    if (log == nullptr) {
         p.notes.push_back("RTMR0 is not predicted: it includes the ACPI tables QEMU generates for the VM shape; give "
                           "them with --acpi-tables/--acpi-rsdp/--acpi-loader (dumped from QEMU) or --acpi-from a "
                           "reference TD's event log");
         return std::nullopt;
     }
+    p.acpi_source = log->source;
+    p.acpi_from_diagnosed_td = evidence != nullptr && evidence->log && log == &*evidence->log;
     p.notes.push_back(fmt::format("RTMR0 uses the ACPI digests of {} as they are: tdxkit does not rebuild QEMU's "
                                   "ACPI tables, so RTMR0 trusts that log's tables (acpi_tables_verified: false)",
-                                  *p.acpi_source));
-    return acpi_digests_from_event_log(*log, p.variant);
+                                  log->source));
+    if (p.acpi_from_diagnosed_td) {
+        p.notes.push_back("the ACPI digests are the diagnosed TD's own: RTMR0's comparison checks every other RTMR0 "
+                          "event, not the ACPI tables");
+    }
+    return bound_acpi_digests(*log, variant);
 }
 
-Prediction predict(const MeasureCommand& cmd, const Evidence* evidence) {
+Prediction predict(const MeasureCommand& cmd, const std::optional<LoadedLog>& given_log, const Evidence* evidence) {
     Prediction p;
     if (!cmd.ovmf_variant.empty()) p.variant = parse_ovmf_variant(cmd.ovmf_variant);
     std::optional<PageOrder> forced_order;
     if (!cmd.page_order.empty()) forced_order = cmd.page_order == "two" ? PageOrder::two_pass : PageOrder::single_pass;
 
     if (!cmd.vm_config.empty()) {
-        const auto config = parse_vm_config(text_of(read_input(cmd.vm_config, kMaxEvidence)));
+        const auto bytes = read_input(cmd.vm_config, kMaxEvidence);
+        const auto config = parse_vm_config(text_of(bytes));
         p.mode = "vm_config";
         p.source = cmd.vm_config;
         p.image_version = config.image;
         p.memory_size = config.memory_size;
         p.cpus = config.cpu_count;
         p.qemu_version = config.qemu_version;
-        if (config.ovmf_variant && cmd.ovmf_variant.empty()) p.variant = *config.ovmf_variant;
         p.page_order = forced_order.value_or(config.page_order());
         p.page_order_from = forced_order                        ? "--page-order"
                             : config.qemu_single_pass_add_pages ? "vm_config qemu_single_pass_add_pages (dstack-mr "
                                                                   "reads true as two-pass)"
                                                                 : "vm_config qemu_version";
         p.os_image_hash = config.os_image_hash;
-        const auto acpi = acpi_digests(cmd, p, &config, evidence);
+        if (!config.measurement_document) {
+            throw Error(Errc::unsupported, "vm_config has no tdx_measurement (checksum_file and measurement): it "
+                                           "describes a legacy boot; measure the image instead (--image)");
+        }
+        // The document names the OVMF variant, and so the RTMR0 layout the ACPI digests are read by.
+        p.variant = parse_lite_measurement_document(*config.measurement_document).variant;
+        std::optional<LoadedLog> wrapper_log;
+        if (config.event_log) {
+            // The wrapper (a GetQuote response) also carries the quote the log must replay to.
+            auto log = parse_event_log(bytes);
+            wrapper_log = LoadedLog{std::move(log), fmt::format("the event log in {}", cmd.vm_config), std::nullopt};
+            if (wrapper_log->log.quote) wrapper_log->quote = parse_quote(*wrapper_log->log.quote);
+        }
+        const auto acpi = acpi_digests(cmd, p, p.variant, given_log, wrapper_log, evidence);
         auto digests = boot_digests_from_vm_config(config, acpi);
         if (forced_order) {
             // The document carries both orders; --page-order picks the other one.
             const auto doc = parse_lite_measurement_document(*config.measurement_document);
             digests.mrtd = *forced_order == PageOrder::two_pass ? doc.mrtd_two_pass : doc.mrtd_single_pass;
         }
-        p.measurement = assemble_boot_measurement(digests, p.variant);
+        p.measurement = assemble_boot_measurement(digests);
+        if (config.attestation_variant != "lite") {
+            p.notes.push_back("the vm_config describes a legacy boot; the prediction uses its tdx_measurement "
+                              "document, which describes the same image (dstack's verifier downloads the image "
+                              "instead)");
+        }
         if (!cmd.policy_out.empty()) {
             p.notes.push_back("dstack.os_image_hashes is not pinned: the vm_config's os_image_hash is the hash of the "
                               "lite checksum file, and a lite TD's os-image-hash event can carry another value (it "
@@ -250,9 +303,9 @@ Prediction predict(const MeasureCommand& cmd, const Evidence* evidence) {
     p.page_order_from = forced_order     ? "--page-order"
                         : p.qemu_version ? "--qemu-version"
                                          : "default (dstack-mr assumes QEMU 9.1.0: single-pass)";
-    const auto acpi = acpi_digests(cmd, p, nullptr, evidence);
+    const auto acpi = acpi_digests(cmd, p, p.variant, given_log, std::nullopt, evidence);
     p.measurement = assemble_boot_measurement(
-        boot_digests_from_image(files, VmShape{p.memory_size, p.page_order, p.variant}, acpi), p.variant);
+        boot_digests_from_image(files, VmShape{p.memory_size, p.page_order, p.variant}, acpi));
     return p;
 }
 
@@ -261,11 +314,11 @@ void diagnose(Prediction& p, const Evidence& e) {
     p.notes.push_back(fmt::format("--diagnose compares registers; it does not check {}'s signature or TCB (tdxkit "
                                   "verify does)",
                                   e.source));
-    p.diagnosis = diagnose_boot(p.measurement, td, e.log ? &*e.log : nullptr);
+    p.diagnosis = diagnose_boot(p.measurement, td, e.log ? &e.log->log : nullptr);
     p.mr_aggregated = mr_aggregated(td);
     if (!e.log) return;
     // mr_system reads the key-provider event's payload: only from a log bound to this quote.
-    const auto binding = bind_event_log(*e.log, td);
+    const auto binding = bind_event_log(e.log->log, td);
     if (!binding.bound()) return;
     Octets<32> key_provider{};
     for (const auto* event : binding.runtime_events) {
@@ -288,6 +341,16 @@ void write_policy(const MeasureCommand& cmd, Prediction& p) {
     p.policy = std::move(policy);
 }
 
+// "ok" (no --diagnose), "equal", "different", or "incomplete" (nothing differs, but a register was not
+// predicted, so nothing confirms it).
+const char* result_name(const Prediction& p) {
+    if (!p.diagnosis) return "ok";
+    if (p.diagnosis->equal()) return "equal";
+    const bool differs =
+        std::ranges::any_of(p.diagnosis->registers, [](const RegisterDiagnosis& r) { return r.predicted && !r.equal; });
+    return differs ? "different" : "incomplete";
+}
+
 json hex_or_null(const std::optional<Measurement>& m) { return m ? json(to_hex(*m)) : json(nullptr); }
 template <std::size_t N>
 json hex_or_null(const std::optional<Octets<N>>& m) {
@@ -305,32 +368,31 @@ std::string render_json(const Prediction& p) {
                           {"description", e.description},
                           {"digest", to_hex(e.digest)}});
     }
-    json doc{
-        {"schema", "tdxkit.measure/v1"},
-        {"result", !p.diagnosis           ? "ok"
-                   : p.diagnosis->equal() ? "equal"
-                                          : "different"},
-        {"input",
-         {{"mode", p.mode},
-          {"source", p.source},
-          {"image_version", p.image_version ? json(*p.image_version) : json(nullptr)},
-          {"memory_size", p.memory_size},
-          {"cpus", p.cpus ? json(*p.cpus) : json(nullptr)},
-          {"qemu_version", p.qemu_version ? json(*p.qemu_version) : json(nullptr)},
-          {"page_order", page_order_name(p.page_order)},
-          {"page_order_from", p.page_order_from},
-          {"ovmf_variant", ovmf_variant_name(p.variant)}}},
-        {"acpi",
-         {{"source", p.acpi_source ? json(*p.acpi_source) : json(nullptr)}, {"acpi_tables_verified", p.acpi_verified}}},
-        {"mrtd", to_hex(m.mrtd)},
-        {"rtmr0", hex_or_null(m.rtmr0)},
-        {"rtmr1", to_hex(m.rtmr1)},
-        {"rtmr2", to_hex(m.rtmr2)},
-        {"os_image_hash", hex_or_null(p.os_image_hash)},
-        {"events", events},
-        {"notes", p.notes},
-        {"policy", p.policy ? json::parse(policy_to_json(*p.policy)) : json(nullptr)},
-        {"diagnosis", nullptr}};
+    json doc{{"schema", "tdxkit.measure/v1"},
+             {"result", result_name(p)},
+             {"input",
+              {{"mode", p.mode},
+               {"source", p.source},
+               {"image_version", p.image_version ? json(*p.image_version) : json(nullptr)},
+               {"memory_size", p.memory_size},
+               {"cpus", p.cpus ? json(*p.cpus) : json(nullptr)},
+               {"qemu_version", p.qemu_version ? json(*p.qemu_version) : json(nullptr)},
+               {"page_order", page_order_name(p.page_order)},
+               {"page_order_from", p.page_order_from},
+               {"ovmf_variant", ovmf_variant_name(p.variant)}}},
+             {"acpi",
+              {{"source", p.acpi_source ? json(*p.acpi_source) : json(nullptr)},
+               {"acpi_tables_verified", p.acpi_verified},
+               {"from_diagnosed_td", p.acpi_from_diagnosed_td}}},
+             {"mrtd", to_hex(m.mrtd)},
+             {"rtmr0", hex_or_null(m.rtmr0)},
+             {"rtmr1", to_hex(m.rtmr1)},
+             {"rtmr2", to_hex(m.rtmr2)},
+             {"os_image_hash", hex_or_null(p.os_image_hash)},
+             {"events", events},
+             {"notes", p.notes},
+             {"policy", p.policy ? json::parse(policy_to_json(*p.policy)) : json(nullptr)},
+             {"diagnosis", nullptr}};
     if (p.diagnosis) {
         json registers = json::array();
         for (const auto& r : p.diagnosis->registers) {
@@ -357,7 +419,8 @@ std::string render_json(const Prediction& p) {
                             {"mr_aggregated", hex_or_null(p.mr_aggregated)},
                             {"mr_system", hex_or_null(p.mr_system)}};
     }
-    return doc.dump(2) + "\n";
+    // Paths and notes may hold bytes that are not UTF-8 (a file name): shown replaced, never a failure.
+    return doc.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
 }
 
 std::string render_text(const Prediction& p) {
@@ -367,8 +430,10 @@ std::string render_text(const Prediction& p) {
         out += fmt::format("{:<15}{}\n", key, value);
     };
     if (p.diagnosis) {
-        out += p.diagnosis->equal() ? "EQUAL: the TD's MRTD and RTMR0-2 are the predicted values\n"
-                                    : "DIFFERENT: the TD did not boot what was predicted\n";
+        const std::string_view result = result_name(p);
+        out += result == "equal"       ? "EQUAL: the TD's MRTD and RTMR0-2 are the predicted values\n"
+               : result == "different" ? "DIFFERENT: the TD did not boot what was predicted\n"
+                                       : "NOT CONFIRMED: nothing differs, but RTMR0 was not predicted\n";
     }
     line("Input:", fmt::format("{} {}{}",
                                p.mode == "vm_config" ? "vm_config"
@@ -420,8 +485,15 @@ int run_measure(const MeasureCommand& cmd, const GlobalOptions& global) {
     Prediction p;
     try {
         check_inputs(cmd);
-        const auto evidence = cmd.diagnose.empty() ? std::nullopt : std::optional(read_evidence(cmd));
-        p = predict(cmd, evidence ? &*evidence : nullptr);
+        // Read once: "-" may be standard input.
+        std::optional<LoadedLog> given_log;
+        if (!cmd.acpi_from.empty()) {
+            auto log = parse_event_log(read_input(cmd.acpi_from, kMaxEventLogSize));
+            given_log = LoadedLog{std::move(log), fmt::format("event log {}", cmd.acpi_from), std::nullopt};
+            if (given_log->log.quote) given_log->quote = parse_quote(*given_log->log.quote);
+        }
+        const auto evidence = cmd.diagnose.empty() ? std::nullopt : std::optional(read_evidence(cmd, given_log));
+        p = predict(cmd, given_log, evidence ? &*evidence : nullptr);
         if (evidence) diagnose(p, *evidence);
         write_policy(cmd, p);
     } catch (const Error& e) {
@@ -447,14 +519,15 @@ void register_measure(CLI::App& root, const GlobalOptions& global, int& rc) {
     sub->add_option("--cmdline", cmd->cmdline, "Kernel command line, without \" initrd=initrd\"");
     sub->add_option("--vm-config", cmd->vm_config,
                     "A dstack vm_config with tdx_measurement (the object, a JSON string, or a GetQuote response)");
-    sub->add_option("--memory", cmd->memory, "TD memory size: 2G, 2048M, or bytes");
+    sub->add_option("--memory", cmd->memory, "TD memory size: 2G, 2048M, or 2048 (MiB, as QEMU's -m)");
     sub->add_option("--cpus", cmd->cpus, "Number of vCPUs (recorded; they change only the ACPI tables)");
     sub->add_option("--qemu-version", cmd->qemu_version, "QEMU version MAJOR.MINOR.PATCH (8.x: two-pass page order)");
     sub->add_option("--page-order", cmd->page_order, "Override the MRTD page order")
         ->check(CLI::IsMember({"single", "two"}));
     sub->add_option("--ovmf-variant", cmd->ovmf_variant, "OVMF variant (default pre202505, the one dstack-mr knows)");
     sub->add_option("--acpi-from,--event-log", cmd->acpi_from,
-                    "Event log to take the ACPI digests from (and to diagnose with); any form replay-rtmr reads");
+                    "Event log to take the ACPI digests from (and to diagnose a bare quote with); any form "
+                    "replay-rtmr reads");
     sub->add_option("--acpi-tables", cmd->acpi_tables, "etc/acpi/tables dumped from QEMU's fw_cfg");
     sub->add_option("--acpi-rsdp", cmd->acpi_rsdp, "etc/acpi/rsdp dumped from QEMU's fw_cfg");
     sub->add_option("--acpi-loader", cmd->acpi_loader, "etc/table-loader dumped from QEMU's fw_cfg");

@@ -102,9 +102,9 @@ TEST_CASE("--diagnose names the first differing event and its likely input") {
         CHECK(text.out.find("first differing event: #0 TD HOB") != std::string::npos);
     }
     SUBCASE("OVMF variant: the TD's log has another RTMR0 layout") {
-        const auto r = run_tdxkit({"--json", "measure", "--vm-config", lite_fixture(), "--ovmf-variant", "stable202505",
-                                   "--acpi-tables", synthetic("acpi/tables"), "--acpi-rsdp", synthetic("acpi/rsdp"),
-                                   "--acpi-loader", synthetic("acpi/table-loader"), "--diagnose", lite_fixture()});
+        const auto r = run_tdxkit(args({"--json", "measure", "--image", synthetic(), "--memory", "2G", "--ovmf-variant",
+                                        "stable202505", "--diagnose", lite_fixture()},
+                                       acpi_files()));
         CHECK(r.exit_code == 1);
         const auto j = json::parse(r.out);
         const auto& rtmr0 = j["diagnosis"]["registers"][1];
@@ -125,7 +125,7 @@ TEST_CASE("--diagnose names the first differing event and its likely input") {
         CHECK(r.exit_code == 1);
         const auto j = json::parse(r.out);
         // RTMR0 uses the TD's own ACPI digests and the same HOB layout: only CFV-independent parts differ.
-        CHECK(j["acpi"]["source"].get<std::string>().find("diagnosed TD") != std::string::npos);
+        CHECK(j["acpi"]["from_diagnosed_td"] == true);
         const auto& r1 = j["diagnosis"]["registers"][2];
         CHECK(r1["first_differing_event"]["kind"] == "kernel");
         CHECK(j["diagnosis"]["registers"][3]["first_differing_event"]["kind"] == "cmdline");
@@ -268,4 +268,71 @@ TEST_CASE("without ACPI input RTMR0 is not predicted, and that is said") {
     CHECK(j["rtmr0"] == nullptr);
     CHECK(j["mrtd"] == expected_case("2G-single")["mrtd"]);
     CHECK(r.err.find("RTMR0 is not predicted") != std::string::npos);
+}
+
+TEST_CASE("--diagnose: RTMR0 not predicted is NOT CONFIRMED (exit 1), never EQUAL") {
+    const TempDir dir("measure-incomplete");
+    const auto fixture = json::parse(tdxkit::test::read_text(lite_fixture()));
+    const auto vm_config = dir.write("vm_config.json", fixture["vm_config"].get<std::string>());  // no log beside it
+    const auto quote = (tdxkit::test::real_testdata() / "quotes/dstack-verifier-tdx-lite-getquote.bin").string();
+    const auto r = run_tdxkit({"--json", "measure", "--vm-config", vm_config, "--diagnose", quote});
+    CHECK(r.exit_code == 1);
+    const auto j = json::parse(r.out);
+    CHECK(j["result"] == "incomplete");
+    CHECK(j["rtmr0"] == nullptr);
+    CHECK(j["diagnosis"]["equal"] == false);
+    const auto text = run_tdxkit({"measure", "--vm-config", vm_config, "--diagnose", quote});
+    CHECK(text.exit_code == 1);
+    CHECK(text.out.find("NOT CONFIRMED") != std::string::npos);
+    CHECK(text.out.find("EQUAL") == std::string::npos);
+    // The same bare quote with its log on standard input: read once, bound to the quote, equal.
+    const auto log = fixture["event_log"].get<std::string>();
+    const auto with_log =
+        run_tdxkit({"--json", "measure", "--vm-config", vm_config, "--event-log", "-", "--diagnose", quote}, log);
+    CHECK(with_log.exit_code == 0);
+    CHECK(json::parse(with_log.out)["result"] == "equal");
+}
+
+TEST_CASE("ACPI digests are used only from a log whose RTMR0 replays to its quote") {
+    const TempDir dir("measure-binding");
+    auto fixture = json::parse(tdxkit::test::read_text(lite_fixture()));
+    auto log = json::parse(fixture["event_log"].get<std::string>());
+    // Replace the etc/acpi/tables digest (the third ACPI event of RTMR0) with another value.
+    int acpi = 0;
+    for (auto& e : log) {
+        if (e["imr"] == 0 && e["event_type"] == 10 && ++acpi == 3) e["digest"] = std::string(96, 'a');
+    }
+    REQUIRE(acpi == 3);
+    fixture["event_log"] = log.dump();
+    const auto forged = dir.write("forged.json", fixture.dump());
+    const auto r = run_tdxkit({"measure", "--vm-config", forged});
+    CHECK(r.exit_code == 3);
+    CHECK(r.err.find("replay to") != std::string::npos);
+    CHECK(r.err.find("not the ones that TD measured") != std::string::npos);
+    const auto d = run_tdxkit({"measure", "--image", synthetic(), "--memory", "2G", "--diagnose", forged});
+    CHECK(d.exit_code == 3);
+}
+
+TEST_CASE("data errors are exit 3 with the member named; --memory reads a bare number as MiB") {
+    const TempDir dir("measure-data-errors");
+    const auto edit = [&](const std::function<void(json&)>& change) {
+        auto doc = json::parse(tdxkit::test::read_text(lite_fixture()));
+        auto config = json::parse(doc["vm_config"].get<std::string>());
+        change(config);
+        doc["vm_config"] = config.dump();
+        return dir.write("edited.json", doc.dump());
+    };
+    const auto qemu = run_tdxkit({"measure", "--vm-config", edit([](json& c) { c["qemu_version"] = "8.2.2+ds"; })});
+    CHECK(qemu.exit_code == 3);
+    CHECK(qemu.err.find("vm_config.qemu_version") != std::string::npos);
+    const auto memory = run_tdxkit({"measure", "--vm-config", edit([](json& c) { c["memory_size"] = 2952790017ULL; })});
+    CHECK(memory.exit_code == 3);
+    const auto sgx = run_tdxkit({"measure", "--image", synthetic(), "--memory", "2G", "--diagnose",
+                                 (tdxkit::test::real_testdata() / "quotes/dcapqvl-sgx_quote.bin").string()});
+    CHECK(sgx.exit_code == 3);
+    CHECK(sgx.err.find("SGX quote") != std::string::npos);
+    const auto mib = run_tdxkit({"--json", "measure", "--image", synthetic(), "--memory", "2048"});
+    REQUIRE(mib.exit_code == 0);
+    CHECK(json::parse(mib.out)["input"]["memory_size"] == 2147483648ULL);
+    CHECK(json::parse(mib.out)["mrtd"] == expected_case("2G-single")["mrtd"]);
 }

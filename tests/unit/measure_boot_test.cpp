@@ -48,7 +48,7 @@ std::uint32_t u32_at(const Bytes& b, std::size_t at) {
 }  // namespace
 
 TEST_CASE("RTMR0-2 fixed events equal dstack-mr's constants and the tdx-lite log") {
-    const auto m = assemble_boot_measurement(BootDigests{}, OvmfVariant::pre202505);
+    const auto m = assemble_boot_measurement(BootDigests{});
     REQUIRE(m.events.size() == 17);  // 10 RTMR0 without ACPI, 5 RTMR1, 2 RTMR2
     const auto digest = [&](std::string_view description) {
         for (const auto& e : m.events) {
@@ -179,7 +179,7 @@ TEST_CASE("tdx-lite fixture: the vm_config and the log's ACPI digests predict th
     const auto acpi = acpi_digests_from_event_log(log, OvmfVariant::pre202505);
     CHECK(to_hex(acpi.loader) ==
           "095d04cf26fe03aef6e3561fa24c1aa1cea93f4aeaf563b1f9f7616184c53454875925759434769cec2490acb563a337");
-    const auto m = assemble_boot_measurement(boot_digests_from_vm_config(config, acpi), OvmfVariant::pre202505);
+    const auto m = assemble_boot_measurement(boot_digests_from_vm_config(config, acpi));
     const auto quote = parse_quote(from_hex(fixture["quote"].get<std::string>()));
     REQUIRE(quote.td_body());
     const auto& td = *quote.td_body();
@@ -210,7 +210,7 @@ TEST_CASE("tdx-lite fixture: one changed input is named by diagnose") {
     const auto acpi = acpi_digests_from_event_log(log, OvmfVariant::pre202505);
     auto digests = boot_digests_from_vm_config(config, acpi);
     digests.initrd[0] ^= 1;
-    const auto m = assemble_boot_measurement(digests, OvmfVariant::pre202505);
+    const auto m = assemble_boot_measurement(digests);
     const auto quote = parse_quote(from_hex(fixture["quote"].get<std::string>()));
     const auto d = diagnose_boot(m, *quote.td_body(), &log);
     CHECK_FALSE(d.equal());
@@ -273,7 +273,7 @@ TEST_CASE("Synthetic image: every case of the independent model's expected.json"
         CHECK(to_hex(digests.cmdline) == c["cmdline_digest"].get<std::string>());
         CHECK(to_hex(digests.initrd) == c["initrd_digest"].get<std::string>());
         CHECK(to_hex(digests.acpi->tables) == c["acpi"]["tables"].get<std::string>());
-        const auto m = assemble_boot_measurement(digests, OvmfVariant::pre202505);
+        const auto m = assemble_boot_measurement(digests);
         CHECK(to_hex(m.mrtd) == c["mrtd"].get<std::string>());
         CHECK(to_hex(*m.rtmr0) == c["rtmr0"].get<std::string>());
         CHECK(to_hex(m.rtmr1) == c["rtmr1"].get<std::string>());
@@ -459,7 +459,8 @@ TEST_CASE("stable202505: the 17-event RTMR0 of edk2-stable202505 as dstack-mr co
     acpi.tables[0] = 3;
     BootDigests digests;
     digests.acpi = acpi;
-    const auto m = assemble_boot_measurement(digests, OvmfVariant::stable202505);
+    digests.variant = OvmfVariant::stable202505;
+    const auto m = assemble_boot_measurement(digests);
     std::vector<std::string> rtmr0;
     for (const auto& e : m.events) {
         if (e.rtmr == 0) rtmr0.push_back(to_hex(e.digest));
@@ -479,7 +480,8 @@ TEST_CASE("stable202505: the 17-event RTMR0 of edk2-stable202505 as dstack-mr co
     CHECK(rtmr0[16] ==
           "dd424f2eeb35f3e8a2c2f50f6cc87ff90b7577e92ce63e13a22869d07d104fd5ea9800e6e4f12c5058fc4eaa78374f20");
     // RTMR1 and RTMR2 do not depend on the variant.
-    const auto pre = assemble_boot_measurement(digests, OvmfVariant::pre202505);
+    digests.variant = OvmfVariant::pre202505;
+    const auto pre = assemble_boot_measurement(digests);
     CHECK(m.rtmr1 == pre.rtmr1);
     CHECK(m.rtmr2 == pre.rtmr2);
     CHECK(m.rtmr0 != pre.rtmr0);
@@ -502,7 +504,7 @@ TEST_CASE("quote-report fixture (dstack 0.5.x, 64 GiB, QEMU 9.2.1): RTMR0 from t
     // The image is not available; its firmware has the same TD_HOB/TEMP_MEM layout as 0.6.0's.
     digests.td_hob = sha384(build_td_hob(decode_td_hob_witness(from_hex(kDstackWitness)), config.memory_size));
     digests.acpi = acpi_digests_from_event_log(log, OvmfVariant::pre202505);
-    const auto m = assemble_boot_measurement(digests, OvmfVariant::pre202505);
+    const auto m = assemble_boot_measurement(digests);
     const auto quote = parse_quote(from_hex(fixture["quote"].get<std::string>()));
     REQUIRE(quote.td_body());
     CHECK(to_hex(*m.rtmr0) == to_hex(quote.td_body()->rtmr[0]));
@@ -517,4 +519,203 @@ TEST_CASE("quote-report fixture (dstack 0.5.x, 64 GiB, QEMU 9.2.1): RTMR0 from t
     CHECK(to_hex(mr_aggregated(*quote.td_body())) ==
           "233c659f83048505bb1ef7f105245aa80f5d04e3d096c329da272d7ee13fbf38");
     CHECK(code_of([&] { (void)boot_digests_from_vm_config(config, digests.acpi); }) == Errc::unsupported);
+}
+
+namespace {
+
+// A firmware image with one field of the synthetic image's TDVF structures changed.
+Bytes firmware_with(std::size_t at, std::uint64_t value, std::size_t size) {
+    auto fw = synthetic_firmware();
+    for (std::size_t i = 0; i < size; ++i) fw[at + i] = static_cast<std::uint8_t>(value >> (8U * i));
+    return fw;
+}
+
+constexpr std::size_t kDescriptor = 0x3F010;
+constexpr std::size_t kSection0 = kDescriptor + 16;
+std::size_t section_field(std::size_t index, std::size_t offset) { return kSection0 + 32 * index + offset; }
+
+std::string firmware_error(const Bytes& fw) {
+    return error_of([&] { (void)parse_tdvf(fw); });
+}
+
+json lite_document_json() {
+    const auto config = parse_vm_config(lite_fixture().dump());
+    return json::from_cbor(*config.measurement_document);
+}
+
+std::string document_error(const json& doc) {
+    const auto cbor = json::to_cbor(doc);
+    return error_of([&] { (void)parse_lite_measurement_document(cbor); });
+}
+
+}  // namespace
+
+TEST_CASE("Firmware: every GUIDed table, descriptor and section check has its refusal") {
+    CHECK(firmware_error(firmware_with(0x3FFCE, 10, 2)).find("GUIDed table length") != std::string::npos);
+    CHECK(firmware_error(firmware_with(0x3FFBC, 0x200, 2)).find("has length 512") != std::string::npos);
+    CHECK(firmware_error(firmware_with(0x3FFA6, 20, 2)).find("no 4-byte offset") != std::string::npos);
+    CHECK(firmware_error(firmware_with(0x3FFA2, 8, 4)).find("outside") != std::string::npos);  // below 16
+    CHECK(firmware_error(firmware_with(kDescriptor + 12, 0, 4)).find("0 sections") != std::string::npos);
+    CHECK(firmware_error(Bytes(kMaxFirmwareSize + 1)).find("MiB limit") != std::string::npos);
+    // Per section: alignment, sizes, overflow, data inside the file.
+    CHECK(firmware_error(firmware_with(section_field(2, 16), 0x6800, 8)).find("multiple of 4 KiB") !=
+          std::string::npos);
+    CHECK(firmware_error(firmware_with(section_field(1, 16), 0x1000, 8)).find("smaller than its raw size") !=
+          std::string::npos);
+    CHECK(firmware_error(firmware_with(section_field(2, 8), 0xFFFFFFFFFFFFF000, 8)).find("overflows") !=
+          std::string::npos);
+    // CFV (PAGE.ADD only): its raw data must still be inside the file.
+    CHECK(firmware_error(firmware_with(section_field(1, 0), 0x30000, 4)).find("section 1 (CFV)") != std::string::npos);
+    // MR_EXTEND reads memory_data_size bytes: raw inside the file, memory beyond it.
+    auto extend = firmware_with(section_field(0, 16), 0x40000, 8);
+    CHECK(firmware_error(extend).find("measured (MR_EXTEND)") != std::string::npos);
+    // data_offset + memory_data_size wrapping 64 bits is refused, not read (found by review under ASan).
+    auto wrap = firmware_with(section_field(0, 4), 0, 4);
+    for (std::size_t i = 0; i < 8; ++i) wrap[section_field(0, 16) + i] = i == 0 ? 0x00 : i == 1 ? 0xF0 : 0xFF;
+    CHECK(code_of([&] { (void)parse_tdvf(wrap); }) == Errc::malformed);
+    // The guest memory cap keeps MRTD's cost bounded.
+    CHECK(firmware_error(firmware_with(section_field(2, 16), 0x20000000, 8)).find("256 MiB") != std::string::npos);
+    // TD_HOB sections: exactly one.
+    CHECK(error_of([] {
+              (void)td_hob_layout(parse_tdvf(firmware_with(section_field(3, 24), 3, 4)));
+          }).find("0 TD_HOB sections") != std::string::npos);
+    CHECK(error_of([] {
+              (void)td_hob_layout(parse_tdvf(firmware_with(section_field(4, 24), 2, 4)));
+          }).find("2 TD_HOB sections") != std::string::npos);
+    // compute_mrtd re-checks metadata it is handed (a caller may build it by hand).
+    const auto fw = synthetic_firmware();
+    auto meta = parse_tdvf(fw);
+    meta.sections[0].memory_data_size = 0xFFFFFFFFFFFFF000;
+    CHECK(code_of([&] { (void)compute_mrtd(fw, meta, PageOrder::single_pass); }) == Errc::invalid_argument);
+    meta = parse_tdvf(fw);
+    meta.sections[2].memory_data_size = 0x100000000000;  // PAGE.ADD only, 2^32 pages
+    CHECK(code_of([&] { (void)compute_mrtd(fw, meta, PageOrder::single_pass); }) == Errc::invalid_argument);
+}
+
+TEST_CASE("TD HOB: witness counts, overflowing pages and memory at the top of the accepted ranges") {
+    CHECK(error_of([] { (void)decode_td_hob_witness(from_hex("801009")); }).find("truncated") != std::string::npos);
+    CHECK(error_of([] { (void)decode_td_hob_witness(from_hex("80100900")); }).find("0 ranges") != std::string::npos);
+    CHECK(error_of([] { (void)decode_td_hob_witness(from_hex("801009810200060002")); }).find("257 ranges") !=
+          std::string::npos);
+    CHECK(error_of([] { (void)decode_td_hob_witness(from_hex("8010090500060002")); }).find("5 ranges") !=
+          std::string::npos);
+    // 2^52 pages is 2^64 bytes.
+    CHECK(error_of([] { (void)decode_td_hob_witness(from_hex("000001008080808080808080800100")); }).find("overflows") !=
+          std::string::npos);
+    const auto layout = decode_td_hob_witness(from_hex(kDstackWitness));
+    CHECK(code_of([&] { (void)build_td_hob(layout, 0x820000); }) == Errc::invalid_argument);  // = top
+    CHECK_NOTHROW((void)build_td_hob(layout, 0x821000));
+    CHECK(code_of([&] { (void)build_td_hob(layout, 0); }) == Errc::invalid_argument);
+}
+
+TEST_CASE("Kernel: an initrd for a pre-2.00 kernel, and memory too small for one") {
+    CHECK(code_of([] { (void)patch_kernel_setup_header(setup_header(0x1FF, 0, 0), 0x1000, 0x80000000); }) ==
+          Errc::unsupported);
+    CHECK_NOTHROW((void)patch_kernel_setup_header(setup_header(0x1FF, 0, 0), 0, 0x80000000));
+    CHECK(code_of([] { (void)patch_kernel_setup_header(setup_header(0x20C, 1, 0x40), 0x1000, 0x28000); }) ==
+          Errc::invalid_argument);
+    // Protocol 2.03-2.0B: initrd_addr_max at 0x22C bounds the address (0 means QEMU's default).
+    auto k = setup_header(0x20A, 1, 0);
+    k[0x22C] = 0xFF, k[0x22D] = 0xFF, k[0x22E] = 0xFF, k[0x22F] = 0x0F;  // 0x0FFFFFFF
+    CHECK(u32_at(patch_kernel_setup_header(k, 0x100000, 0x80000000), 0x218) == 0x0FEFF000);
+    k[0x22C] = k[0x22D] = k[0x22E] = k[0x22F] = 0;
+    CHECK(u32_at(patch_kernel_setup_header(k, 0x100000, 0x80000000), 0x218) == 0x37EFF000);
+    // Loaded low (no LOADED_HIGH): the command line goes to 0x9A000 and the heap end is 0x9E00.
+    const auto low = patch_kernel_setup_header(setup_header(0x20C, 0, 0x40), 0, 0x80000000);
+    CHECK(u32_at(low, 0x228) == 0x9A000);
+    CHECK(u32_at(low, 0x224) == 0x9E00);
+}
+
+TEST_CASE("Lite document: wrong CBOR types, lengths and keys are refused, naming the key") {
+    auto doc = lite_document_json();
+    CHECK(document_error(doc) == "no error");
+    auto text_instead = doc;
+    text_instead["image"]["initrd_sha384"] = std::string(48, 'a');
+    CHECK(document_error(text_instead).find("image.initrd_sha384") != std::string::npos);
+    auto short_digest = doc;
+    short_digest["tdvf"]["mrtd"]["two_pass"] = json::binary(std::vector<std::uint8_t>(47, 1));
+    CHECK(document_error(short_digest).find("48 bytes") != std::string::npos);
+    auto missing = doc;
+    missing["image"].erase("kernel_authenticode");
+    CHECK(document_error(missing).find("kernel_authenticode") != std::string::npos);
+    auto witness = doc;
+    witness["tdvf"]["td_hob"] = "80100904";
+    CHECK(document_error(witness).find("td_hob") != std::string::npos);
+    auto variant = doc;
+    variant["tdvf"]["ovmf"] = "stable202408";
+    CHECK(code_of([&] { (void)parse_lite_measurement_document(json::to_cbor(variant)); }) == Errc::malformed);
+    // {1: 3}: a map key that is not text.
+    CHECK(code_of([] { (void)parse_lite_measurement_document(from_hex("a10103")); }) == Errc::malformed);
+}
+
+TEST_CASE("sha256sum.txt and vm_config: each malformed form dstack would refuse") {
+    const auto fixture = lite_fixture();
+    const auto config = parse_vm_config(fixture.dump());
+    const auto& document = *config.measurement_document;
+    const auto digest = to_hex(sha256(document));
+    const auto binding_error = [&](const std::string& checksums) {
+        return error_of([&] {
+            const auto bytes = as_bytes(checksums);
+            Octets<32> hash = sha256(bytes);
+            verify_lite_measurement_binding(bytes, document, hash);
+        });
+    };
+    CHECK(binding_error(digest + "  measurement.tdx.cbor\n") == "no error");
+    CHECK(
+        binding_error(digest + "  measurement.tdx.cbor\n" + digest + "  measurement.tdx.cbor\n").find("second entry") !=
+        std::string::npos);
+    CHECK(binding_error(digest + "  other.file\n").find("no line for measurement.tdx.cbor") != std::string::npos);
+    CHECK(binding_error(digest.substr(0, 62) + "  measurement.tdx.cbor\n").find("not 32") != std::string::npos);
+    CHECK(binding_error(digest + "\n").find("without a file name") != std::string::npos);
+    CHECK(binding_error(digest + "  *measurement.tdx.cbor\n").find("no line") != std::string::npos);
+
+    const auto edited = [&](const std::function<void(json&)>& edit) {
+        auto doc = fixture;
+        auto vm = json::parse(doc["vm_config"].get<std::string>());
+        edit(vm);
+        doc["vm_config"] = vm.dump();
+        return doc.dump();
+    };
+    CHECK(error_of([&] {
+              (void)parse_vm_config(edited([](json& c) { c["memory_size"] = 0; }));
+          }).find("vm_config.memory_size") != std::string::npos);
+    CHECK(error_of([&] {
+              (void)parse_vm_config(edited([](json& c) { c["memory_size"] = 0xB0000001ULL; }));
+          }).find("multiple of 4096") != std::string::npos);
+    CHECK(error_of([&] {
+              (void)parse_vm_config(edited([](json& c) { c["tdx_attestation_variant"] = "full"; }));
+          }).find("tdx_attestation_variant") != std::string::npos);
+    CHECK(code_of([&] { (void)parse_vm_config(edited([](json& c) { c["qemu_version"] = "8.2.2+ds"; })); }) ==
+          Errc::malformed);
+    CHECK(code_of([&] { (void)parse_vm_config(edited([](json& c) { c["ovmf_variant"] = "latest"; })); }) ==
+          Errc::malformed);
+    const auto other_variant = parse_vm_config(edited([](json& c) { c["ovmf_variant"] = "stable202505"; }));
+    CHECK(error_of([&] {
+              (void)boot_digests_from_vm_config(other_variant, std::nullopt);
+          }).find("ovmf_variant differs") != std::string::npos);
+}
+
+TEST_CASE("ACPI digests from a log: a relabelled event refuses, a lite attestation's three events are read") {
+    const auto fixture = lite_fixture();
+    auto log = parse_dstack_event_log(fixture["event_log"].get<std::string>());
+    const auto expected = acpi_digests_from_event_log(log, OvmfVariant::pre202505);
+    std::vector<Event*> rtmr0;
+    for (auto& e : log.events) {
+        if (e.imr == 0) rtmr0.push_back(&e);
+    }
+    auto relabelled = log;
+    for (auto& e : relabelled.events) {
+        if (e.imr == 0 && e.digest == expected.rsdp) e.event_type = 1;
+    }
+    CHECK(error_of([&] {
+              (void)acpi_digests_from_event_log(relabelled, OvmfVariant::pre202505);
+          }).find("not an ACPI DATA event") != std::string::npos);
+    EventLog lite;
+    for (const auto& e : log.events) {
+        if (e.imr == 0 && e.event_type == 0xA) lite.events.push_back(e);
+    }
+    REQUIRE(lite.events.size() == 3);
+    const auto read = acpi_digests_from_event_log(lite, OvmfVariant::pre202505);
+    CHECK(read.loader == expected.loader);
+    CHECK(read.tables == expected.tables);
 }

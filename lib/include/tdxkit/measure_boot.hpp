@@ -157,10 +157,12 @@ struct AcpiDigests {
 };
 
 // The three "ACPI DATA" digests of RTMR0 in a TD's event log, by position among its RTMR0 events
-// (from 0: 8-10 of 13 for pre202505, 10-12 of 17 for stable202505). Positions, not names, pick them:
-// a digest's position in RTMR0 is what a replay equal to the quote binds, while an event's type and
-// name are labels nothing covers (a type other than EV_PLATFORM_CONFIG_FLAGS only makes this refuse).
-// Error(malformed) when the log's RTMR0 does not have the variant's number of events.
+// (from 0: 8-10 of 13 for pre202505, 10-12 of 17 for stable202505), or all three of an RTMR0 that
+// has only those (dstack's lite attestation strips the other boot events). Positions, not names, pick
+// them: a digest's position in RTMR0 is what a replay equal to the quote binds, while an event's type
+// and name are labels nothing covers (a type other than EV_PLATFORM_CONFIG_FLAGS only makes this
+// refuse). The caller binds the log first where it can (its RTMR0 replayed against its quote).
+// Error(malformed) when the log's RTMR0 has neither form.
 [[nodiscard]] TDXKIT_EXPORT AcpiDigests acpi_digests_from_event_log(const EventLog& log, OvmfVariant variant);
 
 // The digests of the three fw_cfg blobs dumped from QEMU. Never throws but for Error(crypto).
@@ -168,6 +170,7 @@ struct AcpiDigests {
 
 // Where the digests of each register come from.
 struct BootDigests {
+    OvmfVariant variant = OvmfVariant::pre202505;  // which RTMR0 layout the firmware measures
     Measurement mrtd{};
     Measurement td_hob{};
     std::optional<AcpiDigests> acpi;  // unset: RTMR0 cannot be predicted
@@ -184,8 +187,8 @@ struct BootMeasurement {
     std::vector<BootEvent> events;  // RTMR0 (without the ACPI events when unknown), then RTMR1, RTMR2
 };
 
-// Lays out each register's events for the variant and folds them (RTMR = SHA-384(RTMR || digest)).
-[[nodiscard]] TDXKIT_EXPORT BootMeasurement assemble_boot_measurement(const BootDigests& digests, OvmfVariant variant);
+// Lays out each register's events for digests.variant and folds them (RTMR = SHA-384(RTMR || digest)).
+[[nodiscard]] TDXKIT_EXPORT BootMeasurement assemble_boot_measurement(const BootDigests& digests);
 
 // --- Inputs as dstack ships them ------------------------------------------------------------------
 
@@ -202,7 +205,7 @@ struct VmShape {
     OvmfVariant variant = OvmfVariant::pre202505;
 };
 
-// The full computation from the image files. Errors as the functions above.
+// The full computation from the image files, for shape.variant. Errors as the functions above.
 [[nodiscard]] TDXKIT_EXPORT BootDigests boot_digests_from_image(const ImageFiles& image, const VmShape& shape,
                                                                 const std::optional<AcpiDigests>& acpi);
 
@@ -218,7 +221,9 @@ struct ImageDirectory {
 [[nodiscard]] TDXKIT_EXPORT ImageDirectory read_image_directory(const std::string& directory);
 
 // The vm_config dstack's VMM gives a TD (and GetQuote returns), the members measurement reads.
-// Unknown members are ignored, as dstack ignores them.
+// Unknown members are ignored, as dstack ignores them; the members read are checked as they are read
+// (a QEMU version or OVMF variant dstack-mr refuses, a memory size not a multiple of 4 KiB), so that a
+// bad vm_config is malformed input, not a usage error.
 struct VmConfig {
     std::optional<Octets<32>> os_image_hash;
     std::uint32_t cpu_count = 0;
@@ -266,7 +271,8 @@ struct LiteMeasurementDocument {
 TDXKIT_EXPORT void verify_lite_measurement_binding(ByteSpan checksum_file, ByteSpan document,
                                                    const Octets<32>& os_image_hash);
 
-// The lite computation from a vm_config carrying tdx_measurement. Error(unsupported) without the
+// The lite computation from a vm_config carrying tdx_measurement; the document's OVMF variant decides
+// the RTMR0 layout, as in dstack. Error(unsupported) without the
 // document or for a memory size other than exactly 2 GiB or at least 0xB0000000 bytes (the only sizes
 // its kernel digest holds for); Error(malformed) when the document is not bound to os_image_hash
 // (verify_lite_measurement_binding) or names another OVMF variant than vm_config does.
@@ -303,7 +309,10 @@ struct BootDiagnosis {
     // The log's replay differs from the quote in RTMR0-2: its events cannot be trusted to locate
     // a difference (they are still compared, and this is said).
     std::optional<std::string> log_problem;
+    // Every register predicted and equal. A register not predicted (RTMR0 without ACPI digests) makes
+    // this false: nothing confirms it.
     [[nodiscard]] TDXKIT_EXPORT bool equal() const noexcept;
+    [[nodiscard]] TDXKIT_EXPORT bool complete() const noexcept;  // every register was predicted
 };
 
 // Compares the prediction with the TD's registers (constant time) and, for each differing RTMR,

@@ -136,7 +136,8 @@ const char* boot_event_kind_name(BootEventKind kind) noexcept {
 
 const char* boot_event_kind_cause(BootEventKind kind) noexcept {
     switch (kind) {
-    case BootEventKind::td_hob: return "the memory size (--memory), or the firmware's TD_HOB/TEMP_MEM sections";
+    case BootEventKind::td_hob:
+        return "the memory size (--memory, or vm_config memory_size), or the firmware's TD_HOB/TEMP_MEM sections";
     case BootEventKind::firmware_config: return "the firmware build (OVMF variant, Secure Boot or boot variables)";
     case BootEventKind::acpi_loader:
     case BootEventKind::acpi_rsdp:
@@ -155,11 +156,13 @@ AcpiDigests acpi_digests_from_event_log(const EventLog& log, OvmfVariant variant
     for (const auto& e : log.events) {
         if (e.imr == 0) rtmr0.push_back(&e);
     }
-    const auto layout = rtmr0_layout(variant);
+    auto layout = rtmr0_layout(variant);
+    if (rtmr0.size() == 3) layout = {0, 3};  // a lite attestation's log keeps only the ACPI events
     if (rtmr0.size() != layout.events) {
         throw Error(Errc::malformed,
-                    fmt::format("event log: RTMR0 has {} events, the {} layout has {}; the ACPI digests cannot be "
-                                "located (give the tables with --acpi-tables, --acpi-rsdp and --acpi-loader)",
+                    fmt::format("event log: RTMR0 has {} events, the {} layout has {} (or 3, the ACPI events alone); "
+                                "the ACPI digests cannot be located (give the tables with --acpi-tables, --acpi-rsdp "
+                                "and --acpi-loader)",
                                 rtmr0.size(), ovmf_variant_name(variant), layout.events));
     }
     // Event types are unbound labels: one that contradicts the layout can only make this refuse.
@@ -181,7 +184,7 @@ AcpiDigests acpi_digests_from_blobs(ByteSpan loader, ByteSpan rsdp, ByteSpan tab
     return {sha384(loader), sha384(rsdp), sha384(tables)};
 }
 
-BootMeasurement assemble_boot_measurement(const BootDigests& d, OvmfVariant variant) {
+BootMeasurement assemble_boot_measurement(const BootDigests& d) {
     BootMeasurement m;
     m.mrtd = d.mrtd;
     auto& ev = m.events;
@@ -189,7 +192,7 @@ BootMeasurement assemble_boot_measurement(const BootDigests& d, OvmfVariant vari
         ev.push_back({rtmr, kind, std::move(description), digest});
     };
     using K = BootEventKind;
-    const bool stable = variant == OvmfVariant::stable202505;
+    const bool stable = d.variant == OvmfVariant::stable202505;
     add(0, K::td_hob, "TD HOB (EV_EFI_HANDOFF_TABLES2)", d.td_hob);
     add(0, K::firmware_config, "CFV: OVMF variable store (EV_EFI_PLATFORM_FIRMWARE_BLOB2)",
         measurement_from_hex(kCfvDigestHex));
@@ -246,6 +249,7 @@ BootDigests boot_digests_from_image(const ImageFiles& image, const VmShape& shap
                                     const std::optional<AcpiDigests>& acpi) {
     const auto metadata = parse_tdvf(image.firmware);
     BootDigests d;
+    d.variant = shape.variant;
     d.mrtd = compute_mrtd(image.firmware, metadata, shape.page_order);
     d.td_hob = sha384(build_td_hob(td_hob_layout(metadata), shape.memory_size));
     d.acpi = acpi;

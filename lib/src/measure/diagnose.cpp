@@ -1,6 +1,8 @@
 // Why a running TD's boot registers differ from a prediction: register by register, and for an RTMR
 // the first event whose digest differs, with the input that most likely explains it.
 
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -9,10 +11,11 @@
 namespace tdxkit {
 
 bool BootDiagnosis::equal() const noexcept {
-    for (const auto& r : registers) {
-        if (r.predicted && !r.equal) return false;
-    }
-    return true;
+    return std::ranges::all_of(registers, [](const RegisterDiagnosis& r) { return r.predicted && r.equal; });
+}
+
+bool BootDiagnosis::complete() const noexcept {
+    return std::ranges::all_of(registers, [](const RegisterDiagnosis& r) { return r.predicted; });
 }
 
 BootDiagnosis diagnose_boot(const BootMeasurement& predicted, const TdReportBody& td, const EventLog* log) {
@@ -76,7 +79,7 @@ BootDiagnosis diagnose_boot(const BootMeasurement& predicted, const TdReportBody
                 r.event_position = k;
                 if (k < mine.size()) r.expected_event = *mine[k];
                 if (k < theirs.size()) r.actual_event_digest = theirs[k]->digest;
-                r.cause = boot_event_kind_cause(mine[std::min(k, mine.size() - 1)]->kind);
+                r.cause = k < mine.size() ? boot_event_kind_cause(mine[k]->kind) : "";
                 if (theirs.size() != mine.size()) {
                     r.cause = fmt::format("the TD's log has {} {} events where this OVMF variant measures {}: another "
                                           "firmware build or variant{}",

@@ -53,6 +53,25 @@ std::optional<JsonField> given(const JsonField& object, std::string_view key) {
     return member;
 }
 
+// A member naming an OVMF variant or a QEMU version: what parse_ovmf_variant or page_order_for_qemu
+// refuse is a fault of the document, reported at the member.
+OvmfVariant variant_member(const JsonField& field) {
+    try {
+        return parse_ovmf_variant(field.string());
+    } catch (const Error& e) {
+        field.fail(e.what());
+    }
+}
+
+std::string qemu_version_member(const JsonField& field) {
+    try {
+        (void)page_order_for_qemu(field.string());
+    } catch (const Error& e) {
+        field.fail(e.what());
+    }
+    return field.string();
+}
+
 std::string text_of(ByteSpan bytes) { return {reinterpret_cast<const char*>(bytes.data()), bytes.size()}; }
 
 Measurement measurement_member(const JsonField& object, std::string_view key) {
@@ -157,7 +176,7 @@ ImageDirectory read_image_directory(const std::string& directory) {
     image.files.initrd = file("initrd");
     image.files.cmdline = root.member("cmdline").string();
     if (const auto v = given(root, "version")) image.version = v->string();
-    if (const auto v = given(root, "ovmf_variant")) image.ovmf_variant = parse_ovmf_variant(v->string());
+    if (const auto v = given(root, "ovmf_variant")) image.ovmf_variant = variant_member(*v);
     const auto checksums = dir / "sha256sum.txt";
     if (std::filesystem::exists(checksums)) image.os_image_hash = sha256(read_file(checksums, kMaxMetadataSize));
     return image;
@@ -185,11 +204,13 @@ VmConfig parse_vm_config(std::string_view json_text) {
     if (const auto v = given(root, "os_image_hash"); v && !v->string().empty()) config.os_image_hash = v->octets<32>();
     if (const auto v = given(root, "cpu_count")) config.cpu_count = v->integer<std::uint32_t>();
     config.memory_size = root.member("memory_size").integer<std::uint64_t>();
-    if (config.memory_size == 0) root.member("memory_size").fail("must be more than 0");
+    if (config.memory_size == 0 || config.memory_size % 4096 != 0) {
+        root.member("memory_size").fail("must be a positive multiple of 4096 bytes");
+    }
     if (const auto v = given(root, "qemu_single_pass_add_pages")) config.qemu_single_pass_add_pages = v->boolean();
-    if (const auto v = given(root, "qemu_version")) config.qemu_version = v->string();
+    if (const auto v = given(root, "qemu_version")) config.qemu_version = qemu_version_member(*v);
     if (const auto v = given(root, "image")) config.image = v->string();
-    if (const auto v = given(root, "ovmf_variant")) config.ovmf_variant = parse_ovmf_variant(v->string());
+    if (const auto v = given(root, "ovmf_variant")) config.ovmf_variant = variant_member(*v);
     if (const auto v = given(root, "tdx_attestation_variant")) {
         config.attestation_variant = v->string();
         if (config.attestation_variant != "legacy" && config.attestation_variant != "lite") {
@@ -227,7 +248,7 @@ LiteMeasurementDocument parse_lite_measurement_document(ByteSpan cbor) {
     d.kernel_authenticode = measurement_member(image, "kernel_authenticode");
     d.initrd = measurement_member(image, "initrd_sha384");
     const auto tdvf = root.member("tdvf");
-    d.variant = parse_ovmf_variant(tdvf.member("ovmf").string());
+    d.variant = variant_member(tdvf.member("ovmf"));
     const auto mrtd = tdvf.member("mrtd");
     d.mrtd_single_pass = measurement_member(mrtd, "single_pass");
     d.mrtd_two_pass = measurement_member(mrtd, "two_pass");
@@ -275,6 +296,7 @@ BootDigests boot_digests_from_vm_config(const VmConfig& config, const std::optio
         throw Error(Errc::malformed, "vm_config.ovmf_variant differs from the measurement document's");
     }
     BootDigests d;
+    d.variant = doc.variant;
     d.mrtd = config.page_order() == PageOrder::two_pass ? doc.mrtd_two_pass : doc.mrtd_single_pass;
     d.td_hob = sha384(build_td_hob(doc.td_hob, config.memory_size));
     d.acpi = acpi;

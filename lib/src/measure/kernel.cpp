@@ -121,7 +121,7 @@ Bytes patch_kernel_setup_header(ByteSpan kernel, std::uint64_t initrd_size, std:
                     fmt::format("initrd: {} bytes does not fit the 32-bit ramdisk_size field", initrd_size));
     }
     if (protocol < 0x200) {
-        throw Error(Errc::invalid_argument,
+        throw Error(Errc::unsupported,
                     fmt::format("kernel: boot protocol {:#x} predates initrd support (2.00)", protocol));
     }
     std::uint64_t initrd_max = kDefaultInitrdMax;

@@ -105,13 +105,13 @@ void check_section(const TdvfSection& s, std::size_t index, std::size_t firmware
     if (s.memory_address > std::numeric_limits<std::uint64_t>::max() - s.memory_data_size) {
         fail("address + size overflows 64 bits");
     }
-    if (std::uint64_t{s.data_offset} + s.raw_data_size > firmware_size) {
+    if (s.raw_data_size > firmware_size || s.data_offset > firmware_size - s.raw_data_size) {
         fail(fmt::format("its data {:#x}+{:#x} lies outside the {:#x}-byte image", s.data_offset, s.raw_data_size,
                          firmware_size));
     }
     // MR.EXTEND reads the whole memory size from the image (QEMU maps the section from the file).
     if ((s.attributes & kTdvfAttributeMrExtend) != 0 &&
-        std::uint64_t{s.data_offset} + s.memory_data_size > firmware_size) {
+        (s.memory_data_size > firmware_size || s.data_offset > firmware_size - s.memory_data_size)) {
         fail(fmt::format("it is measured (MR_EXTEND) over {:#x}+{:#x}, outside the {:#x}-byte image", s.data_offset,
                          s.memory_data_size, firmware_size));
     }
@@ -253,11 +253,13 @@ Measurement compute_mrtd(ByteSpan firmware, const TdvfMetadata& metadata, PageOr
         const auto& s = metadata.sections[index];
         const bool extend = (s.attributes & kTdvfAttributeMrExtend) != 0;
         const bool add = (s.attributes & kTdvfAttributePageAug) == 0;
-        if (extend && std::uint64_t{s.data_offset} + s.memory_data_size > firmware.size()) {
+        const bool outside =
+            extend && (s.memory_data_size > firmware.size() || s.data_offset > firmware.size() - s.memory_data_size);
+        if (outside || s.memory_data_size > kMaxSectionMemory) {
             throw Error(Errc::invalid_argument,
-                        fmt::format("compute_mrtd: section {} lies outside the firmware given; pass the "
-                                    "metadata parse_tdvf returned for these bytes",
-                                    index));
+                        fmt::format("compute_mrtd: section {} lies outside the firmware given or exceeds {} MiB; "
+                                    "pass the metadata parse_tdvf returned for these bytes",
+                                    index, kMaxSectionMemory >> 20));
         }
         const auto pages = s.memory_data_size / kPageSize;
         if (order == PageOrder::two_pass) {

@@ -13,7 +13,7 @@ _tdxkit_flags=' --ekm-header --help --insecure-skip-tls-verify --json --no-cert-
 # Subcommands of a command path ('' is the top level).
 _tdxkit_subcommands() {
     case $1 in
-    '') echo 'quote verify replay-rtmr measure-compose collateral atls-connect atls-serve' ;;
+    '') echo 'quote verify replay-rtmr measure measure-compose collateral atls-connect atls-serve' ;;
     quote) echo 'decode generate' ;;
     collateral) echo 'fetch show' ;;
     esac
@@ -27,6 +27,7 @@ _tdxkit_options() {
     'quote generate') echo '--report-data --report-data-file --provider --out --format --tsm-dir --pki --bind-cert --event-log-out' ;;
     verify) echo '--format --collateral --policy --at --trust-root --event-log --batch --jobs --output --pccs-url --pccs-ca --root-ca-crl-url --update --cache-dir --timeout --retries --offline --refresh' ;;
     replay-rtmr) echo '--quote --acpi-table' ;;
+    measure) echo '--image --firmware --kernel --initrd --cmdline --vm-config --memory --cpus --qemu-version --page-order --ovmf-variant --acpi-from --event-log --acpi-tables --acpi-rsdp --acpi-loader --policy-out --merge-policy --diagnose' ;;
     measure-compose) echo '--normalize --preprocess --write-normalized --app-id --key-provider --key-provider-id --policy-out' ;;
     'collateral fetch') echo '--fmspc --ca --tee --out --pccs-url --pccs-ca --root-ca-crl-url --update --cache-dir --timeout --retries --offline --refresh' ;;
     'collateral show') echo '--at --trust-root' ;;
@@ -40,20 +41,24 @@ _tdxkit_values() {
     case "$1:$2" in
     'quote decode:--format' | 'verify:--format')
         echo 'auto raw hex base64 json' ;;
-    'atls-connect:--at' | 'atls-connect:--http-get' | 'atls-connect:--pccs-url' | 'atls-connect:--quote-path' | 'atls-connect:--retries' | 'atls-connect:--root-ca-crl-url' | 'atls-connect:--server-name' | 'atls-connect:--timeout' | 'atls-serve:--listen' | 'atls-serve:--max-connections' | 'atls-serve:--quote-path' | 'atls-serve:--upstream' | 'collateral fetch:--fmspc' | 'collateral fetch:--pccs-url' | 'collateral fetch:--retries' | 'collateral fetch:--root-ca-crl-url' | 'collateral fetch:--timeout' | 'collateral show:--at' | 'measure-compose:--app-id' | 'measure-compose:--key-provider-id' | 'quote generate:--report-data' | 'verify:--at' | 'verify:--jobs' | 'verify:--pccs-url' | 'verify:--retries' | 'verify:--root-ca-crl-url' | 'verify:--timeout')
+    'atls-connect:--at' | 'atls-connect:--http-get' | 'atls-connect:--pccs-url' | 'atls-connect:--quote-path' | 'atls-connect:--retries' | 'atls-connect:--root-ca-crl-url' | 'atls-connect:--server-name' | 'atls-connect:--timeout' | 'atls-serve:--listen' | 'atls-serve:--max-connections' | 'atls-serve:--quote-path' | 'atls-serve:--upstream' | 'collateral fetch:--fmspc' | 'collateral fetch:--pccs-url' | 'collateral fetch:--retries' | 'collateral fetch:--root-ca-crl-url' | 'collateral fetch:--timeout' | 'collateral show:--at' | 'measure-compose:--app-id' | 'measure-compose:--key-provider-id' | 'measure:--cmdline' | 'measure:--cpus' | 'measure:--memory' | 'measure:--qemu-version' | 'quote generate:--report-data' | 'verify:--at' | 'verify:--jobs' | 'verify:--pccs-url' | 'verify:--retries' | 'verify:--root-ca-crl-url' | 'verify:--timeout')
         ;; # free text
-    'atls-connect:--ca-file' | 'atls-connect:--collateral' | 'atls-connect:--pccs-ca' | 'atls-connect:--policy' | 'atls-connect:--trust-root' | 'atls-serve:--cert' | 'atls-serve:--ekm-hmac-key-file' | 'atls-serve:--event-log' | 'atls-serve:--key' | 'collateral fetch:--out' | 'collateral fetch:--pccs-ca' | 'collateral show:--trust-root' | 'measure-compose:--policy-out' | 'measure-compose:--write-normalized' | 'quote generate:--bind-cert' | 'quote generate:--event-log-out' | 'quote generate:--out' | 'quote generate:--report-data-file' | 'replay-rtmr:--acpi-table' | 'replay-rtmr:--quote' | 'verify:--batch' | 'verify:--collateral' | 'verify:--event-log' | 'verify:--pccs-ca' | 'verify:--policy' | 'verify:--trust-root')
+    'atls-connect:--ca-file' | 'atls-connect:--collateral' | 'atls-connect:--pccs-ca' | 'atls-connect:--policy' | 'atls-connect:--trust-root' | 'atls-serve:--cert' | 'atls-serve:--ekm-hmac-key-file' | 'atls-serve:--event-log' | 'atls-serve:--key' | 'collateral fetch:--out' | 'collateral fetch:--pccs-ca' | 'collateral show:--trust-root' | 'measure:--acpi-from' | 'measure:--acpi-loader' | 'measure:--acpi-rsdp' | 'measure:--acpi-tables' | 'measure:--diagnose' | 'measure:--event-log' | 'measure:--firmware' | 'measure:--initrd' | 'measure:--kernel' | 'measure:--merge-policy' | 'measure:--policy-out' | 'measure:--vm-config' | 'measure-compose:--policy-out' | 'measure-compose:--write-normalized' | 'quote generate:--bind-cert' | 'quote generate:--event-log-out' | 'quote generate:--out' | 'quote generate:--report-data-file' | 'replay-rtmr:--acpi-table' | 'replay-rtmr:--quote' | 'verify:--batch' | 'verify:--collateral' | 'verify:--event-log' | 'verify:--pccs-ca' | 'verify:--policy' | 'verify:--trust-root')
         echo 'file' ;;
     'atls-serve:--provider' | 'quote generate:--provider')
         echo 'auto configfs-tsm dstack simulated' ;;
     'quote generate:--format')
         echo 'raw hex base64 json' ;;
-    'atls-connect:--cache-dir' | 'atls-serve:--pki' | 'atls-serve:--tsm-dir' | 'collateral fetch:--cache-dir' | 'quote generate:--pki' | 'quote generate:--tsm-dir' | 'verify:--cache-dir')
+    'atls-connect:--cache-dir' | 'atls-serve:--pki' | 'atls-serve:--tsm-dir' | 'collateral fetch:--cache-dir' | 'measure:--image' | 'quote generate:--pki' | 'quote generate:--tsm-dir' | 'verify:--cache-dir')
         echo 'dir' ;;
     'atls-connect:--update' | 'collateral fetch:--update' | 'verify:--update')
         echo 'standard early' ;;
     'measure-compose:--key-provider')
         echo 'none local kms tpm' ;;
+    'measure:--page-order')
+        echo 'single two' ;;
+    'measure:--ovmf-variant')
+        echo 'pre202505' ;;
     'verify:--output')
         echo 'full summary' ;;
     'collateral fetch:--ca')

@@ -25,7 +25,7 @@ function __tdxkit_path
             case '-*'
             case '*'
                 switch "$path:$token"
-                    case ':quote' ':verify' ':replay-rtmr' ':measure-compose' ':collateral' ':atls-connect' ':atls-serve' 'quote:decode' 'quote:generate' 'collateral:fetch' 'collateral:show'
+                    case ':quote' ':verify' ':replay-rtmr' ':measure' ':measure-compose' ':collateral' ':atls-connect' ':atls-serve' 'quote:decode' 'quote:generate' 'collateral:fetch' 'collateral:show'
                         set path (string trim -- "$path $token")
                 end
         end
@@ -50,6 +50,7 @@ complete -c tdxkit -n '__tdxkit_at ""' -f
 complete -c tdxkit -n '__tdxkit_at ""' -a quote -d 'Decode quotes (and, inside a TD, generate them)'
 complete -c tdxkit -n '__tdxkit_at ""' -a verify -d 'Verify a quote (Intel DCAP) and check it against a policy'
 complete -c tdxkit -n '__tdxkit_at ""' -a replay-rtmr -d 'Replay an event log (dstack JSON or CCEL) into RTMR0-3'
+complete -c tdxkit -n '__tdxkit_at ""' -a measure -d 'Predict MRTD and RTMR0-2 from a dstack image and VM shape'
 complete -c tdxkit -n '__tdxkit_at ""' -a measure-compose -d 'Compute the dstack compose hash and derived measurements'
 complete -c tdxkit -n '__tdxkit_at ""' -a collateral -d 'Fetch, cache and inspect DCAP collateral (Intel PCS / PCCS)'
 complete -c tdxkit -n '__tdxkit_at ""' -a atls-connect -d 'Attested TLS client: verify a TD server, then talk to it'
@@ -104,6 +105,28 @@ complete -c tdxkit -n '__tdxkit_at "verify"' -l refresh -d 'Ignore cached collat
 # tdxkit replay-rtmr
 complete -c tdxkit -n '__tdxkit_at "replay-rtmr"' -l quote -r -F -d 'Quote to compare with'
 complete -c tdxkit -n '__tdxkit_at "replay-rtmr"' -l acpi-table -r -F -d 'The ACPI CCEL table for a CCEL log'
+
+# tdxkit measure
+complete -c tdxkit -n '__tdxkit_at "measure"' -f
+complete -c tdxkit -n '__tdxkit_at "measure"' -l image -x -a '(__fish_complete_directories)' -d 'dstack image directory (metadata.json names the files)'
+complete -c tdxkit -n '__tdxkit_at "measure"' -l firmware -r -F -d 'OVMF/TDVF firmware image'
+complete -c tdxkit -n '__tdxkit_at "measure"' -l kernel -r -F -d 'Kernel bzImage'
+complete -c tdxkit -n '__tdxkit_at "measure"' -l initrd -r -F -d 'Initrd'
+complete -c tdxkit -n '__tdxkit_at "measure"' -l cmdline -x -d 'Kernel command line, without " initrd=initrd"'
+complete -c tdxkit -n '__tdxkit_at "measure"' -l vm-config -r -F -d 'dstack vm_config with tdx_measurement (or a GetQuote response)'
+complete -c tdxkit -n '__tdxkit_at "measure"' -l memory -x -d 'TD memory size: 2G, 2048M or bytes'
+complete -c tdxkit -n '__tdxkit_at "measure"' -l cpus -x -d 'Number of vCPUs (recorded only)'
+complete -c tdxkit -n '__tdxkit_at "measure"' -l qemu-version -x -d 'QEMU version MAJOR.MINOR.PATCH'
+complete -c tdxkit -n '__tdxkit_at "measure"' -l page-order -x -a 'single two' -d 'Override the MRTD page order'
+complete -c tdxkit -n '__tdxkit_at "measure"' -l ovmf-variant -x -a 'pre202505' -d 'OVMF variant'
+complete -c tdxkit -n '__tdxkit_at "measure"' -l acpi-from -r -F -d 'Event log to take the ACPI digests from'
+complete -c tdxkit -n '__tdxkit_at "measure"' -l event-log -r -F -d 'Event log to take the ACPI digests from'
+complete -c tdxkit -n '__tdxkit_at "measure"' -l acpi-tables -r -F -d 'etc/acpi/tables dumped from QEMU fw_cfg'
+complete -c tdxkit -n '__tdxkit_at "measure"' -l acpi-rsdp -r -F -d 'etc/acpi/rsdp dumped from QEMU fw_cfg'
+complete -c tdxkit -n '__tdxkit_at "measure"' -l acpi-loader -r -F -d 'etc/table-loader dumped from QEMU fw_cfg'
+complete -c tdxkit -n '__tdxkit_at "measure"' -l policy-out -r -F -d 'Write a policy pinning MRTD and RTMR0-2'
+complete -c tdxkit -n '__tdxkit_at "measure"' -l merge-policy -r -F -d 'Start --policy-out from this policy'
+complete -c tdxkit -n '__tdxkit_at "measure"' -l diagnose -r -F -d 'Compare with a TD (quote or GetQuote response)'
 
 # tdxkit measure-compose
 complete -c tdxkit -n '__tdxkit_at "measure-compose"' -l normalize -d 'Hash the dstack SDK canonical form'

@@ -58,7 +58,7 @@ _tdxkit_values() {
     'measure:--page-order')
         echo 'single two' ;;
     'measure:--ovmf-variant')
-        echo 'pre202505' ;;
+        echo 'pre202505 stable202505' ;;
     'verify:--output')
         echo 'full summary' ;;
     'collateral fetch:--ca')

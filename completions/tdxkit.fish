@@ -118,7 +118,7 @@ complete -c tdxkit -n '__tdxkit_at "measure"' -l memory -x -d 'TD memory size: 2
 complete -c tdxkit -n '__tdxkit_at "measure"' -l cpus -x -d 'Number of vCPUs (recorded only)'
 complete -c tdxkit -n '__tdxkit_at "measure"' -l qemu-version -x -d 'QEMU version MAJOR.MINOR.PATCH'
 complete -c tdxkit -n '__tdxkit_at "measure"' -l page-order -x -a 'single two' -d 'Override the MRTD page order'
-complete -c tdxkit -n '__tdxkit_at "measure"' -l ovmf-variant -x -a 'pre202505' -d 'OVMF variant'
+complete -c tdxkit -n '__tdxkit_at "measure"' -l ovmf-variant -x -a 'pre202505 stable202505' -d 'OVMF variant'
 complete -c tdxkit -n '__tdxkit_at "measure"' -l acpi-from -r -F -d 'Event log to take the ACPI digests from'
 complete -c tdxkit -n '__tdxkit_at "measure"' -l event-log -r -F -d 'Event log to take the ACPI digests from'
 complete -c tdxkit -n '__tdxkit_at "measure"' -l acpi-tables -r -F -d 'etc/acpi/tables dumped from QEMU fw_cfg'

@@ -244,7 +244,8 @@ Prediction predict(const MeasureCommand& cmd, const std::optional<LoadedLog>& gi
         p.page_order_from = forced_order                        ? "--page-order"
                             : config.qemu_single_pass_add_pages ? "vm_config qemu_single_pass_add_pages (dstack-mr "
                                                                   "reads true as two-pass)"
-                                                                : "vm_config qemu_version";
+                            : config.qemu_version               ? "vm_config qemu_version"
+                                                                : "default (dstack-mr assumes QEMU 9.1.0: single-pass)";
         p.os_image_hash = config.os_image_hash;
         if (!config.measurement_document) {
             throw Error(Errc::unsupported, "vm_config has no tdx_measurement (checksum_file and measurement): it "

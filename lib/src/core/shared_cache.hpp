@@ -6,7 +6,7 @@
 //
 // Built for concurrent readers: the key is hashed before any lock is taken, lookups share the lock,
 // and only an insertion takes it alone. With one mutex held for hashing and comparing kilobyte keys,
-// two batch workers ran at the speed of one (lib/docs/architecture.md, "Performance").
+// two batch workers contended on it (README.md, "Performance").
 
 #include <cstddef>
 #include <functional>

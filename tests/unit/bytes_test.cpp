@@ -162,3 +162,31 @@ TEST_CASE("from_hex: every digit pair in both cases, at every offset of the eigh
         CHECK(from_hex(spaced) == Bytes(all.begin(), all.begin() + 12));
     }
 }
+
+TEST_CASE("from_hex: every byte value at every position of the sixteen- and eight-digit fast paths") {
+    const std::string digits = "0123456789abcdefABCDEF0123456789fedcba9876543210FEDCBA9876543210";
+    const auto is_hex = [](unsigned char c) { return std::isxdigit(c) != 0; };
+    const auto is_space = [](unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+    for (std::size_t at = 0; at < 40; ++at) {
+        for (int value = 0; value < 256; ++value) {
+            const auto c = static_cast<unsigned char>(value);
+            std::string text = digits.substr(0, 40);
+            text[at] = static_cast<char>(c);
+            CAPTURE(at);
+            CAPTURE(value);
+            if (at == 1 && (c == 'x' || c == 'X')) {
+                CHECK(from_hex(text).size() == 19);  // "0x" prefix
+            } else if (is_hex(c)) {
+                const auto out = from_hex(text);
+                REQUIRE(out.size() == 20);
+                const auto nibble = [](char d) { return std::isdigit(d) ? d - '0' : (std::tolower(d) - 'a' + 10); };
+                CHECK(out[at / 2] ==
+                      static_cast<std::uint8_t>(nibble(text[at / 2 * 2]) << 4 | nibble(text[at / 2 * 2 + 1])));
+            } else if (is_space(c)) {
+                CHECK_THROWS_AS((void)from_hex(text), Error);  // 39 digits: odd
+            } else {
+                CHECK_THROWS_AS((void)from_hex(text), Error);
+            }
+        }
+    }
+}

@@ -1,5 +1,6 @@
 #include "core/json.hpp"
 
+#include <bit>
 #include <cerrno>
 #include <cmath>
 #include <cstdint>
@@ -9,6 +10,10 @@
 #include <type_traits>
 #include <utility>
 #include <vector>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include <fmt/format.h>
 
@@ -262,6 +267,20 @@ private:
         // Exact test for "some byte of x is zero" (the classic haszero bit trick).
         const auto has_zero_byte = [](std::uint64_t x) { return ((x - kOnes) & ~x & kHighBits) != 0; };
         std::size_t i = from;
+#if defined(__SSE2__)
+        // Sixteen at a time where x86-64 guarantees SSE2.
+        const auto* bytes = reinterpret_cast<const unsigned char*>(text_.data());
+        while (i + 16 <= text_.size()) {
+            const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bytes + i));
+            const __m128i control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1F)), v);  // v <= 0x1F
+            const __m128i ends = _mm_or_si128(
+                control, _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+            // The sign bit of each byte is a byte >= 0x80.
+            const auto mask = static_cast<unsigned>(_mm_movemask_epi8(ends) | _mm_movemask_epi8(v));
+            if (mask != 0) return i + static_cast<std::size_t>(std::countr_zero(mask));
+            i += 16;
+        }
+#endif
         while (i + 8 <= text_.size()) {
             std::uint64_t word = 0;
             std::memcpy(&word, text_.data() + i, sizeof word);

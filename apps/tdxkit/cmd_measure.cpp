@@ -197,16 +197,15 @@ std::optional<AcpiDigests> acpi_digests(const MeasureCommand& cmd, Prediction& p
                                        read_input(cmd.acpi_rsdp, kMaxAcpiBlob),
                                        read_input(cmd.acpi_tables, kMaxAcpiBlob));
     }
-    const LoadedLog* log = nullptr;
-    if (evidence != nullptr && evidence->log_is_given) {
-        log = &*evidence->log;  // --event-log is the diagnosed TD's: bound to its quote
-    } else if (given_log) {
-        log = &*given_log;
-    } else if (wrapper_log) {
-        log = &*wrapper_log;
-    } else if (evidence != nullptr && evidence->log) {
-        log = &*evidence->log;
-    }
+    const LoadedLog* log = [&]() -> const LoadedLog* {
+        // --event-log for a bare diagnosed quote is that TD's log; its copy in the evidence is bound
+        // to the quote.
+        if (evidence != nullptr && evidence->log_is_given) return &*evidence->log;
+        if (given_log) return &*given_log;
+        if (wrapper_log) return &*wrapper_log;
+        if (evidence != nullptr && evidence->log) return &*evidence->log;
+        return nullptr;
+    }();
     if (log == nullptr) {
         p.notes.push_back("RTMR0 is not predicted: it includes the ACPI tables QEMU generates for the VM shape; give "
                           "them with --acpi-tables/--acpi-rsdp/--acpi-loader (dumped from QEMU) or --acpi-from a "

@@ -44,11 +44,11 @@ public:
 
 private:
     struct Key {
-        std::size_t hash;
+        std::size_t hash = 0;
         std::string bytes;
     };
     struct KeyView {
-        std::size_t hash;
+        std::size_t hash = 0;
         std::string_view bytes;
     };
     struct Hash {

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "eventlog/extend.hpp"
 #include "eventlog/runtime_event.hpp"
 #include "tdxkit/error.hpp"
 #include "tdxkit/eventlog.hpp"
@@ -64,15 +65,11 @@ EventLog parse_event_log(ByteSpan data) {
 
 std::array<Measurement, kRtmrCount> replay_rtmrs(const EventLog& log) {
     std::array<Measurement, kRtmrCount> rtmr{};
-    std::array<std::uint8_t, 96> buf{};
     for (const auto& e : log.events) {
         if (e.imr >= kRtmrCount) {
             throw Error(Errc::internal, fmt::format("event {} has RTMR index {}", e.index, e.imr));
         }
-        auto& reg = rtmr[e.imr];
-        std::copy(reg.begin(), reg.end(), buf.begin());
-        std::copy(e.digest.begin(), e.digest.end(), buf.begin() + 48);
-        reg = sha384(buf);
+        detail::extend_rtmr(rtmr[e.imr], e.digest);
     }
     return rtmr;
 }

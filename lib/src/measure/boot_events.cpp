@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "eventlog/extend.hpp"
 #include "measure/boot_internal.hpp"
 #include "tdxkit/error.hpp"
 #include "tdxkit/measure_boot.hpp"
@@ -48,12 +49,6 @@ Measurement measurement_from_hex(std::string_view hex) {
     return m;
 }
 
-Bytes utf16le_ascii(std::string_view text) {
-    Bytes out;
-    for (const char c : text) out.insert(out.end(), {static_cast<std::uint8_t>(c), 0});
-    return out;
-}
-
 // UEFI_VARIABLE_DATA of an absent Secure Boot variable (EV_EFI_VARIABLE_DRIVER_CONFIG): the vendor
 // GUID, the name's length, a data length of 0, the UTF-16 name. dstack's OVMF boots with Secure
 // Boot off, so all five are measured empty.
@@ -62,7 +57,7 @@ Measurement empty_variable_digest(const Octets<16>& vendor, std::string_view nam
     const std::uint64_t name_length = name.size();
     for (std::size_t i = 0; i < 8; ++i) data.push_back(static_cast<std::uint8_t>(name_length >> (8U * i)));
     data.insert(data.end(), 8, 0);
-    const auto utf16 = utf16le_ascii(name);
+    const auto utf16 = detail::utf16le(name, "EFI variable name");
     data.insert(data.end(), utf16.begin(), utf16.end());
     return sha384(data);
 }
@@ -74,7 +69,7 @@ Measurement load_option_digest(std::uint32_t attributes, std::string_view descri
     Bytes option;
     for (std::size_t i = 0; i < 4; ++i) option.push_back(static_cast<std::uint8_t>(attributes >> (8U * i)));
     option.insert(option.end(), {0x2C, 0x00});  // two 20-byte nodes and the 4-byte end node
-    const auto text = utf16le_ascii(description);
+    const auto text = detail::utf16le(description, "load option description");
     option.insert(option.end(), text.begin(), text.end());
     option.insert(option.end(), {0x00, 0x00});
     option.insert(option.end(), {0x04, 0x07, 0x14, 0x00});  // MEDIA_DEVICE_PATH / PIWG firmware volume
@@ -89,12 +84,8 @@ Measurement separator_digest() { return sha384(Bytes{0, 0, 0, 0}); }
 
 Measurement fold(const std::vector<BootEvent>& events, std::uint32_t rtmr) {
     Measurement reg{};
-    Bytes buf(96);
     for (const auto& e : events) {
-        if (e.rtmr != rtmr) continue;
-        std::copy(reg.begin(), reg.end(), buf.begin());
-        std::copy(e.digest.begin(), e.digest.end(), buf.begin() + 48);
-        reg = sha384(buf);
+        if (e.rtmr == rtmr) detail::extend_rtmr(reg, e.digest);
     }
     return reg;
 }

@@ -17,6 +17,7 @@
 
 #include <fmt/format.h>
 
+#include "core/utf8.hpp"
 #include "tdxkit/error.hpp"
 
 namespace tdxkit::detail {
@@ -60,22 +61,6 @@ void append_utf8(std::string& out, std::uint32_t cp) {
         out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
         out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
     }
-}
-
-// Length of the well-formed UTF-8 sequence (RFC 3629: no overlong forms, no surrogates, nothing
-// above U+10FFFF) that starts at text[0], or 0.
-std::size_t utf8_sequence(std::string_view text) noexcept {
-    const auto at = [&](std::size_t i) { return i < text.size() ? static_cast<unsigned char>(text[i]) : 0U; };
-    const auto cont = [&](std::size_t i, unsigned lo = 0x80, unsigned hi = 0xBF) { return at(i) >= lo && at(i) <= hi; };
-    const unsigned b = at(0);
-    if (b >= 0xC2 && b <= 0xDF) return cont(1) ? 2 : 0;
-    if (b == 0xE0) return cont(1, 0xA0) && cont(2) ? 3 : 0;
-    if ((b >= 0xE1 && b <= 0xEC) || b == 0xEE || b == 0xEF) return cont(1) && cont(2) ? 3 : 0;
-    if (b == 0xED) return cont(1, 0x80, 0x9F) && cont(2) ? 3 : 0;
-    if (b == 0xF0) return cont(1, 0x90) && cont(2) && cont(3) ? 4 : 0;
-    if (b >= 0xF1 && b <= 0xF3) return cont(1) && cont(2) && cont(3) ? 4 : 0;
-    if (b == 0xF4) return cont(1, 0x80, 0x8F) && cont(2) && cont(3) ? 4 : 0;
-    return 0;
 }
 
 // A JSON parser (RFC 8259) that builds nlohmann values. It is iterative (an explicit stack of open

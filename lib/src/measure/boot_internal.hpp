@@ -5,12 +5,17 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string_view>
 
 #include "tdxkit/bytes.hpp"
 
 namespace tdxkit::detail {
 
 inline constexpr std::uint64_t kPageSize = 0x1000;
+
+// UTF-16LE code units of UTF-8 text, as Rust's encode_utf16 gives them (surrogate pairs above
+// U+FFFF), without a terminator. Error(invalid_argument) "<what>: invalid UTF-8 at byte N".
+[[nodiscard]] Bytes utf16le(std::string_view text, std::string_view what);
 
 // Little-endian value of `size` bytes at `offset`; the caller has checked the range.
 [[nodiscard]] inline std::uint64_t load_le(ByteSpan bytes, std::size_t offset, std::size_t size) noexcept {

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "core/utf8.hpp"
 #include "crypto/ossl.hpp"
 #include "measure/boot_internal.hpp"
 #include "tdxkit/error.hpp"
@@ -55,8 +56,9 @@ void pe_require(std::uint64_t offset, std::uint64_t size, std::size_t length, st
     }
 }
 
-// UTF-16LE code units of valid UTF-8 text, as Rust's encode_utf16 (surrogate pairs above U+FFFF).
-Bytes utf16le(std::string_view text) {
+}  // namespace
+
+Bytes detail::utf16le(std::string_view text, std::string_view what) {
     Bytes out;
     out.reserve(text.size() * 2 + 2);
     const auto unit = [&](std::uint32_t u) {
@@ -64,22 +66,12 @@ Bytes utf16le(std::string_view text) {
         out.push_back(static_cast<std::uint8_t>(u >> 8U));
     };
     for (std::size_t i = 0; i < text.size();) {
-        const auto b0 = static_cast<std::uint8_t>(text[i]);
-        std::size_t n = b0 < 0x80                  ? 1
-                        : b0 >= 0xC2 && b0 <= 0xDF ? 2
-                        : b0 >= 0xE0 && b0 <= 0xEF ? 3
-                        : b0 >= 0xF0 && b0 <= 0xF4 ? 4
-                                                   : 0;
-        std::uint32_t cp = n == 1 ? b0 : n == 2 ? b0 & 0x1FU : n == 3 ? b0 & 0x0FU : b0 & 0x07U;
-        for (std::size_t k = 1; n != 0 && k < n; ++k) {
-            const auto b = i + k < text.size() ? static_cast<std::uint8_t>(text[i + k]) : 0;
-            if ((b & 0xC0U) != 0x80U) n = 0;
-            cp = (cp << 6U) | (b & 0x3FU);
-        }
-        const bool overlong = (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000);
-        if (n == 0 || overlong || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) {
-            throw Error(Errc::invalid_argument, fmt::format("kernel command line: invalid UTF-8 at byte {}", i));
-        }
+        const auto lead = static_cast<std::uint8_t>(text[i]);
+        const std::size_t n = lead < 0x80 ? 1 : utf8_sequence(text.substr(i));
+        if (n == 0) throw Error(Errc::invalid_argument, fmt::format("{}: invalid UTF-8 at byte {}", what, i));
+        // The sequence is well formed: the lead byte's payload bits, then six from each continuation byte.
+        std::uint32_t cp = n == 1 ? lead : lead & (0x7FU >> n);
+        for (std::size_t k = 1; k < n; ++k) cp = (cp << 6U) | (static_cast<std::uint8_t>(text[i + k]) & 0x3FU);
         if (cp >= 0x10000) {
             unit(0xD800 + ((cp - 0x10000) >> 10U));
             unit(0xDC00 + ((cp - 0x10000) & 0x3FFU));
@@ -90,8 +82,6 @@ Bytes utf16le(std::string_view text) {
     }
     return out;
 }
-
-}  // namespace
 
 Bytes patch_kernel_setup_header(ByteSpan kernel, std::uint64_t initrd_size, std::uint64_t memory_size) {
     if (kernel.size() < kMinKernelSize) {
@@ -214,7 +204,7 @@ Measurement authenticode_sha384(ByteSpan pe) {
 }
 
 Measurement cmdline_digest(std::string_view cmdline) {
-    auto units = utf16le(std::string(cmdline) + " initrd=initrd");
+    auto units = detail::utf16le(std::string(cmdline) + " initrd=initrd", "kernel command line");
     units.insert(units.end(), {0, 0});
     return sha384(units);
 }

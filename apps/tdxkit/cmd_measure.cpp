@@ -246,12 +246,10 @@ Prediction predict(const MeasureCommand& cmd, const std::optional<LoadedLog>& gi
                             : config.qemu_version               ? "vm_config qemu_version"
                                                                 : "default (dstack-mr assumes QEMU 9.1.0: single-pass)";
         p.os_image_hash = config.os_image_hash;
-        if (!config.measurement_document) {
-            throw Error(Errc::unsupported, "vm_config has no tdx_measurement (checksum_file and measurement): it "
-                                           "describes a legacy boot; measure the image instead (--image)");
-        }
-        // The document names the OVMF variant, and so the RTMR0 layout the ACPI digests are read by.
-        p.variant = parse_lite_measurement_document(*config.measurement_document).variant;
+        // Checked and bound first; the document names the OVMF variant, and so the RTMR0 layout the
+        // ACPI digests are read by.
+        auto digests = boot_digests_from_vm_config(config, std::nullopt, forced_order);
+        p.variant = digests.variant;
         std::optional<LoadedLog> wrapper_log;
         if (config.event_log) {
             // The wrapper (a GetQuote response) also carries the quote the log must replay to.
@@ -259,13 +257,7 @@ Prediction predict(const MeasureCommand& cmd, const std::optional<LoadedLog>& gi
             wrapper_log = LoadedLog{std::move(log), fmt::format("the event log in {}", cmd.vm_config), std::nullopt};
             if (wrapper_log->log.quote) wrapper_log->quote = parse_quote(*wrapper_log->log.quote);
         }
-        const auto acpi = acpi_digests(cmd, p, p.variant, given_log, wrapper_log, evidence);
-        auto digests = boot_digests_from_vm_config(config, acpi);
-        if (forced_order) {
-            // The document carries both orders; --page-order picks the other one.
-            const auto doc = parse_lite_measurement_document(*config.measurement_document);
-            digests.mrtd = *forced_order == PageOrder::two_pass ? doc.mrtd_two_pass : doc.mrtd_single_pass;
-        }
+        digests.acpi = acpi_digests(cmd, p, p.variant, given_log, wrapper_log, evidence);
         p.measurement = assemble_boot_measurement(digests);
         if (config.attestation_variant != "lite") {
             p.notes.push_back("the vm_config describes a legacy boot; the prediction uses its tdx_measurement "

@@ -174,6 +174,9 @@ TEST_CASE("tdx-lite fixture: the vm_config and the log's ACPI digests predict th
     CHECK(to_hex(*config.os_image_hash) == "e6f5cfec20c02e7b97baa213d0f718020b55e040172d90ccbcb946d56c8b09db");
     CHECK(to_hex(sha256(*config.checksum_file)) == to_hex(*config.os_image_hash));
     CHECK(config.page_order() == PageOrder::two_pass);  // QEMU 8.2.2
+    // The document carries both MRTDs; an explicit order picks the other one.
+    CHECK(to_hex(boot_digests_from_vm_config(config, std::nullopt, PageOrder::single_pass).mrtd) ==
+          "a6f2ac9451810686a4db259fe8fa5438dc4a58bda9fd2f5b1fb0928335705500d29a15c92387416a2f52dddce99c83f8");
 
     const auto log = parse_dstack_event_log(fixture["event_log"].get<std::string>());
     const auto acpi = acpi_digests_from_event_log(log, OvmfVariant::pre202505);
@@ -420,7 +423,7 @@ TEST_CASE("PE: headers and section table outside the image are refused with the 
     }
 }
 
-TEST_CASE("Strict CBOR: the lite document refuses duplicates, indefinite lengths, tags and wrong types") {
+TEST_CASE("Strict CBOR: the lite document refuses duplicates, indefinite lengths, tags, depth and trailing bytes") {
     const auto fixture = lite_fixture();
     const auto config = parse_vm_config(fixture.dump());
     const auto& good = *config.measurement_document;

@@ -275,9 +275,11 @@ TDXKIT_EXPORT void verify_lite_measurement_binding(ByteSpan checksum_file, ByteS
 // the RTMR0 layout, as in dstack. Error(unsupported) without the
 // document or for a memory size other than exactly 2 GiB or at least 0xB0000000 bytes (the only sizes
 // its kernel digest holds for); Error(malformed) when the document is not bound to os_image_hash
-// (verify_lite_measurement_binding) or names another OVMF variant than vm_config does.
+// (verify_lite_measurement_binding) or names another OVMF variant than vm_config does. `page_order`
+// picks which of the document's two MRTDs (unset: vm_config's order, VmConfig::page_order).
 [[nodiscard]] TDXKIT_EXPORT BootDigests boot_digests_from_vm_config(const VmConfig& config,
-                                                                    const std::optional<AcpiDigests>& acpi);
+                                                                    const std::optional<AcpiDigests>& acpi,
+                                                                    std::optional<PageOrder> page_order = std::nullopt);
 
 // --- Values derived from the registers (lib/docs/dstack.md) ---------------------------------------
 

@@ -275,7 +275,8 @@ void verify_lite_measurement_binding(ByteSpan checksum_file, ByteSpan document, 
     }
 }
 
-BootDigests boot_digests_from_vm_config(const VmConfig& config, const std::optional<AcpiDigests>& acpi) {
+BootDigests boot_digests_from_vm_config(const VmConfig& config, const std::optional<AcpiDigests>& acpi,
+                                        std::optional<PageOrder> page_order) {
     if (config.memory_size != kLiteMemoryLow && config.memory_size < kLiteMemoryHighFrom) {
         throw Error(Errc::unsupported,
                     fmt::format("vm_config.memory_size is {} bytes ({} MiB); the lite measurement document serves "
@@ -297,7 +298,7 @@ BootDigests boot_digests_from_vm_config(const VmConfig& config, const std::optio
     }
     BootDigests d;
     d.variant = doc.variant;
-    d.mrtd = config.page_order() == PageOrder::two_pass ? doc.mrtd_two_pass : doc.mrtd_single_pass;
+    d.mrtd = page_order.value_or(config.page_order()) == PageOrder::two_pass ? doc.mrtd_two_pass : doc.mrtd_single_pass;
     d.td_hob = sha384(build_td_hob(doc.td_hob, config.memory_size));
     d.acpi = acpi;
     d.kernel_authenticode = doc.kernel_authenticode;

@@ -24,6 +24,15 @@ struct AppraisalOptions {
     std::optional<UnixTime> now;                 // the verification time; unset: read the clock once
     TrustRoot trust_root = intel_sgx_root_ca();  // replacing it is for tests and development only
     VerificationCache* cache = nullptr;          // optional, shared by the verifications of a batch
+    // What the quote's REPORTDATA must be, compared in constant time: a nonce the relying party chose, or
+    // the hash of a key the container presents. A mismatch rejects ("report_data_binding").
+    struct ExpectedReportData {
+        Octets<64> value{};
+        std::string meaning;  // what it binds, for the reason: e.g. SHA-512("ratls-cert:" || certificate SPKI)
+    };
+    std::optional<ExpectedReportData> expected_report_data;
+    // Checks the evidence's container made (an RA-TLS certificate's validity, say); a failed one rejects.
+    std::vector<Check> container_checks;
 };
 
 struct Appraisal {
@@ -35,9 +44,13 @@ struct Appraisal {
     PolicyResult policy_result;  // every rule is evaluated, also when verification failed
     // What the operator should know that is not a reason to reject (verification_warnings).
     std::vector<std::string> warnings;
+    // What ties the quote to its container, in order: options.container_checks, then
+    // "report_data_binding" when options.expected_report_data was set. Empty for a bare quote.
+    std::vector<Check> evidence_checks;
 };
 
-// No files or network; the clock only when options.now is unset. `event_log` is the log that came with the quote
+// No files or network; the clock only when options.now is unset. Reasons in order: the quote is not
+// authentic, an evidence check failed, the TCB is Revoked, a policy rule is violated. `event_log` is the log that came with the quote
 // (nullptr: none); a log counts only as far as bind_event_log vouches for it. Throws only for internal errors
 // (Error(crypto) or Error(internal), as verify_quote and evaluate_policy); every problem with the evidence is a
 // rejection with its reason.

@@ -61,7 +61,11 @@ VerificationOutcome verify_input(const QuoteInput& input, const Collateral& coll
         o.event_log = {input.container, log->container, log->events.size()};
     }
     o.policy_source = ctx.policy.source;
-    o.appraisal = appraise(*o.quote, collateral, log, ctx.policy, AppraisalOptions{ctx.now, ctx.root, &ctx.cache});
+    AppraisalOptions options;
+    options.now = ctx.now;
+    options.trust_root = ctx.root;
+    options.cache = &ctx.cache;
+    o.appraisal = appraise(*o.quote, collateral, log, ctx.policy, options);
     return o;
 }
 

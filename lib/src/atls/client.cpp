@@ -179,8 +179,10 @@ void check_quote(const ClientOptions& options, const detail::QuoteReply& reply, 
                   fmt::format("the quote's collateral cannot be determined: {}", e.what()));
         return;
     }
-    auto appraisal = appraise(*o.quote, collateral, log ? &*log : nullptr, options.policy,
-                              AppraisalOptions{now, options.trust_root, nullptr});
+    AppraisalOptions appraisal_options;
+    appraisal_options.now = now;
+    appraisal_options.trust_root = options.trust_root;
+    auto appraisal = appraise(*o.quote, collateral, log ? &*log : nullptr, options.policy, appraisal_options);
     o.report = std::move(appraisal.report);
     o.policy_result = std::move(appraisal.policy_result);
     const auto& r = *o.report;

@@ -140,8 +140,12 @@ public:
                 o.event_log = {request.input.container, log->container, log->events.size()};
             }
             o.policy_source = options_.policy.source;
-            o.appraisal = appraise(*o.quote, *collateral_.get(*o.quote), log ? &*log : nullptr, options_.policy,
-                                   AppraisalOptions{options_.now, options_.trust_root, &cache_});
+            AppraisalOptions appraisal_options;
+            appraisal_options.now = options_.now;
+            appraisal_options.trust_root = options_.trust_root;
+            appraisal_options.cache = &cache_;
+            o.appraisal =
+                appraise(*o.quote, *collateral_.get(*o.quote), log ? &*log : nullptr, options_.policy, appraisal_options);
         } catch (const Error& e) {
             o.error = e;
         } catch (const std::exception& e) {

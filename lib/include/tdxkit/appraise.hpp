@@ -30,9 +30,9 @@ struct AppraisalOptions {
         Octets<64> value{};
         std::string meaning;  // what it binds, for the reason: e.g. SHA-512("ratls-cert:" || certificate SPKI)
     };
-    std::optional<ExpectedReportData> expected_report_data;
+    std::optional<ExpectedReportData> expected_report_data{};
     // Checks the evidence's container made (an RA-TLS certificate's validity, say); a failed one rejects.
-    std::vector<Check> container_checks;
+    std::vector<Check> container_checks{};
 };
 
 struct Appraisal {

@@ -115,7 +115,7 @@ int run(int argc, char** argv) {
     int rc = kOk;
     for (const Registrar reg :
          {register_quote, register_verify, register_replay_rtmr, register_measure, register_measure_compose,
-          register_collateral, register_atls_connect, register_atls_serve})
+          register_collateral, register_atls_connect, register_atls_serve, register_serve})
         reg(app, global, rc);
 
     try {

@@ -40,6 +40,7 @@ void register_replay_rtmr(CLI::App& root, const GlobalOptions& global, int& rc);
 void register_measure_compose(CLI::App& root, const GlobalOptions& global, int& rc);
 void register_measure(CLI::App& root, const GlobalOptions& global, int& rc);
 void register_collateral(CLI::App& root, const GlobalOptions& global, int& rc);
+void register_serve(CLI::App& root, const GlobalOptions& global, int& rc);
 // `quote generate`, under the `quote` command.
 void register_quote_generate(CLI::App* quote, const GlobalOptions& global, int& rc);
 

@@ -24,6 +24,7 @@ HEADER_MODULE = {
     "provider": "provider",
     "atls": "atls",
     "attestation": "ratls", "ratls": "ratls",
+    "serve": "serve",
     "testing": "testing",
 }
 
@@ -48,6 +49,8 @@ ALLOWED = {
     # libtdxkit, so of "crypto" it may use only the header-only OpenSSL owners.
     "testing": {"core", "crypto", "quote", "pcs", "eventlog", "provider"},
     "provider": {"core", "quote", "eventlog"},
+    "serve": {"core", "crypto", "quote", "eventlog", "pcs", "verify", "policy", "appraise", "ratls", "report",
+              "measure", "provider"},
     "atls": {"core", "crypto", "quote", "eventlog", "pcs", "verify", "policy", "appraise", "provider", "ratls"},
 }
 

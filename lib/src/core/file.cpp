@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cerrno>
+#include <fstream>
 #include <string>
 #include <utility>
 
@@ -10,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "core/errno_message.hpp"
+#include "core/read_file.hpp"
 #include "tdxkit/error.hpp"
 
 namespace tdxkit {
@@ -67,6 +69,22 @@ void write_file_atomically(const std::filesystem::path& path, ByteSpan data) {
     if (::fsync(fd.get()) != 0) throw discard("fsync failed");
     if (::close(fd.release()) != 0) throw discard("close failed");
     if (::rename(tmp.c_str(), path.c_str()) != 0) throw discard("rename failed");
+}
+
+Bytes detail::read_file_bounded(const std::filesystem::path& path, std::size_t max_size) {
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(path, ec);
+    if (ec) throw Error(Errc::io, fmt::format("cannot read {}: {}", path.string(), ec.message()));
+    if (size > max_size) {
+        throw Error(Errc::malformed,
+                    fmt::format("{} is {} bytes, over the limit of {}", path.string(), size, max_size));
+    }
+    std::ifstream in(path, std::ios::binary);
+    Bytes out(static_cast<std::size_t>(size));
+    if (!in || !in.read(reinterpret_cast<char*>(out.data()), static_cast<std::streamsize>(out.size()))) {
+        throw Error(Errc::io, fmt::format("cannot read {}", path.string()));
+    }
+    return out;
 }
 
 }  // namespace tdxkit

@@ -10,6 +10,7 @@
 
 #include "core/json.hpp"
 #include "core/json_fields.hpp"
+#include "core/read_file.hpp"
 #include "tdxkit/error.hpp"
 #include "tdxkit/measure_boot.hpp"
 
@@ -29,22 +30,6 @@ constexpr std::string_view kMeasurementDocumentName = "measurement.tdx.cbor";
 // sizes (dstack-mr kernel.rs: the initrd lands at the same address for all of them).
 constexpr std::uint64_t kLiteMemoryLow = 0x80000000;
 constexpr std::uint64_t kLiteMemoryHighFrom = 0xB0000000;
-
-Bytes read_file(const std::filesystem::path& path, std::size_t max_size) {
-    std::error_code ec;
-    const auto size = std::filesystem::file_size(path, ec);
-    if (ec) throw Error(Errc::io, fmt::format("cannot read {}: {}", path.string(), ec.message()));
-    if (size > max_size) {
-        throw Error(Errc::malformed,
-                    fmt::format("{} is {} bytes, over the limit of {}", path.string(), size, max_size));
-    }
-    std::ifstream in(path, std::ios::binary);
-    Bytes out(static_cast<std::size_t>(size));
-    if (!in || !in.read(reinterpret_cast<char*>(out.data()), static_cast<std::streamsize>(out.size()))) {
-        throw Error(Errc::io, fmt::format("cannot read {}", path.string()));
-    }
-    return out;
-}
 
 // A member that dstack's serde reads as Option: absent and null are both "not given".
 std::optional<JsonField> given(const JsonField& object, std::string_view key) {
@@ -157,7 +142,7 @@ Octets<32> checksum_entry(ByteSpan checksum_file) {
 ImageDirectory read_image_directory(const std::string& directory) {
     const std::filesystem::path dir(directory);
     const auto metadata_path = dir / "metadata.json";
-    const auto metadata_bytes = read_file(metadata_path, kMaxMetadataSize);
+    const auto metadata_bytes = detail::read_file_bounded(metadata_path, kMaxMetadataSize);
     const auto doc = detail::parse_json(text_of(metadata_bytes), metadata_path.string());
     const std::string source = metadata_path.string();
     const JsonField root(doc, "", {Errc::malformed, source});
@@ -168,7 +153,7 @@ ImageDirectory read_image_directory(const std::string& directory) {
         if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..") {
             field.fail("expected a file name inside the image directory");
         }
-        return read_file(dir / name, kMaxImageFileSize);
+        return detail::read_file_bounded(dir / name, kMaxImageFileSize);
     };
     ImageDirectory image;
     image.files.firmware = file("bios");
@@ -178,7 +163,8 @@ ImageDirectory read_image_directory(const std::string& directory) {
     if (const auto v = given(root, "version")) image.version = v->string();
     if (const auto v = given(root, "ovmf_variant")) image.ovmf_variant = variant_member(*v);
     const auto checksums = dir / "sha256sum.txt";
-    if (std::filesystem::exists(checksums)) image.os_image_hash = sha256(read_file(checksums, kMaxMetadataSize));
+    if (std::filesystem::exists(checksums))
+        image.os_image_hash = sha256(detail::read_file_bounded(checksums, kMaxMetadataSize));
     return image;
 }
 

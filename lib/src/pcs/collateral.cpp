@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/json.hpp"
+#include "core/read_file.hpp"
 #include "crypto/ossl.hpp"
 #include "pcs/collateral_json.hpp"
 #include "tdxkit/error.hpp"
@@ -133,18 +134,7 @@ private:
     std::size_t pos_ = 0;
 };
 
-Bytes read_file(const fs::path& path) {
-    std::error_code ec;
-    const auto size = fs::file_size(path, ec);
-    if (ec) throw Error(Errc::io, fmt::format("cannot read {}: {}", path.string(), ec.message()));
-    if (size > kMaxCollateralFile) {
-        throw Error(Errc::malformed,
-                    fmt::format("{} is {} bytes, over the {} byte limit", path.string(), size, kMaxCollateralFile));
-    }
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(Errc::io, fmt::format("cannot open {}", path.string()));
-    return Bytes(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
+Bytes read_file(const fs::path& path) { return detail::read_file_bounded(path, kMaxCollateralFile); }
 
 std::string read_text(const fs::path& path) {
     const auto b = read_file(path);

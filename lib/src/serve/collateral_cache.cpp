@@ -1,0 +1,61 @@
+#include "serve/collateral_cache.hpp"
+
+#include <fmt/format.h>
+
+namespace tdxkit::serve {
+
+std::shared_ptr<const Collateral> CollateralCache::get(const Quote& quote, UnixTime now) {
+    CollateralRequest request;
+    std::string key = "given";
+    if (sources_.path.empty()) {
+        request = collateral_request_for(quote);
+        key = fmt::format("{}/{}/{}", tee_type_name(request.tee), request.fmspc, pck_ca_type_name(request.ca));
+    }
+    std::unique_lock lock(mutex_);
+    auto& entry = entries_[key];
+    const auto fresh = [&] {
+        return entry.value && std::chrono::steady_clock::now() - entry.fetched_at < refresh_after_;
+    };
+    if (entry.fetching) {
+        // Another request is fetching this platform's collateral: share its result, success or failure,
+        // instead of a second fetch (a PCCS that is down is asked once, not once per waiting request).
+        ++stats_.waits;
+        const auto attempt = entry.attempts;
+        fetched_.wait(lock, [&] { return !entry.fetching; });
+        if (entry.attempts != attempt && entry.last_failure) throw Error(*entry.last_failure);
+    }
+    if (fresh()) {
+        ++stats_.hits;
+        return entry.value;
+    }
+    entry.fetching = true;
+    ++stats_.fetches;
+    lock.unlock();
+    std::shared_ptr<const Collateral> value;
+    std::optional<Error> failure;
+    try {
+        value = std::make_shared<const Collateral>(resolve_collateral(sources_, request, now));
+    } catch (const Error& e) {
+        failure = e;
+    }
+    lock.lock();
+    entry.fetching = false;
+    ++entry.attempts;
+    entry.last_failure = failure;
+    if (value) {
+        entry.value = value;
+        entry.fetched_at = std::chrono::steady_clock::now();
+    } else {
+        ++stats_.failures;
+    }
+    fetched_.notify_all();
+    if (failure) throw Error(*failure);
+    return value;
+}
+
+CollateralCache::Stats CollateralCache::stats() const {
+    const std::lock_guard lock(mutex_);
+    return stats_;
+}
+
+}  // namespace tdxkit::serve

@@ -1,0 +1,40 @@
+#pragma once
+
+// Private to the serve module: what the endpoints share.
+
+#include <initializer_list>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "serve/collateral_cache.hpp"
+#include "tdxkit/appraise.hpp"
+#include "tdxkit/error.hpp"
+#include "tdxkit/policy.hpp"
+#include "tdxkit/serve.hpp"
+
+namespace tdxkit::serve {
+
+// {"error": {"code", "message"}} with the status.
+[[nodiscard]] Response error_response(int status, std::string_view code, std::string_view message);
+// The status for a library error: 503 with Retry-After for collateral_unavailable, 422 for
+// malformed or unsupported evidence, 400 for invalid_argument, 500 otherwise.
+[[nodiscard]] Response error_response(const Error& e);
+[[nodiscard]] Response method_not_allowed(std::string_view allowed);
+
+// The request body as a JSON object through the strict parser, with only the `known` members.
+// Error(invalid_argument) otherwise (bad JSON is Error(malformed) from the parser).
+[[nodiscard]] nlohmann::json request_json(const Request& request, std::initializer_list<std::string_view> known);
+
+// "directory X", "PCCS https://..." for /health.
+[[nodiscard]] std::string collateral_source_name(const CollateralSources& sources);
+
+// What POST /verify applies without --verify-policy: dstack-verifier's own acceptance (any TCB status
+// but Revoked, no debug TD, MRSIGNERSEAM zero); source "<dstack-verifier>".
+[[nodiscard]] Policy dstack_verifier_policy();
+
+// POST /verify, dstack-verifier's request and response (dstack_verifier.cpp).
+[[nodiscard]] Response dstack_verify(const Request& request, const Policy& policy, CollateralCache& collateral,
+                                     const AppraisalOptions& options);
+
+}  // namespace tdxkit::serve

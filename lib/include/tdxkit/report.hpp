@@ -26,6 +26,8 @@ struct VerificationOutcome {
         std::string container;  // EventLog::container
         std::size_t events = 0;
     };
+    std::string container;         // what the quote came in (ratls::Evidence::container); "" when unknown
+    std::string container_source;  // where in it (ratls::Evidence::source); "" for plain containers
     std::optional<Quote> quote;
     std::optional<Appraisal> appraisal;
     std::string policy_source;  // Policy::source of the policy the appraisal applied; "" before it

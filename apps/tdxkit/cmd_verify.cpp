@@ -55,8 +55,12 @@ struct Context {
 AppraisalOptions::ExpectedReportData expected_report_data(const std::string& value) {
     const auto colon = value.find(':');
     if (colon == std::string::npos) {
-        return {pad_report_data(from_hex(value, "--expect-report-data")),
-                fmt::format("the given --expect-report-data")};
+        try {
+            return {pad_report_data(from_hex(value, "--expect-report-data")), "the given --expect-report-data"};
+        } catch (const Error& e) {
+            // A bad option value is a usage error, not malformed evidence.
+            throw Error(Errc::invalid_argument, fmt::format("{} (expected HEX or TAG:FILE)", e.what()));
+        }
     }
     const auto tag = value.substr(0, colon);
     const auto path = value.substr(colon + 1);

@@ -75,32 +75,20 @@ AppraisalOptions::ExpectedReportData expected_report_data(const std::string& val
 VerificationOutcome verify_input(const ratls::Evidence& evidence, const Collateral& collateral,
                                  const std::optional<EventLog>& given_log, const std::string& given_log_source,
                                  Context& ctx) {
-    VerificationOutcome o;
-    o.container = evidence.container;
-    o.container_source = evidence.source;
-    o.quote = parse_quote(evidence.quote);
-    o.policy_source = ctx.policy.source;
     AppraisalOptions options;
     options.now = ctx.now;
     options.trust_root = ctx.root;
     options.cache = &ctx.cache;
     options.expected_report_data = ctx.expected_report_data;
-    if (given_log) {
-        if (evidence.certificate || evidence.attestation) {
-            throw Error(Errc::invalid_argument, fmt::format("the {} carries its own event log; --event-log would be a "
-                                                            "second one: leave it out",
-                                                            evidence.container));
-        }
-        o.event_log = {given_log_source, given_log->container, given_log->events.size()};
-        auto with_log = evidence;
-        with_log.event_log = given_log;
-        o.appraisal = ratls::appraise_evidence(with_log, *o.quote, collateral, ctx.policy, options);
-        return o;
+    if (!given_log) return appraise_outcome(evidence, collateral, ctx.policy, options);
+    if (evidence.certificate || evidence.attestation) {
+        throw Error(Errc::invalid_argument,
+                    fmt::format("the {} carries its own event log; --event-log would be a second one: leave it out",
+                                evidence.container));
     }
-    if (evidence.event_log)
-        o.event_log = {evidence.container, evidence.event_log->container, evidence.event_log->events.size()};
-    o.appraisal = ratls::appraise_evidence(evidence, *o.quote, collateral, ctx.policy, options);
-    return o;
+    auto with_log = evidence;
+    with_log.event_log = given_log;
+    return appraise_outcome(with_log, collateral, ctx.policy, options, given_log_source);
 }
 
 int exit_code_of(const VerificationOutcome& o) {

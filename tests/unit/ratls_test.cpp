@@ -4,6 +4,10 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <memory>
+
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "support/test_support.hpp"
 #include "tdxkit/attestation.hpp"
@@ -225,4 +229,93 @@ TEST_CASE("containers are told apart: DER and PEM certificates, binary, hex and 
     const auto plain = ratls::decode_evidence(e.generated.quote);
     CHECK(plain.container == "raw");
     CHECK_FALSE(plain.certificate.has_value());
+}
+
+// ---- Certificates other than make_certificate's: edited and re-signed with OpenSSL here ----
+
+namespace {
+
+using X509Ptr = std::unique_ptr<X509, decltype(&X509_free)>;
+using PkeyPtr = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
+using ExtensionPtr = std::unique_ptr<X509_EXTENSION, decltype(&X509_EXTENSION_free)>;
+using OctetPtr = std::unique_ptr<ASN1_OCTET_STRING, decltype(&ASN1_OCTET_STRING_free)>;
+using ObjectPtr = std::unique_ptr<ASN1_OBJECT, decltype(&ASN1_OBJECT_free)>;
+
+X509Ptr x509_of(const Bytes& der) {
+    const unsigned char* p = der.data();
+    X509Ptr x{d2i_X509(nullptr, &p, static_cast<long>(der.size())), X509_free};
+    REQUIRE(x);
+    return x;
+}
+
+PkeyPtr key_of(const ratls::KeyPair& key) {
+    const auto pem = key.private_key_pem.view();
+    std::unique_ptr<BIO, decltype(&BIO_free)> bio{BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free};
+    PkeyPtr k{PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr), EVP_PKEY_free};
+    REQUIRE(k);
+    return k;
+}
+
+std::string pem_of(X509* x) {
+    std::unique_ptr<BIO, decltype(&BIO_free)> bio{BIO_new(BIO_s_mem()), BIO_free};
+    REQUIRE(PEM_write_bio_X509(bio.get(), x) == 1);
+    char* data = nullptr;
+    const long size = BIO_get_mem_data(bio.get(), &data);
+    return {data, static_cast<std::size_t>(size)};
+}
+
+// `cert` re-issued by `issuer` (its subject becomes the issuer name) and signed with its key.
+std::string reissue(const std::string& cert_pem, const std::string& issuer_pem, const ratls::KeyPair& issuer_key) {
+    const auto x = x509_of(ratls::parse_certificate(as_bytes(cert_pem)).der);
+    const auto issuer = x509_of(ratls::parse_certificate(as_bytes(issuer_pem)).der);
+    REQUIRE(X509_set_issuer_name(x.get(), X509_get_subject_name(issuer.get())) == 1);
+    REQUIRE(X509_sign(x.get(), key_of(issuer_key).get(), EVP_sha256()) > 0);
+    return pem_of(x.get());
+}
+
+ratls::KeyPair ca_key() { return ratls::generate_key(); }
+
+std::string ca_certificate(const ratls::KeyPair& key, const std::string& name) {
+    ratls::CertificateRequest request;
+    request.common_name = name;
+    request.not_before = kNow - 3600;
+    request.not_after = kNow + 86400;
+    return ratls::make_certificate(key, request);
+}
+
+}  // namespace
+
+TEST_CASE("an RA-TLS extension given twice is malformed: which copy counts would be ambiguous") {
+    const auto e = make_evidence();
+    const auto x = x509_of(ratls::parse_certificate(as_bytes(ratls::make_certificate(e.key, request_for(e)))).der);
+    const ObjectPtr oid{OBJ_txt2obj(std::string(ratls::kOidQuote).c_str(), 1), ASN1_OBJECT_free};
+    // DER OCTET STRING {0x04, 0x00}: a second, different quote.
+    const unsigned char inner[] = {0x04, 0x02, 0x04, 0x00};
+    OctetPtr value{ASN1_OCTET_STRING_new(), ASN1_OCTET_STRING_free};
+    REQUIRE(ASN1_OCTET_STRING_set(value.get(), inner, sizeof inner) == 1);
+    const ExtensionPtr ext{X509_EXTENSION_create_by_OBJ(nullptr, oid.get(), 0, value.get()), X509_EXTENSION_free};
+    REQUIRE(X509_add_ext(x.get(), ext.get(), -1) == 1);
+    REQUIRE(X509_sign(x.get(), key_of(e.key).get(), EVP_sha256()) > 0);
+    CHECK(parse_error(pem_of(x.get())).find("appears twice") != std::string::npos);
+}
+
+TEST_CASE("a CA-issued RA-TLS certificate: its signature is checked when the issuer is given, refused otherwise") {
+    const auto e = make_evidence();
+    const auto ca = ca_key();
+    const auto ca_pem = ca_certificate(ca, "dstack app CA");
+    const auto leaf = reissue(ratls::make_certificate(e.key, request_for(e)), ca_pem, ca);
+
+    const auto alone = ratls::check_certificate(ratls::parse_certificate(as_bytes(leaf)), kNow);
+    CHECK_FALSE(alone[1].passed);
+    CHECK(alone[1].detail.find("which was not given") != std::string::npos);
+
+    const auto bundled = ratls::check_certificate(ratls::parse_certificate(as_bytes(leaf + ca_pem)), kNow);
+    CHECK_MESSAGE(bundled[1].passed, bundled[1].detail);
+    CHECK(appraise_certificate(leaf + ca_pem).accepted);
+
+    // Another key under the same CA name: the name matches, the signature does not.
+    const auto impostor = ca_certificate(ca_key(), "dstack app CA");
+    const auto forged = ratls::check_certificate(ratls::parse_certificate(as_bytes(leaf + impostor)), kNow);
+    CHECK_FALSE(forged[1].passed);
+    CHECK(appraise_certificate(leaf + impostor).reason.rfind("certificate_signature: ", 0) == 0);
 }

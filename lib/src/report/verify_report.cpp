@@ -182,6 +182,22 @@ std::string render_verify_text(const VerificationOutcome& o) {
     return out;
 }
 
+VerificationOutcome appraise_outcome(const ratls::Evidence& evidence, const Collateral& collateral,
+                                     const Policy& policy, const AppraisalOptions& options,
+                                     std::string_view log_source) {
+    VerificationOutcome o;
+    o.container = evidence.container;
+    o.container_source = evidence.source;
+    o.policy_source = policy.source;
+    o.quote = parse_quote(evidence.quote);
+    if (const auto& log = evidence.event_log) {
+        o.event_log = {log_source.empty() ? evidence.container : std::string(log_source), log->container,
+                       log->events.size()};
+    }
+    o.appraisal = ratls::appraise_evidence(evidence, *o.quote, collateral, policy, options);
+    return o;
+}
+
 std::string_view VerificationOutcome::result() const noexcept {
     if (error) return "error";
     return appraisal && appraisal->accepted ? "ok" : "rejected";

@@ -45,7 +45,7 @@ ALLOWED = {
     # libtdxkit, so of "crypto" it may use only the header-only OpenSSL owners.
     "testing": {"core", "crypto", "quote", "pcs", "eventlog", "provider"},
     "provider": {"core", "quote", "eventlog"},
-    "atls": {"core", "crypto", "quote", "eventlog", "pcs", "verify", "policy", "appraise", "provider"},
+    "atls": {"core", "crypto", "quote", "eventlog", "pcs", "verify", "policy", "appraise", "provider", "ratls"},
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.MULTILINE)

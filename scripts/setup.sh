@@ -11,7 +11,7 @@ set -euo pipefail
 # What building libtdxkit and the CLI needs; scripts/test.sh installs what the tests need on top.
 readonly PACKAGES=(
     cmake ninja-build g++ ccache pkg-config
-    libcli11-dev libssl-dev libcurl4-openssl-dev nlohmann-json3-dev libfmt-dev
+    libcli11-dev libssl-dev libcurl4-openssl-dev nlohmann-json3-dev libfmt-dev zlib1g-dev
 )
 readonly JOBS=2
 readonly PRESET=release

@@ -23,6 +23,7 @@ HEADER_MODULE = {
     "batch": "batch",
     "provider": "provider",
     "atls": "atls",
+    "attestation": "ratls", "ratls": "ratls",
     "testing": "testing",
 }
 
@@ -45,6 +46,8 @@ ALLOWED = {
     # libtdxkit, so of "crypto" it may use only the header-only OpenSSL owners.
     "testing": {"core", "crypto", "quote", "pcs", "eventlog", "provider"},
     "provider": {"core", "quote", "eventlog"},
+    # dstack's containers (versioned attestations, RA-TLS certificates) and their appraisal.
+    "ratls": {"core", "crypto", "quote", "eventlog", "pcs", "verify", "policy", "appraise"},
     "atls": {"core", "crypto", "quote", "eventlog", "pcs", "verify", "policy", "appraise", "provider", "ratls"},
 }
 

@@ -50,9 +50,9 @@ struct Appraisal {
 };
 
 // No files or network; the clock only when options.now is unset. Reasons in order: the quote is not
-// authentic, an evidence check failed, the TCB is Revoked, a policy rule is violated. `event_log` is the log that came with the quote
-// (nullptr: none); a log counts only as far as bind_event_log vouches for it. Throws only for internal errors
-// (Error(crypto) or Error(internal), as verify_quote and evaluate_policy); every problem with the evidence is a
+// authentic, an evidence check failed, the TCB is Revoked, a policy rule is violated. `event_log` is the log that came
+// with the quote (nullptr: none); a log counts only as far as bind_event_log vouches for it. Throws only for internal
+// errors (Error(crypto) or Error(internal), as verify_quote and evaluate_policy); every problem with the evidence is a
 // rejection with its reason.
 [[nodiscard]] TDXKIT_EXPORT Appraisal appraise(const Quote& quote, const Collateral& collateral,
                                                const EventLog* event_log, const Policy& policy,

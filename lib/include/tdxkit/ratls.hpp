@@ -67,13 +67,14 @@ struct Certificate {
     UnixTime not_after = 0;
     std::vector<std::string> dns_names;  // subjectAltName DNS entries
     // The RA-TLS extensions, each the content of the DER OCTET STRING in the extension value.
-    std::optional<Bytes> quote;             // .1
-    std::optional<std::string> event_log;   // .2, JSON text (inflated when it was ELGZv1 + gzip)
-    bool event_log_compressed = false;      // .2 was ELGZv1 + gzip
-    std::optional<Bytes> app_id;            // .3
-    std::optional<std::string> special_usage;  // .4
-    std::optional<Bytes> attestation;       // .8, decode_dstack_attestation reads it
-    std::optional<Bytes> app_info;          // .9, msgpack as carried
+    std::optional<Bytes> quote;                   // .1
+    std::optional<std::string> event_log;         // .2, JSON text (inflated when it was ELGZv1 + gzip)
+    bool event_log_compressed = false;            // .2 was ELGZv1 + gzip
+    std::optional<Bytes> app_id;                  // .3
+    std::optional<std::string> special_usage;     // .4
+    std::optional<Bytes> attestation;             // .8, decode_dstack_attestation reads it
+    std::optional<Bytes> app_info;                // .9, msgpack as carried
+    std::vector<std::string> unknown_extensions;  // other OIDs under the RA-TLS arc: shown, never read
     // Certificates that followed the leaf in a PEM bundle, or a TLS peer's chain, in order (DER).
     std::vector<Bytes> chain;
 
@@ -97,7 +98,7 @@ struct Certificate {
 //   the next certificate of `chain` whose subject is its issuer. With no issuer present the
 //   signature cannot be checked: the check fails, naming the issuer to provide;
 // - "certificate_key_usage": keyUsage, when present, allows digitalSignature; extendedKeyUsage, when
-//   present, allows serverAuth or clientAuth; basicConstraints, when present, is not a CA.
+//   present, allows serverAuth or clientAuth.
 // Never throws for a parsed certificate except Error(crypto) when OpenSSL fails.
 [[nodiscard]] TDXKIT_EXPORT std::vector<Check> check_certificate(const Certificate& certificate, UnixTime now);
 

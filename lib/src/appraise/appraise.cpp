@@ -38,8 +38,8 @@ Appraisal appraise(const Quote& quote, const Collateral& collateral, const Event
     if (options.expected_report_data) {
         a.evidence_checks.push_back(report_data_check(quote, *options.expected_report_data));
     }
-    const auto failed_evidence = std::find_if(a.evidence_checks.begin(), a.evidence_checks.end(),
-                                              [](const Check& c) { return !c.passed; });
+    const auto failed_evidence =
+        std::find_if(a.evidence_checks.begin(), a.evidence_checks.end(), [](const Check& c) { return !c.passed; });
     const auto& r = a.report;
     if (!r.authentic) {
         a.reason = fmt::format("{}: {}", r.failed_check, r.failure);

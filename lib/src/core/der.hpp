@@ -1,6 +1,6 @@
 #pragma once
 
-// A minimal bounded DER reader for the Intel SGX certificate extension. Only definite lengths up to
+// A minimal bounded DER reader (the Intel SGX certificate extension, RA-TLS certificates). Only definite lengths up to
 // four length octets are accepted; every element must fit in its parent.
 
 #include <cstdint>
@@ -23,6 +23,7 @@ inline constexpr std::uint8_t kSequence = 0x30;
 struct Element {
     std::uint8_t tag = 0;
     ByteSpan content;
+    ByteSpan raw;  // the whole element: tag, length and content, as encoded
 };
 
 class Reader {
@@ -32,6 +33,7 @@ public:
 
     Element next() {
         if (data_.size() - pos_ < 2) fail("truncated element header");
+        const std::size_t start = pos_;
         Element e;
         e.tag = data_[pos_++];
         std::size_t len = data_[pos_++];
@@ -45,6 +47,7 @@ public:
         if (len > data_.size() - pos_) fail(fmt::format("element of {} bytes overruns its parent", len));
         e.content = data_.subspan(pos_, len);
         pos_ += len;
+        e.raw = data_.subspan(start, pos_ - start);
         return e;
     }
 

@@ -377,11 +377,11 @@ namespace {
 
 // Builds the value as nlohmann's DOM parser does, refusing what the strict reading forbids before the
 // reader goes deeper: returning false from a callback stops nlohmann's (recursive) CBOR reader.
-class StrictCborBuilder {
+class StrictBinaryBuilder {
 public:
     using json = nlohmann::json;
 
-    explicit StrictCborBuilder(std::size_t max_depth) : max_depth_(max_depth) {}
+    explicit StrictBinaryBuilder(std::size_t max_depth) : max_depth_(max_depth) {}
 
     bool null() { return put(nullptr); }
     bool boolean(bool v) { return put(v); }
@@ -390,6 +390,8 @@ public:
     bool number_float(json::number_float_t v, const json::string_t&) { return put(v); }
     bool string(json::string_t& v) { return put(std::move(v)); }
     bool binary(json::binary_t& v) {
+        // A msgpack extension type arrives as binary with a subtype; no format read here defines one.
+        if (v.has_subtype()) return refuse(fmt::format("extension type {} (not expected here)", v.subtype()));
         return put(json::binary(std::move(static_cast<json::binary_t::container_type&>(v))));
     }
     bool start_object(std::size_t size) { return open(json::object(), size); }
@@ -450,22 +452,33 @@ private:
     std::string problem_;
 };
 
+nlohmann::json parse_binary(std::span<const std::uint8_t> bytes, std::string_view what, std::size_t max_depth,
+                            nlohmann::json::input_format_t format, std::string_view format_name) {
+    StrictBinaryBuilder builder(max_depth);
+    bool ok = false;
+    try {
+        ok = nlohmann::json::sax_parse(bytes.begin(), bytes.end(), &builder, format);
+    } catch (const nlohmann::json::exception& e) {
+        // A map key that is not a text string, a CBOR tag: nlohmann throws instead of reporting.
+        throw Error(Errc::malformed,
+                    fmt::format("{}: not valid {}: {}", what, format_name, cut(e.what(), kMaxMessage)));
+    }
+    if (!ok) {
+        throw Error(Errc::malformed, fmt::format("{}: {}", what,
+                                                 builder.problem().empty() ? fmt::format("not valid {}", format_name)
+                                                                           : builder.problem()));
+    }
+    return std::move(builder).take();
+}
+
 }  // namespace
 
 nlohmann::json parse_cbor(std::span<const std::uint8_t> bytes, std::string_view what, std::size_t max_depth) {
-    StrictCborBuilder builder(max_depth);
-    bool ok = false;
-    try {
-        ok = nlohmann::json::sax_parse(bytes.begin(), bytes.end(), &builder, nlohmann::json::input_format_t::cbor);
-    } catch (const nlohmann::json::exception& e) {
-        // A map key that is not a text string, a tag: nlohmann throws instead of reporting.
-        throw Error(Errc::malformed, fmt::format("{}: not valid CBOR: {}", what, cut(e.what(), kMaxMessage)));
-    }
-    if (!ok) {
-        throw Error(Errc::malformed,
-                    fmt::format("{}: {}", what, builder.problem().empty() ? "not valid CBOR" : builder.problem()));
-    }
-    return std::move(builder).take();
+    return parse_binary(bytes, what, max_depth, nlohmann::json::input_format_t::cbor, "CBOR");
+}
+
+nlohmann::json parse_msgpack(std::span<const std::uint8_t> bytes, std::string_view what, std::size_t max_depth) {
+    return parse_binary(bytes, what, max_depth, nlohmann::json::input_format_t::msgpack, "msgpack");
 }
 
 }  // namespace tdxkit::detail

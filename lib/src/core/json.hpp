@@ -50,6 +50,11 @@ struct JsonLimits {
 [[nodiscard]] nlohmann::json parse_cbor(std::span<const std::uint8_t> bytes, std::string_view what,
                                         std::size_t max_depth = kMaxJsonDepth);
 
+// MessagePack through the same builder: depth limited, duplicate keys refused, map keys that are
+// strings, no extension types; bin values become binary values. Throws Error(malformed).
+[[nodiscard]] nlohmann::json parse_msgpack(std::span<const std::uint8_t> bytes, std::string_view what,
+                                           std::size_t max_depth = kMaxJsonDepth);
+
 // A value from outside, for a message: a scalar as JSON cut to a few dozen characters, a container
 // by its type name. Never the whole value.
 [[nodiscard]] std::string json_preview(const nlohmann::json& value);

@@ -24,4 +24,14 @@ namespace tdxkit::detail {
     return 0;
 }
 
+// Every byte belongs to a well-formed sequence.
+[[nodiscard]] inline bool is_utf8(std::string_view text) noexcept {
+    for (std::size_t i = 0; i < text.size();) {
+        const std::size_t n = static_cast<unsigned char>(text[i]) < 0x80 ? 1 : utf8_sequence(text.substr(i));
+        if (n == 0) return false;
+        i += n;
+    }
+    return true;
+}
+
 }  // namespace tdxkit::detail

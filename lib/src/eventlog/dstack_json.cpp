@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/json.hpp"
+#include "eventlog/dstack_event.hpp"
 #include "eventlog/runtime_event.hpp"
 #include "tdxkit/error.hpp"
 #include "tdxkit/eventlog.hpp"
@@ -67,7 +68,9 @@ struct EventReader {
     }
 };
 
-Event parse_event(std::size_t index, const json& obj) {
+}  // namespace
+
+Event detail::parse_dstack_event(std::size_t index, const json& obj) {
     const EventReader r{index, obj};
     if (!obj.is_object()) r.fail(fmt::format("expected an object, got {}", obj.type_name()));
     for (const auto& [key, value] : obj.items()) {
@@ -119,10 +122,12 @@ Event parse_event(std::size_t index, const json& obj) {
     return e;
 }
 
+namespace {
+
 EventLog from_array(const json& arr, std::string container) {
     EventLog out;
     out.container = std::move(container);
-    for (std::size_t i = 0; i < arr.size(); ++i) out.events.push_back(parse_event(i, arr[i]));
+    for (std::size_t i = 0; i < arr.size(); ++i) out.events.push_back(detail::parse_dstack_event(i, arr[i]));
     return out;
 }
 

@@ -160,7 +160,7 @@ std::string render_text(const ConnectOptions& o, const atls::Outcome& out) {
                                          o.address)
                            : fmt::format("OK: {} is an attested TD (TLS session bound to its quote)\n", o.address);
     for (const auto& s : out.steps)
-        text += fmt::format("  [{}] {:<22} {}\n", s.passed ? " ok " : "FAIL", s.id, s.detail);
+        text += fmt::format("  [{}] {:<23} {}\n", s.passed ? " ok " : "FAIL", s.id, s.detail);
     if (out.evidence) {
         const auto& c = *out.evidence->certificate;
         text += fmt::format("Certificate (its names and dates are its signer's word, not attested): subject \"{}\", "

@@ -261,6 +261,8 @@ Session::HttpResult Session::http_get(const std::string& path, std::chrono::mill
     const auto request =
         fmt::format("GET {} HTTP/1.1\r\nHost: {}\r\nConnection: keep-alive\r\n\r\n", path, impl_->host);
     stream.write_all(as_bytes(request), deadline);
+    // RA-TLS sessions read nothing before the application does.
+    if (!impl_->reader) impl_->reader = std::make_unique<io::HttpReader>(stream);
     const auto response = impl_->reader->read(max_body, deadline);
     if (!response) throw Error(Errc::io, "the server closed the connection without answering");
     HttpResult result;

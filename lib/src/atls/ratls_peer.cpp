@@ -111,9 +111,8 @@ void appraise_ra_tls_peer(SSL* ssl, const PeerAppraisalOptions& options, std::st
                               o.expected_report_data_hex, peer));
     }
 
-    // The policy's dstack rules read the log through appraise; the session needs it bound whatever
-    // the policy says: a log that does not replay is tampered evidence, and a certificate without one
-    // shows nothing of what runs in the TD beyond its registers.
+    // appraise_evidence replays the log it was given ("event_log_replay"); a certificate without one
+    // shows nothing of what runs in the TD beyond its registers, so the session needs one.
     if (!ev.event_log) {
         steps.add("event_log", false,
                   fmt::format("the {}'s certificate carries no event log (extension {}, or inside a versioned "
@@ -121,13 +120,9 @@ void appraise_ra_tls_peer(SSL* ssl, const PeerAppraisalOptions& options, std::st
                               peer, ratls::kOidEventLog, ratls::kOidAttestation));
     } else {
         o.event_count = ev.event_log->events.size();
+        o.replayed_rtmrs = bind_event_log(*ev.event_log, *td).replayed;  // shown; the verdict is the check's
         steps.add("event_log", true,
                   fmt::format("{} events ({})", ev.event_log->events.size(), ev.event_log->container));
-        const auto binding = bind_event_log(*ev.event_log, *td);
-        o.replayed_rtmrs = binding.replayed;
-        steps.add("rtmr_replay", binding.bound(),
-                  binding.bound() ? "RTMR0-3 equal the replay of the event log (runtime digests recomputed)"
-                                  : binding.failure());
     }
     add_policy_step(*o.policy_result, options.policy, steps);
     // appraise_evidence decides; a rejection none of the steps above shows still rejects.

@@ -278,7 +278,10 @@ Certificate parse_certificate(ByteSpan pem_or_der) {
         malformed(fmt::format("{} bytes, more than the {} accepted", pem_or_der.size(), kMaxCertificateInput));
     }
     const auto text = as_text(pem_or_der);
-    if (text.find("-----BEGIN CERTIFICATE-----") == std::string_view::npos) {
+    // DER first: a DER RA-TLS certificate carries its quote, and the quote its PCK chain as PEM text,
+    // which must not make the certificate read as a PEM bundle. PEM text never starts with a SEQUENCE.
+    if (text.find("-----BEGIN CERTIFICATE-----") == std::string_view::npos ||
+        (!pem_or_der.empty() && pem_or_der[0] == der::kSequence)) {
         return parse_certificate_chain({Bytes(pem_or_der.begin(), pem_or_der.end())});
     }
     std::vector<Bytes> chain;

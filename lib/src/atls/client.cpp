@@ -80,11 +80,9 @@ io::SslCtxPtr client_context(const ClientOptions& options) {
         SSL_CTX_set_max_proto_version(ctx.get(), TLS1_3_VERSION) != 1) {
         ossl::fail("SSL_CTX_set_min_proto_version");
     }
-    if (options.ra_tls) {
+    if (options.ra_tls || options.insecure_skip_tls_verify) {
         // No CA vouches for an RA-TLS certificate: its quote does (ratls_peer.cpp), checked before any
         // application byte. The handshake still proves the server holds the certificate's key.
-        SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
-    } else if (options.insecure_skip_tls_verify) {
         SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
     } else {
         SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);

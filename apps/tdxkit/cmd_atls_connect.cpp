@@ -41,7 +41,6 @@ struct ConnectOptions {
     CollateralCliOptions collateral;
 };
 
-constexpr std::size_t kMaxPolicy = 1024 * 1024;
 constexpr std::size_t kMaxHttpBody = 64 * 1024 * 1024;
 
 json opt_hex(const std::optional<std::string>& s) { return s ? json(*s) : json(nullptr); }
@@ -205,11 +204,7 @@ int run_connect(const ConnectOptions& o, const GlobalOptions& global) {
     options.timeout = std::chrono::milliseconds(std::llround(o.collateral.timeout * 1000));
     options.trust_root = trust_root_option(o.trust_root);
     if (!o.at.empty()) options.at = parse_time(o.at);
-    if (!o.policy.empty()) {
-        const auto text = read_input(o.policy, kMaxPolicy);
-        options.policy =
-            parse_policy(std::string_view(reinterpret_cast<const char*>(text.data()), text.size()), o.policy);
-    }
+    options.policy = policy_option(o.policy);
     options.require_certificate_binding = !o.no_cert_binding;
     options.ra_tls = o.ra_tls;
     options.client_cert_file = o.client_cert;

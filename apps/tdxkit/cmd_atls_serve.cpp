@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.hpp"
+#include "collateral_options.hpp"
 #include "ratls_options.hpp"
 #include "tdxkit/atls.hpp"
 #include "tdxkit/provider.hpp"
@@ -36,6 +37,12 @@ struct ServeOptions {
     std::size_t max_connections = 64;
     bool ra_tls = false;
     RaTlsCertOptions cert_options;
+    // Mutual RA-TLS: how clients' certificates are appraised.
+    bool client_ra_tls = false;
+    std::string trust_root;
+    std::string at;
+    std::string policy;
+    CollateralCliOptions collateral;
 };
 
 constexpr std::size_t kMaxCertificate = 256 * 1024;
@@ -151,6 +158,22 @@ void configure_atls(const ServeOptions& o, atls::ServerOptions& server) {
     };
 }
 
+// --client-ra-tls: every client must present an RA-TLS certificate that passes appraisal.
+atls::PeerAppraisalOptions client_appraisal(const ServeOptions& o, bool quiet) {
+    atls::PeerAppraisalOptions appraisal;
+    appraisal.trust_root = trust_root_option(o.trust_root);
+    if (!o.at.empty()) appraisal.at = parse_time(o.at);
+    appraisal.policy = policy_option(o.policy);
+    // Connections are served concurrently; collateral resolution (cache files, progress output) is
+    // taken one client at a time.
+    auto mutex = std::make_shared<std::mutex>();
+    appraisal.collateral = [o, at = appraisal.at, root = appraisal.trust_root, quiet, mutex](const Quote& quote) {
+        const std::lock_guard lock(*mutex);
+        return resolve_collateral(o.collateral, quote, at ? *at : now_utc(), quiet, root);
+    };
+    return appraisal;
+}
+
 int run_serve(const ServeOptions& o, const GlobalOptions& global) {
     atls::ServerOptions server;
     std::tie(server.listen_host, server.listen_port) = atls::split_host_port(o.listen, "--listen");
@@ -167,6 +190,11 @@ int run_serve(const ServeOptions& o, const GlobalOptions& global) {
         throw Error(Errc::invalid_argument, "--cert-not-before and --cert-not-after apply only with --ra-tls");
     } else {
         configure_atls(o, server);
+    }
+    if (o.client_ra_tls) {
+        server.client_ra_tls = client_appraisal(o, global.quiet);
+    } else if (!o.trust_root.empty() || !o.at.empty() || !o.policy.empty()) {
+        throw Error(Errc::invalid_argument, "--trust-root, --at and --policy apply only with --client-ra-tls");
     }
     std::mutex log_mutex;
     const bool quiet = global.quiet;
@@ -221,6 +249,13 @@ void register_atls_serve(CLI::App& root, const GlobalOptions& global, int& rc) {
     sub->add_flag("--ra-tls", o->ra_tls,
                   "RA-TLS: serve a certificate carrying this TD's quote over its key (made at start unless --cert)");
     add_ra_tls_cert_options(sub, o->cert_options);
+    sub->add_flag("--client-ra-tls", o->client_ra_tls,
+                  "Mutual RA-TLS: require each client's RA-TLS certificate and appraise it before its requests");
+    sub->add_option("--trust-root", o->trust_root,
+                    "--client-ra-tls, TEST ONLY: use this root certificate instead of Intel's pinned SGX Root CA");
+    sub->add_option("--at", o->at, "--client-ra-tls: verification time, RFC 3339 or unix seconds (default: now)");
+    sub->add_option("--policy", o->policy, "--client-ra-tls: policy file (JSON) the clients' TDs must satisfy");
+    add_collateral_options(sub, o->collateral);
     sub->add_option("--provider", o->provider, "Quote provider; simulated only when named")
         ->check(CLI::IsMember({"auto", "configfs-tsm", "dstack", "simulated"}))
         ->capture_default_str();

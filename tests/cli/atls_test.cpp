@@ -746,3 +746,44 @@ TEST_CASE("RA-TLS: a certificate without evidence, without an event log, expired
     }
     CHECK_FALSE(f.application_reached());
 }
+
+TEST_CASE("mutual RA-TLS: atls-serve --client-ra-tls serves only clients whose RA-TLS certificate passes") {
+    Fixture f("ratls-mutual");
+    const auto server_pair = ra_tls_pair(f.dir, "server");
+    const auto client_pair = ra_tls_pair(f.dir, "client");
+    const Server server(f.dir, "serve",
+                        {"--ra-tls", "--cert", server_pair.cert, "--key", server_pair.key, "--upstream",
+                         f.upstream_address(), "--client-ra-tls", "--collateral", collateral_dir(), "--trust-root",
+                         root_pem(), "--at", kAt});
+    {
+        // The client's genuine quote in a certificate for another key.
+        const auto forged = f.dir / "forged-client.pem";
+        std::ofstream(forged) << with_other_key(client_pair.cert, f.other.key);
+        const auto doc = ra_connect_json(
+            server.address(), {"--client-ra-tls", forged.string(), "--key", f.other.key, "--http-get", kSecretPath});
+        CAPTURE(doc.dump(2));
+        CHECK(doc["result"] == "ok");  // the server is genuine; it is the client that is refused
+        CHECK(doc["http"]["status"] == 403);
+        CHECK(doc["http"]["body"].get<std::string>().find("report_data_binding") != std::string::npos);
+        CHECK_FALSE(f.application_reached());
+    }
+    {
+        // No client certificate at all: the server ends the handshake.
+        const auto r = run_tdxkit(ra_connect_args(server.address(), {"--http-get", kSecretPath}));
+        CHECK(r.exit_code != 0);
+        CHECK_FALSE(f.application_reached());
+    }
+    const auto doc = ra_connect_json(
+        server.address(), {"--client-ra-tls", client_pair.cert, "--key", client_pair.key, "--http-get", kSecretPath});
+    CAPTURE(doc.dump(2));
+    CHECK(doc["result"] == "ok");
+    CHECK(doc["http"]["status"] == 200);
+    CHECK(f.application_reached());
+    CHECK(server.process->err().find("client RA-TLS certificate verified") != std::string::npos);
+    CHECK(server.process->err().find("client RA-TLS certificate rejected: report_data_binding") != std::string::npos);
+    // Usage: a client key without its certificate; client verification options without --client-ra-tls.
+    CHECK(run_tdxkit(ra_connect_args(server.address(), {"--key", client_pair.key})).exit_code == 2);
+    CHECK(run_tdxkit({"atls-serve", "--listen", "127.0.0.1:0", "--ra-tls", "--cert", server_pair.cert, "--key",
+                      server_pair.key, "--policy", "x.json"})
+              .exit_code == 2);
+}

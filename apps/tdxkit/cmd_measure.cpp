@@ -14,6 +14,7 @@
 #include "tdxkit/measure_boot.hpp"
 #include "tdxkit/policy.hpp"
 #include "tdxkit/quote.hpp"
+#include "tdxkit/ratls.hpp"
 
 namespace tdxkit::cli {
 namespace {
@@ -44,7 +45,8 @@ struct MeasureCommand {
 constexpr std::size_t kMaxImageFile = std::size_t{1} << 30;
 constexpr std::size_t kMaxAcpiBlob = 16 * 1024 * 1024;
 constexpr std::size_t kMaxPolicyFile = 4 * 1024 * 1024;
-constexpr std::size_t kMaxEvidence = 8 * kMaxQuoteSize + kMaxEventLogSize;
+// A hex versioned attestation is the largest form evidence comes in.
+constexpr std::size_t kMaxEvidence = 2 * kMaxAttestationSize + 1024;
 
 // What was measured and how, for the report.
 struct Prediction {
@@ -96,6 +98,20 @@ std::uint64_t parse_memory_size(const std::string& text) {
 }
 
 std::string text_of(const Bytes& b) { return {b.begin(), b.end()}; }
+
+// A dstack versioned attestation (binary, hex, {"attestation": hex}) or RA-TLS certificate holding one:
+// its stack config is the vm_config. Anything else (a vm_config, a GetQuote response): nullopt.
+std::optional<ratls::Evidence> attestation_in(const Bytes& bytes) {
+    const auto text = text_of(bytes);
+    const auto first = text.find_first_not_of(" \t\r\n");
+    if (first == std::string::npos || text[first] == '"' ||
+        (text[first] == '{' && text.find("\"attestation\"") == std::string::npos)) {
+        return std::nullopt;
+    }
+    auto evidence = ratls::decode_evidence(bytes);
+    if (!evidence.attestation) return std::nullopt;
+    return evidence;
+}
 
 std::optional<std::string> optional_text(const std::string& s) { return s.empty() ? std::nullopt : std::optional(s); }
 
@@ -154,13 +170,22 @@ struct Evidence {
     bool log_is_given = false;     // `log` is --event-log's, bound to this quote
 };
 
+// The log a dstack container carries. A versioned attestation's or RA-TLS certificate's log is
+// stripped to the ACPI digests and RTMR3 (dstack's strip_tdx_lite_event_log), so its RTMR0 cannot
+// replay to the quote's: its ACPI digests are then bound only by the predicted RTMR0 equalling the
+// quote's (--diagnose), as in dstack-verifier's lite verification.
+LoadedLog carried_log(const ratls::Evidence& evidence, const std::string& path, const Quote& quote) {
+    const bool stripped = evidence.attestation || evidence.certificate;
+    return LoadedLog{*evidence.event_log, fmt::format("the event log in {}", path),
+                     stripped ? std::nullopt : std::optional(quote)};
+}
+
 Evidence read_evidence(const MeasureCommand& cmd, const std::optional<LoadedLog>& given_log) {
-    const auto input = decode_quote_input(read_input(cmd.diagnose, kMaxEvidence));
+    const auto input = ratls::decode_evidence(read_input(cmd.diagnose, kMaxEvidence));
     Evidence e{parse_quote(input.quote), fmt::format("{} ({})", cmd.diagnose, input.container), std::nullopt};
     (void)td_body_of(e.quote, cmd.diagnose);
     if (input.event_log) {
-        e.log = LoadedLog{parse_dstack_event_log(*input.event_log), fmt::format("the event log in {}", cmd.diagnose),
-                          e.quote};
+        e.log = carried_log(input, cmd.diagnose, e.quote);
     } else if (given_log) {
         e.log = given_log;
         e.log->quote = e.quote;
@@ -232,7 +257,8 @@ Prediction predict(const MeasureCommand& cmd, const std::optional<LoadedLog>& gi
 
     if (!cmd.vm_config.empty()) {
         const auto bytes = read_input(cmd.vm_config, kMaxEvidence);
-        const auto config = parse_vm_config(text_of(bytes));
+        const auto attestation = attestation_in(bytes);
+        const auto config = parse_vm_config(attestation ? attestation->attestation->config : text_of(bytes));
         p.mode = "vm_config";
         p.source = cmd.vm_config;
         p.image_version = config.image;
@@ -251,7 +277,9 @@ Prediction predict(const MeasureCommand& cmd, const std::optional<LoadedLog>& gi
         auto digests = boot_digests_from_vm_config(config, std::nullopt, forced_order);
         p.variant = digests.variant;
         std::optional<LoadedLog> wrapper_log;
-        if (config.event_log) {
+        if (attestation && attestation->event_log) {
+            wrapper_log = carried_log(*attestation, cmd.vm_config, parse_quote(attestation->quote));
+        } else if (config.event_log) {
             // The wrapper (a GetQuote response) also carries the quote the log must replay to.
             auto log = parse_event_log(bytes);
             wrapper_log = LoadedLog{std::move(log), fmt::format("the event log in {}", cmd.vm_config), std::nullopt};
@@ -509,8 +537,10 @@ void register_measure(CLI::App& root, const GlobalOptions& global, int& rc) {
     sub->add_option("--kernel", cmd->kernel, "Kernel bzImage");
     sub->add_option("--initrd", cmd->initrd, "Initrd");
     sub->add_option("--cmdline", cmd->cmdline, "Kernel command line, without \" initrd=initrd\"");
-    sub->add_option("--vm-config", cmd->vm_config,
-                    "A dstack vm_config with tdx_measurement (the object, a JSON string, or a GetQuote response)");
+    sub->add_option(
+        "--vm-config", cmd->vm_config,
+        "A dstack vm_config with tdx_measurement (the object, a JSON string, a GetQuote response, or a versioned "
+        "attestation or RA-TLS certificate carrying one)");
     sub->add_option("--memory", cmd->memory, "TD memory size: 2G, 2048M, or 2048 (MiB, as QEMU's -m)");
     sub->add_option("--cpus", cmd->cpus, "Number of vCPUs (recorded; they change only the ACPI tables)");
     sub->add_option("--qemu-version", cmd->qemu_version, "QEMU version MAJOR.MINOR.PATCH (8.x: two-pass page order)");

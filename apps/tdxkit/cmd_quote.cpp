@@ -6,6 +6,7 @@
 #include "tdxkit/describe.hpp"
 #include "tdxkit/input.hpp"
 #include "tdxkit/quote.hpp"
+#include "tdxkit/ratls.hpp"
 
 namespace tdxkit::cli {
 namespace {
@@ -15,14 +16,15 @@ struct DecodeOptions {
     std::string format = "auto";
 };
 
-// Text containers (hex, base64, JSON) are at most a few times larger than the binary quote.
-constexpr std::size_t kMaxInputSize = 8 * kMaxQuoteSize;
+// Text containers (hex, base64, JSON) are at most a few times larger than the binary quote; a
+// versioned attestation in hex is at most twice dstack's limit.
+constexpr std::size_t kMaxInputSize = 2 * kMaxAttestationSize + 1024;
 
 int run_decode(const DecodeOptions& opts, const GlobalOptions& global) {
     const auto data = read_input(opts.input, kMaxInputSize);
-    const auto input = decode_quote_input(data, parse_input_format(opts.format));
-    const auto quote = parse_quote(input.quote);
-    const auto text = global.json ? describe_quote_json(quote, input) : describe_quote_text(quote, input);
+    const auto evidence = ratls::decode_evidence(data, parse_input_format(opts.format));
+    const auto quote = parse_quote(evidence.quote);
+    const auto text = global.json ? describe_quote_json(quote, evidence) : describe_quote_text(quote, evidence);
     write_output("-", as_bytes(text));
     return kOk;
 }
@@ -34,8 +36,10 @@ void register_quote(CLI::App& root, const GlobalOptions& global, int& rc) {
     quote->require_subcommand(1);
 
     auto decode_opts = std::make_shared<DecodeOptions>();
-    auto* decode = quote->add_subcommand("decode", "Decode a quote: raw, hex, base64 or a JSON container");
-    decode->add_option("input", decode_opts->input, "Quote file, '-' for standard input")->capture_default_str();
+    auto* decode = quote->add_subcommand(
+        "decode", "Decode a quote: raw, hex, base64, a JSON container, an RA-TLS certificate or a dstack attestation");
+    decode->add_option("input", decode_opts->input, "Quote, certificate or attestation file, '-' for standard input")
+        ->capture_default_str();
     decode->add_option("--format", decode_opts->format, "Input format")
         ->check(CLI::IsMember({"auto", "raw", "hex", "base64", "json"}))
         ->capture_default_str();

@@ -15,7 +15,9 @@
 #include "tdxkit/eventlog.hpp"
 #include "tdxkit/input.hpp"
 #include "tdxkit/policy.hpp"
+#include "tdxkit/provider.hpp"
 #include "tdxkit/quote.hpp"
+#include "tdxkit/ratls.hpp"
 #include "tdxkit/report.hpp"
 #include "tdxkit/verify.hpp"
 
@@ -33,9 +35,11 @@ struct VerifyCommand {
     std::string batch;
     unsigned jobs = 0;
     std::string output = "full";
+    std::string expect_report_data;
 };
 
-constexpr std::size_t kMaxQuoteInput = 8 * kMaxQuoteSize;
+// Hex doubles a versioned attestation, which dstack caps at kMaxAttestationSize.
+constexpr std::size_t kMaxQuoteInput = 2 * kMaxAttestationSize + 1024;
 constexpr std::size_t kMaxSmallFile = 1024 * 1024;
 
 // Everything needed to verify quotes, prepared once per run (and shared by batch workers).
@@ -44,29 +48,47 @@ struct Context {
     UnixTime now = 0;
     Policy policy;
     VerificationCache cache;
+    std::optional<AppraisalOptions::ExpectedReportData> expected_report_data;
 };
 
-VerificationOutcome verify_input(const QuoteInput& input, const Collateral& collateral,
+// --expect-report-data: HEX (up to 64 bytes, zero-padded) or TAG:FILE, dstack's SHA-512(TAG ":" content).
+AppraisalOptions::ExpectedReportData expected_report_data(const std::string& value) {
+    const auto colon = value.find(':');
+    if (colon == std::string::npos) {
+        try {
+            return {pad_report_data(from_hex(value, "--expect-report-data")), "the given --expect-report-data"};
+        } catch (const Error& e) {
+            // A bad option value is a usage error, not malformed evidence.
+            throw Error(Errc::invalid_argument, fmt::format("{} (expected HEX or TAG:FILE)", e.what()));
+        }
+    }
+    const auto tag = value.substr(0, colon);
+    const auto path = value.substr(colon + 1);
+    if (tag.empty() || path.empty()) {
+        throw Error(Errc::invalid_argument,
+                    "--expect-report-data: expected HEX or TAG:FILE (e.g. app-data:payload.bin)");
+    }
+    return {ratls::content_report_data(tag, read_input(path, ratls::kMaxCertificateInput)),
+            fmt::format("SHA-512(\"{}:\" || {})", tag, path)};
+}
+
+VerificationOutcome verify_input(const ratls::Evidence& evidence, const Collateral& collateral,
                                  const std::optional<EventLog>& given_log, const std::string& given_log_source,
                                  Context& ctx) {
-    VerificationOutcome o;
-    o.quote = parse_quote(input.quote);
-    std::optional<EventLog> parsed;
-    const EventLog* log = given_log ? &*given_log : nullptr;
-    if (log != nullptr) {
-        o.event_log = {given_log_source, log->container, log->events.size()};
-    } else if (input.event_log) {
-        parsed = parse_dstack_event_log(*input.event_log);
-        log = &*parsed;
-        o.event_log = {input.container, log->container, log->events.size()};
-    }
-    o.policy_source = ctx.policy.source;
     AppraisalOptions options;
     options.now = ctx.now;
     options.trust_root = ctx.root;
     options.cache = &ctx.cache;
-    o.appraisal = appraise(*o.quote, collateral, log, ctx.policy, options);
-    return o;
+    options.expected_report_data = ctx.expected_report_data;
+    if (!given_log) return appraise_outcome(evidence, collateral, ctx.policy, options);
+    if (evidence.certificate || evidence.attestation) {
+        throw Error(Errc::invalid_argument,
+                    fmt::format("the {} carries its own event log; --event-log would be a second one: leave it out",
+                                evidence.container));
+    }
+    auto with_log = evidence;
+    with_log.event_log = given_log;
+    return appraise_outcome(with_log, collateral, ctx.policy, options, given_log_source);
 }
 
 int exit_code_of(const VerificationOutcome& o) {
@@ -77,6 +99,7 @@ int exit_code_of(const VerificationOutcome& o) {
 void init_context(const VerifyCommand& cmd, Context& ctx) {
     ctx.root = trust_root_option(cmd.trust_root);
     ctx.now = cmd.at.empty() ? now_utc() : parse_time(cmd.at);
+    if (!cmd.expect_report_data.empty()) ctx.expected_report_data = expected_report_data(cmd.expect_report_data);
     if (cmd.policy.empty()) {
         ctx.policy = default_policy();
     } else {
@@ -89,13 +112,13 @@ void init_context(const VerifyCommand& cmd, Context& ctx) {
 int run_single(const VerifyCommand& cmd, const GlobalOptions& global, Context& ctx) {
     VerificationOutcome o;
     try {
-        const auto input =
-            decode_quote_input(read_input(cmd.quote_path, kMaxQuoteInput), parse_input_format(cmd.format));
+        const auto evidence =
+            ratls::decode_evidence(read_input(cmd.quote_path, kMaxQuoteInput), parse_input_format(cmd.format));
         std::optional<EventLog> log;
         if (!cmd.event_log.empty()) log = parse_event_log(read_input(cmd.event_log, kMaxEventLogSize));
-        const auto quote = parse_quote(input.quote);
+        const auto quote = parse_quote(evidence.quote);
         const auto collateral = resolve_collateral(cmd.sources, quote, ctx.now, global.quiet || global.json, ctx.root);
-        o = verify_input(input, collateral, log, cmd.event_log, ctx);
+        o = verify_input(evidence, collateral, log, cmd.event_log, ctx);
     } catch (const Error& e) {
         if (!global.json) throw;
         o.error = e;
@@ -170,7 +193,9 @@ int run_verify(const VerifyCommand& cmd, const GlobalOptions& global) {
 void register_verify(CLI::App& root, const GlobalOptions& global, int& rc) {
     auto cmd = std::make_shared<VerifyCommand>();
     auto* sub = root.add_subcommand("verify", "Verify a quote (Intel DCAP) and check it against a policy");
-    sub->add_option("quote", cmd->quote_path, "Quote file (raw, hex, base64 or JSON container), '-' for stdin");
+    sub->add_option("quote", cmd->quote_path,
+                    "Quote file (raw, hex, base64, JSON container, RA-TLS certificate or dstack attestation), '-' "
+                    "for stdin");
     sub->add_option("--format", cmd->format, "Quote input format")
         ->check(CLI::IsMember({"auto", "raw", "hex", "base64", "json"}))
         ->capture_default_str();
@@ -182,6 +207,9 @@ void register_verify(CLI::App& root, const GlobalOptions& global, int& rc) {
     sub->add_option(
         "--event-log", cmd->event_log,
         "Event log for the policy's dstack rules (default: the one carried by a GetQuote or /tdx_quote input)");
+    sub->add_option("--expect-report-data", cmd->expect_report_data,
+                    "Require this REPORTDATA: HEX (up to 64 bytes, zero-padded) or TAG:FILE, SHA-512(TAG \":\" "
+                    "FILE), e.g. app-data:payload.bin");
     auto* batch =
         sub->add_option("--batch", cmd->batch,
                         "Verify JSON lines ({\"id\":..., \"quote\": hex|base64, \"event_log\": ...}) from FILE or '-'; "

@@ -10,7 +10,7 @@ namespace {
 void fuzz(tdxkit::ByteSpan data) {
     const auto quote = tdxkit::parse_quote(data);
     if (tdxkit::serialize_quote(quote) != quote.raw) std::abort();
-    (void)tdxkit::describe_quote_json(quote, tdxkit::QuoteInput{});
+    (void)tdxkit::describe_quote_json(quote, tdxkit::ratls::Evidence{});
 }
 }  // namespace
 TDXKIT_FUZZ_TARGET(fuzz)

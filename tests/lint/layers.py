@@ -28,7 +28,7 @@ HEADER_MODULE = {
 }
 
 # What each module may use besides itself: the layer order core <- crypto <- quote <- pcs <- verify
-# <- policy <- appraise <- report <- batch, with eventlog and measure beside quote, and provider, atls
+# <- policy <- appraise <- ratls <- report <- batch, with eventlog and measure beside quote, and provider, atls
 # and testing beside the top.
 ALLOWED = {
     "core": set(),
@@ -40,14 +40,14 @@ ALLOWED = {
     "verify": {"core", "crypto", "quote", "pcs"},
     "policy": {"core", "quote", "pcs", "verify", "eventlog", "measure"},
     "appraise": {"core", "quote", "pcs", "verify", "eventlog", "policy"},
-    "report": {"core", "quote", "pcs", "verify", "eventlog", "policy", "appraise"},
+    # dstack's containers (versioned attestations, RA-TLS certificates) and their appraisal.
+    "ratls": {"core", "crypto", "quote", "eventlog", "pcs", "verify", "policy", "appraise"},
+    "report": {"core", "quote", "pcs", "verify", "eventlog", "policy", "appraise", "ratls"},
     "batch": {"core", "quote", "pcs", "verify", "eventlog", "policy", "appraise", "report"},
     # tdxkit-testing, a library of its own that libtdxkit never includes; it links the shared
     # libtdxkit, so of "crypto" it may use only the header-only OpenSSL owners.
     "testing": {"core", "crypto", "quote", "pcs", "eventlog", "provider"},
     "provider": {"core", "quote", "eventlog"},
-    # dstack's containers (versioned attestations, RA-TLS certificates) and their appraisal.
-    "ratls": {"core", "crypto", "quote", "eventlog", "pcs", "verify", "policy", "appraise"},
     "atls": {"core", "crypto", "quote", "eventlog", "pcs", "verify", "policy", "appraise", "provider", "ratls"},
 }
 

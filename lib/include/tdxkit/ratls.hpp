@@ -135,6 +135,7 @@ struct Evidence {
     // "RA-TLS certificate", "dstack versioned attestation" or QuoteInput::container ("raw", "hex",
     // "dstack GetQuote response", ...).
     std::string container;
+    InputFormat format = InputFormat::raw;  // the text form the container came in (raw: binary or PEM)
     // Where the quote and log were taken from: "extension 1.3.6.1.4.1.62397.1.8 (versioned
     // attestation, SCALE (V0))", "extensions .1 (quote) and .2 (event log)", "" for plain containers.
     std::string source;
@@ -155,6 +156,8 @@ struct Evidence {
 // - a certificate: REPORTDATA must be SHA-512("ratls-cert:" || SPKI) ("report_data_binding"), and
 //   check_certificate at the appraisal time;
 // - an attestation: its stack report data must equal the quote's ("attestation_report_data");
+// - either: the RTMR3 events of the log it carries replay to the quote's RTMR3, each one covered by
+//   its digest ("event_log_rtmr3");
 // - options.expected_report_data, if set, is used as given (a nonce); with a certificate it must agree
 //   with the certificate's binding, else Error(invalid_argument).
 // Throws as appraise does.

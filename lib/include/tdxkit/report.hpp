@@ -14,6 +14,7 @@
 #include "tdxkit/error.hpp"
 #include "tdxkit/export.hpp"
 #include "tdxkit/quote.hpp"
+#include "tdxkit/ratls.hpp"
 #include "tdxkit/verify.hpp"
 
 namespace tdxkit {
@@ -26,6 +27,8 @@ struct VerificationOutcome {
         std::string container;  // EventLog::container
         std::size_t events = 0;
     };
+    std::string container;         // what the quote came in (ratls::Evidence::container); "" when unknown
+    std::string container_source;  // where in it (ratls::Evidence::source); "" for plain containers
     std::optional<Quote> quote;
     std::optional<Appraisal> appraisal;
     std::string policy_source;  // Policy::source of the policy the appraisal applied; "" before it
@@ -38,6 +41,15 @@ struct VerificationOutcome {
     // The first reason: the error's message, the appraisal's reason, or "" when accepted.
     [[nodiscard]] TDXKIT_EXPORT std::string reason() const;
 };
+
+// The appraisal of `evidence` (ratls::decode_evidence) as `tdxkit verify` and the service run it: the
+// quote parsed, the container and its log recorded, ratls::appraise_evidence applied. `log_source`
+// names where evidence.event_log came from when the caller supplied it ("" for the container's own).
+// Throws what parse_quote and appraise_evidence throw.
+[[nodiscard]] TDXKIT_EXPORT VerificationOutcome appraise_outcome(const ratls::Evidence& evidence,
+                                                                 const Collateral& collateral, const Policy& policy,
+                                                                 const AppraisalOptions& options,
+                                                                 std::string_view log_source = {});
 
 // The renderers never throw for a well-formed `id_json`; text that is not UTF-8 is replaced (U+FFFD).
 //

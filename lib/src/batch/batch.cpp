@@ -144,8 +144,8 @@ public:
             appraisal_options.now = options_.now;
             appraisal_options.trust_root = options_.trust_root;
             appraisal_options.cache = &cache_;
-            o.appraisal =
-                appraise(*o.quote, *collateral_.get(*o.quote), log ? &*log : nullptr, options_.policy, appraisal_options);
+            o.appraisal = appraise(*o.quote, *collateral_.get(*o.quote), log ? &*log : nullptr, options_.policy,
+                                   appraisal_options);
         } catch (const Error& e) {
             o.error = e;
         } catch (const std::exception& e) {

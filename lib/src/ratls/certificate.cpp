@@ -253,6 +253,12 @@ Bytes gzip(std::string_view text) {
     return out;
 }
 
+bool starts_pem(ByteSpan data) noexcept {
+    const auto text = as_text(data);
+    const auto first = text.find_first_not_of(" \t\r\n");
+    return first != std::string_view::npos && text.substr(first).starts_with("-----BEGIN CERTIFICATE-----");
+}
+
 }  // namespace
 
 Octets<64> content_report_data(std::string_view tag, ByteSpan content) {
@@ -263,9 +269,7 @@ Octets<64> content_report_data(std::string_view tag, ByteSpan content) {
 }
 
 bool looks_like_certificate(ByteSpan data) noexcept {
-    const auto text = as_text(data);
-    const auto first = text.find_first_not_of(" \t\r\n");
-    if (first != std::string_view::npos && text.substr(first).starts_with("-----BEGIN CERTIFICATE-----")) return true;
+    if (starts_pem(data)) return true;
     if (data.empty() || data[0] != der::kSequence) return false;
     const unsigned char* p = data.data();
     const ossl::X509Ptr x{d2i_X509(nullptr, &p, static_cast<long>(data.size()))};
@@ -277,11 +281,9 @@ Certificate parse_certificate(ByteSpan pem_or_der) {
     if (pem_or_der.size() > kMaxCertificateInput) {
         malformed(fmt::format("{} bytes, more than the {} accepted", pem_or_der.size(), kMaxCertificateInput));
     }
-    const auto text = as_text(pem_or_der);
-    // DER first: a DER RA-TLS certificate carries its quote, and the quote its PCK chain as PEM text,
-    // which must not make the certificate read as a PEM bundle. PEM text never starts with a SEQUENCE.
-    if (text.find("-----BEGIN CERTIFICATE-----") == std::string_view::npos ||
-        (!pem_or_der.empty() && pem_or_der[0] == der::kSequence)) {
+    // A DER RA-TLS certificate holds PEM text itself (the quote's PCK chain), so only a leading
+    // PEM header makes the input PEM.
+    if (!starts_pem(pem_or_der)) {
         return parse_certificate_chain({Bytes(pem_or_der.begin(), pem_or_der.end())});
     }
     std::vector<Bytes> chain;

@@ -89,6 +89,34 @@ std::string_view trimmed(std::string_view text) {
     return text.substr(first, text.find_last_not_of(" \t\r\n") - first + 1);
 }
 
+// A dstack container hands its event log over as part of the evidence, so a log whose RTMR3 events
+// do not replay to the quote's RTMR3, or include an event its digest does not cover, rejects it.
+// RTMR0-2 are not required to replay: dstack's lite attestations carry only the three ACPI digests
+// of RTMR0 (their boot chain is predicted from the image: tdxkit measure), and no rule reads a boot
+// event (eventlog.hpp, "What the quote vouches for").
+Check runtime_log_check(const EventLog& log, const TdReportBody& body) {
+    const auto replayed = replay_rtmrs(log);
+    const auto unbound = find_unbound_rtmr3_event(log);
+    const bool rtmr3_equal = equal_ct(replayed[3], body.rtmr[3]);
+    std::size_t runtime = 0;
+    for (const auto& e : log.events) runtime += e.imr == 3 ? 1 : 0;
+    Check c{"event_log_rtmr3", rtmr3_equal && !unbound, {}};
+    if (!rtmr3_equal) {
+        c.detail = fmt::format("the log's {} RTMR3 events replay to {}, the quote's RTMR3 is {}: the event log is not "
+                               "the one this TD measured (swapped or altered)",
+                               runtime, to_hex(replayed[3]), to_hex(body.rtmr[3]));
+    } else if (unbound) {
+        c.detail = fmt::format("event {}: {}", unbound->index, unbound->reason);
+    } else {
+        const bool boot_equal = !compare_rtmrs(replayed, body).has_value();
+        c.detail = fmt::format("the log's {} RTMR3 events replay to the quote's RTMR3; RTMR0-2 {}", runtime,
+                               boot_equal ? "replay as well"
+                                          : "do not replay from this log (a stripped or lite log), so its boot "
+                                            "events are labels only");
+    }
+    return c;
+}
+
 }  // namespace
 
 Evidence decode_evidence(ByteSpan data, InputFormat format) {
@@ -101,13 +129,15 @@ Evidence decode_evidence(ByteSpan data, InputFormat format) {
         if (auto bytes = attestation_from_json(data)) {
             auto e = from_attestation(*bytes);
             e.container = "dstack-verifier request {\"attestation\": hex}";
+            e.format = InputFormat::json;
             return e;
         }
     } else if ((automatic || format == InputFormat::hex) && all_hex(text) && text.size() >= 2) {
         auto bytes = from_hex(text, "hex input");
         if (starts_attestation(bytes)) {
             auto e = from_attestation(bytes);
-            e.container = "dstack versioned attestation (hex)";
+            e.container = "dstack versioned attestation";
+            e.format = InputFormat::hex;
             return e;
         }
     } else if ((automatic || format == InputFormat::raw) && starts_attestation(data)) {
@@ -116,6 +146,7 @@ Evidence decode_evidence(ByteSpan data, InputFormat format) {
     const auto input = decode_quote_input(data, format);
     Evidence e;
     e.container = input.container;
+    e.format = input.format;
     e.quote = input.quote;
     if (input.event_log) e.event_log = parse_dstack_event_log(*input.event_log);
     return e;
@@ -158,13 +189,7 @@ Appraisal appraise_evidence(const Evidence& evidence, const Quote& quote, const 
         options.container_checks.push_back(std::move(copy));
     }
     if ((evidence.certificate || evidence.attestation) && evidence.event_log && body != nullptr) {
-        // A dstack container hands its event log over as part of the evidence, so a log that does not
-        // replay to the quote's RTMRs (or has an RTMR3 event its digest does not cover) rejects it.
-        const auto binding = bind_event_log(*evidence.event_log, *body);
-        options.container_checks.push_back({"event_log_replay", binding.bound(),
-                                            binding.bound() ? fmt::format("the {} events replay to the quote's RTMR0-3",
-                                                                          evidence.event_log->events.size())
-                                                            : binding.failure()});
+        options.container_checks.push_back(runtime_log_check(*evidence.event_log, *body));
     }
     return appraise(quote, collateral, evidence.event_log ? &*evidence.event_log : nullptr, policy, options);
 }

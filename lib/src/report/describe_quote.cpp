@@ -5,6 +5,7 @@
 
 #include "pcs/pck_internal.hpp"
 #include "report/quote_json.hpp"
+#include "tdxkit/ratls.hpp"
 #include "tdxkit/time.hpp"
 
 namespace tdxkit {
@@ -127,7 +128,38 @@ json quote_body_json(const Quote& q) {
 
 }  // namespace detail
 
-std::string describe_quote_json(const Quote& q, const QuoteInput& input) {
+namespace {
+
+// What the container added: not verified here, so every field is shown as the container states it.
+json certificate_json(const Quote& q, const ratls::Certificate& c) {
+    const auto optional_hex = [](const std::optional<Bytes>& b) { return b ? json(to_hex(*b)) : json(nullptr); };
+    const auto optional_size = [](const auto& v) { return v ? json(v->size()) : json(nullptr); };
+    const auto binding = ratls::content_report_data(ratls::kTagRaTlsCert, c.spki_der);
+    const auto* td = q.td_body();
+    return json{
+        {"subject", c.subject},
+        {"issuer", c.issuer},
+        {"not_before", format_rfc3339(c.not_before)},
+        {"not_after", format_rfc3339(c.not_after)},
+        {"dns_names", c.dns_names},
+        {"spki_sha256", to_hex(sha256(c.spki_der))},
+        {"key_binding", to_hex(binding)},
+        {"report_data_binds_key", td != nullptr && equal_ct(td->report_data, binding)},
+        {"chain_length", c.chain.size()},
+        {"extensions",
+         {{"quote", optional_size(c.quote)},
+          {"event_log",
+           c.event_log ? json{{"size", c.event_log->size()}, {"compressed", c.event_log_compressed}} : json(nullptr)},
+          {"app_id", optional_hex(c.app_id)},
+          {"special_usage", c.special_usage ? json(*c.special_usage) : json(nullptr)},
+          {"attestation", optional_size(c.attestation)},
+          {"app_info", optional_hex(c.app_info)},
+          {"unknown", c.unknown_extensions}}}};
+}
+
+}  // namespace
+
+std::string describe_quote_json(const Quote& q, const ratls::Evidence& evidence) {
     const auto chain = detail::quote_pck_chain(q);
     const auto& s = q.signature_data;
     json certs = json::array();
@@ -140,8 +172,9 @@ std::string describe_quote_json(const Quote& q, const QuoteInput& input) {
     json doc{
         {"schema", "tdxkit.quote/v1"},
         {"input",
-         {{"format", input_format_name(input.format)},
-          {"container", input.container},
+         {{"format", input_format_name(evidence.format)},
+          {"container", evidence.container},
+          {"source", evidence.source},
           {"quote_size", q.raw.size()},
           {"trailing_bytes", q.trailing_bytes}}},
         {"header",
@@ -171,17 +204,43 @@ std::string describe_quote_json(const Quote& q, const QuoteInput& input) {
         {"pck", pck},
     };
     if (chain.empty()) doc["signature_data"]["certification_data"]["data"] = to_hex(s.certification.data);
+    doc["ra_tls"] = evidence.certificate ? certificate_json(q, *evidence.certificate) : json(nullptr);
+    doc["attestation"] = evidence.attestation ? json{{"wire", evidence.attestation->wire_name()},
+                                                     {"report_data", to_hex(evidence.attestation->report_data)},
+                                                     {"config", evidence.attestation->config}}
+                                              : json(nullptr);
+    doc["event_log"] = evidence.event_log ? json{{"container", evidence.event_log->container},
+                                                 {"events", evidence.event_log->events.size()}}
+                                          : json(nullptr);
     return doc.dump(2) + "\n";
 }
 
-std::string describe_quote_text(const Quote& q, const QuoteInput& input) {
+std::string describe_quote_text(const Quote& q, const ratls::Evidence& evidence) {
     std::string out;
     const auto line = [&](std::string_view key, const std::string& value) {
         out += fmt::format("{:<18}{}\n", key, value);
     };
     line("Quote:", fmt::format("v{} {} ({}), {} bytes from {} input{}", q.header.version, tee_name(q.header.tee_type),
-                               body_type_name(q.body_type), q.raw.size(), input.container,
+                               body_type_name(q.body_type), q.raw.size(), evidence.container,
                                q.trailing_bytes ? fmt::format(", {} trailing bytes ignored", q.trailing_bytes) : ""));
+    if (!evidence.source.empty()) line("Taken from:", evidence.source);
+    if (const auto& c = evidence.certificate) {
+        const auto* td = q.td_body();
+        line("Certificate:", fmt::format("{} (issuer {}), valid {} .. {}", c->subject, c->issuer,
+                                         format_rfc3339(c->not_before), format_rfc3339(c->not_after)));
+        line("Key binding:",
+             td != nullptr && equal_ct(td->report_data, ratls::content_report_data(ratls::kTagRaTlsCert, c->spki_der))
+                 ? "REPORTDATA = SHA-512(\"ratls-cert:\" || SPKI) (not verified: tdxkit verify checks it)"
+                 : "REPORTDATA does NOT bind this certificate's key");
+        if (c->special_usage) line("Special usage:", *c->special_usage + " (unattested label)");
+        if (c->app_id) line("App id:", to_hex(*c->app_id) + " (unattested label)");
+    }
+    if (const auto& a = evidence.attestation) {
+        line("Attestation:", fmt::format("dstack, {}, config {} bytes", a->wire_name(), a->config.size()));
+    }
+    if (const auto& log = evidence.event_log) {
+        line("Event log:", fmt::format("{}, {} events (not replayed here)", log->container, log->events.size()));
+    }
     line("QE vendor:", fmt::format("{}{}", to_hex(q.header.qe_vendor_id),
                                    q.header.qe_vendor_id == kIntelQeVendorId ? " (Intel)" : " (NOT Intel)"));
     if (const auto* td = q.td_body()) {

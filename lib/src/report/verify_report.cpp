@@ -56,6 +56,8 @@ json verify_document(const VerificationOutcome& o, const TrustRoot& root) {
              {"reason", o.reason()},
              {"warnings", o.appraisal ? o.appraisal->warnings : std::vector<std::string>{}}};
     doc["trust_root"] = {{"intel", root.is_intel_production}, {"sha256", to_hex(sha256(root.certificate_der))}};
+    doc["container"] =
+        o.container.empty() ? json(nullptr) : json{{"name", o.container}, {"source", o.container_source}};
     if (o.quote) doc["quote"] = quote_summary_json(*o.quote, report);
     if (report != nullptr) {
         const auto& r = *report;
@@ -97,6 +99,11 @@ json verify_document(const VerificationOutcome& o, const TrustRoot& root) {
             violations.push_back(
                 {{"path", v.path}, {"expected", v.expected}, {"actual", v.actual}, {"message", v.message}});
         }
+        json evidence = json::array();
+        for (const auto& c : o.appraisal->evidence_checks) {
+            evidence.push_back({{"id", c.id}, {"passed", c.passed}, {"detail", c.detail}});
+        }
+        doc["evidence_checks"] = evidence;
         doc["event_log"] = o.event_log ? json{{"source", o.event_log->source},
                                               {"container", o.event_log->container},
                                               {"events", o.event_log->events}}
@@ -126,6 +133,10 @@ std::string render_verify_text(const VerificationOutcome& o) {
                                    o.quote->is_tdx() ? "TDX" : "SGX", body_type_name(o.quote->body_type),
                                    r.fmspc.empty() ? "?" : r.fmspc, r.pce_id.empty() ? "?" : r.pce_id,
                                    r.pck_ca_type.empty() ? "?" : r.pck_ca_type));
+    }
+    if (!o.container.empty()) {
+        line("Container:",
+             o.container_source.empty() ? o.container : fmt::format("{}, {}", o.container, o.container_source));
     }
     line("Verified at:", format_rfc3339(r.verified_at));
     line("Trust root:", r.trust_root_is_intel ? "Intel SGX Root CA (pinned)" : "CUSTOM (test/development only)");
@@ -163,8 +174,28 @@ std::string render_verify_text(const VerificationOutcome& o) {
         for (const auto& v : p.violations) out += fmt::format("  violation: {}\n", v.message);
     }
     out += "Checks:\n";
-    for (const auto& c : r.checks) out += fmt::format("  [{}] {:<24} {}\n", c.passed ? " ok " : "FAIL", c.id, c.detail);
+    for (const auto& checks : {&r.checks, &o.appraisal->evidence_checks}) {
+        for (const auto& c : *checks) {
+            out += fmt::format("  [{}] {:<24} {}\n", c.passed ? " ok " : "FAIL", c.id, c.detail);
+        }
+    }
     return out;
+}
+
+VerificationOutcome appraise_outcome(const ratls::Evidence& evidence, const Collateral& collateral,
+                                     const Policy& policy, const AppraisalOptions& options,
+                                     std::string_view log_source) {
+    VerificationOutcome o;
+    o.container = evidence.container;
+    o.container_source = evidence.source;
+    o.policy_source = policy.source;
+    o.quote = parse_quote(evidence.quote);
+    if (const auto& log = evidence.event_log) {
+        o.event_log = {log_source.empty() ? evidence.container : std::string(log_source), log->container,
+                       log->events.size()};
+    }
+    o.appraisal = ratls::appraise_evidence(evidence, *o.quote, collateral, policy, options);
+    return o;
 }
 
 std::string_view VerificationOutcome::result() const noexcept {

@@ -583,7 +583,7 @@ TEST_CASE("RA-TLS end to end: atls-serve --ra-tls makes its key and certificate,
     CHECK(ids == std::vector<std::string>{"tcp_connect", "tls_handshake", "tls_version", "ra_tls_certificate",
                                           "quote_verification", "tcb_status", "certificate_validity",
                                           "certificate_signature", "certificate_key_usage", "attestation_report_data",
-                                          "event_log_replay", "report_data_binding", "event_log", "policy"});
+                                          "event_log_rtmr3", "report_data_binding", "event_log", "policy"});
     CHECK(doc["server"]["certificate_validated"] == false);
     CHECK(doc["server"]["certificate_sha256"] == served_sha256);
     CHECK(doc["ra_tls"]["certificate"]["sha256"] == served_sha256);
@@ -695,7 +695,7 @@ TEST_CASE("RA-TLS attack: a certificate whose event log was swapped for another,
         std::ofstream(tampered.cert) << remade(genuine, swap);
         const auto server = ra_tls_server(f, "serve-" + name, tampered);
         const auto doc = ra_connect_json(server.address(), {"--http-get", kSecretPath});
-        check_rejected(doc, "event_log_replay", "RTMR3");
+        check_rejected(doc, "event_log_rtmr3", "RTMR3");
     }
     CHECK_FALSE(f.application_reached());
 }

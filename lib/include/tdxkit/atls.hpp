@@ -104,7 +104,7 @@ struct ClientOptions {
 // carries RA-TLS evidence whose quote parses), "quote_verification", "tcb_status", then
 // ratls::appraise_evidence's evidence checks under their own ids ("certificate_validity",
 // "certificate_signature", "certificate_key_usage", "attestation_report_data" for a versioned
-// attestation, "report_data_binding": the quote binds the certificate's key, "event_log_replay":
+// attestation, "report_data_binding": the quote binds the certificate's key, "event_log_rtmr3":
 // the log replays to the quote's RTMRs), "event_log" (the certificate carries one), "policy"; and
 // "appraisal" only if appraise_evidence rejected for a reason none of these steps shows.
 struct Step {

@@ -74,7 +74,8 @@ struct ClientOptions {
     // RA-TLS instead of aTLS: the server's certificate is not validated against any CA (ca_file and
     // insecure_skip_tls_verify must stay unset) and no quote is requested; its RA-TLS evidence
     // (ratls::decode_evidence) is appraised instead (ratls::appraise_evidence), and it must carry an
-    // event log (which the appraisal replays). quote_path and require_certificate_binding do not apply.
+    // event log (whose RTMR3 events the appraisal replays). quote_path and require_certificate_binding
+    // do not apply.
     bool ra_tls = false;
     // A client certificate chain (PEM, leaf first) and its private key (PEM), presented when the server
     // asks for one: for mutual RA-TLS, an RA-TLS certificate of the client's own TD. Both or neither.
@@ -105,7 +106,7 @@ struct ClientOptions {
 // ratls::appraise_evidence's evidence checks under their own ids ("certificate_validity",
 // "certificate_signature", "certificate_key_usage", "attestation_report_data" for a versioned
 // attestation, "report_data_binding": the quote binds the certificate's key, "event_log_rtmr3":
-// the log replays to the quote's RTMRs), "event_log" (the certificate carries one), "policy"; and
+// the log's RTMR3 events replay to the quote's RTMR3), "event_log" (the certificate carries one), "policy"; and
 // "appraisal" only if appraise_evidence rejected for a reason none of these steps shows.
 struct Step {
     std::string id;

@@ -111,7 +111,7 @@ void appraise_ra_tls_peer(SSL* ssl, const PeerAppraisalOptions& options, std::st
                               o.expected_report_data_hex, peer));
     }
 
-    // appraise_evidence replays the log it was given ("event_log_rtmr3"); a certificate without one
+    // appraise_evidence replays the log's RTMR3 events ("event_log_rtmr3"); a certificate without one
     // shows nothing of what runs in the TD beyond its registers, so the session needs one.
     if (!ev.event_log) {
         steps.add("event_log", false,

@@ -24,15 +24,15 @@ _tdxkit_options() {
     case $1 in
     '') echo '--version' ;;
     'quote decode') echo '--format' ;;
-    'quote generate') echo '--report-data --report-data-file --provider --out --format --tsm-dir --pki --bind-cert --event-log-out' ;;
+    'quote generate') echo '--report-data --report-data-file --provider --out --format --tsm-dir --pki --bind-cert --event-log-out --ra-tls-cert --key --cert-not-before --cert-not-after' ;;
     verify) echo '--format --collateral --policy --at --trust-root --event-log --expect-report-data --batch --jobs --output --pccs-url --pccs-ca --root-ca-crl-url --update --cache-dir --timeout --retries --offline --refresh' ;;
     replay-rtmr) echo '--quote --acpi-table' ;;
     measure) echo '--image --firmware --kernel --initrd --cmdline --vm-config --memory --cpus --qemu-version --page-order --ovmf-variant --acpi-from --event-log --acpi-tables --acpi-rsdp --acpi-loader --policy-out --merge-policy --diagnose' ;;
     measure-compose) echo '--normalize --preprocess --write-normalized --app-id --key-provider --key-provider-id --policy-out' ;;
     'collateral fetch') echo '--fmspc --ca --tee --out --pccs-url --pccs-ca --root-ca-crl-url --update --cache-dir --timeout --retries --offline --refresh' ;;
     'collateral show') echo '--at --trust-root' ;;
-    atls-connect) echo '--server-name --ca-file --insecure-skip-tls-verify --quote-path --trust-root --at --policy --no-cert-binding --http-get --pipe --collateral --pccs-url --pccs-ca --root-ca-crl-url --update --cache-dir --timeout --retries --offline --refresh' ;;
-    atls-serve) echo '--listen --cert --key --provider --pki --tsm-dir --event-log --upstream --quote-path --ekm-header --ekm-hmac-key-file --max-connections' ;;
+    atls-connect) echo '--server-name --ca-file --insecure-skip-tls-verify --quote-path --trust-root --at --policy --no-cert-binding --http-get --pipe --ra-tls --client-ra-tls --key --collateral --pccs-url --pccs-ca --root-ca-crl-url --update --cache-dir --timeout --retries --offline --refresh' ;;
+    atls-serve) echo '--listen --cert --key --ra-tls --cert-not-before --cert-not-after --client-ra-tls --trust-root --at --policy --collateral --pccs-url --pccs-ca --root-ca-crl-url --update --cache-dir --timeout --retries --offline --refresh --provider --pki --tsm-dir --event-log --upstream --quote-path --ekm-header --ekm-hmac-key-file --max-connections' ;;
     esac
 }
 
@@ -41,17 +41,17 @@ _tdxkit_values() {
     case "$1:$2" in
     'quote decode:--format' | 'verify:--format')
         echo 'auto raw hex base64 json' ;;
-    'atls-connect:--at' | 'atls-connect:--http-get' | 'atls-connect:--pccs-url' | 'atls-connect:--quote-path' | 'atls-connect:--retries' | 'atls-connect:--root-ca-crl-url' | 'atls-connect:--server-name' | 'atls-connect:--timeout' | 'atls-serve:--listen' | 'atls-serve:--max-connections' | 'atls-serve:--quote-path' | 'atls-serve:--upstream' | 'collateral fetch:--fmspc' | 'collateral fetch:--pccs-url' | 'collateral fetch:--retries' | 'collateral fetch:--root-ca-crl-url' | 'collateral fetch:--timeout' | 'collateral show:--at' | 'measure-compose:--app-id' | 'measure-compose:--key-provider-id' | 'measure:--cmdline' | 'measure:--cpus' | 'measure:--memory' | 'measure:--qemu-version' | 'quote generate:--report-data' | 'verify:--at' | 'verify:--expect-report-data' | 'verify:--jobs' | 'verify:--pccs-url' | 'verify:--retries' | 'verify:--root-ca-crl-url' | 'verify:--timeout')
+    'atls-connect:--at' | 'atls-connect:--http-get' | 'atls-connect:--pccs-url' | 'atls-connect:--quote-path' | 'atls-connect:--retries' | 'atls-connect:--root-ca-crl-url' | 'atls-connect:--server-name' | 'atls-connect:--timeout' | 'atls-serve:--at' | 'atls-serve:--cert-not-after' | 'atls-serve:--cert-not-before' | 'atls-serve:--listen' | 'atls-serve:--max-connections' | 'atls-serve:--pccs-url' | 'atls-serve:--quote-path' | 'atls-serve:--retries' | 'atls-serve:--root-ca-crl-url' | 'atls-serve:--timeout' | 'atls-serve:--upstream' | 'collateral fetch:--fmspc' | 'collateral fetch:--pccs-url' | 'collateral fetch:--retries' | 'collateral fetch:--root-ca-crl-url' | 'collateral fetch:--timeout' | 'collateral show:--at' | 'measure-compose:--app-id' | 'measure-compose:--key-provider-id' | 'measure:--cmdline' | 'measure:--cpus' | 'measure:--memory' | 'measure:--qemu-version' | 'quote generate:--cert-not-after' | 'quote generate:--cert-not-before' | 'quote generate:--report-data' | 'verify:--at' | 'verify:--expect-report-data' | 'verify:--jobs' | 'verify:--pccs-url' | 'verify:--retries' | 'verify:--root-ca-crl-url' | 'verify:--timeout')
         ;; # free text
-    'atls-connect:--ca-file' | 'atls-connect:--collateral' | 'atls-connect:--pccs-ca' | 'atls-connect:--policy' | 'atls-connect:--trust-root' | 'atls-serve:--cert' | 'atls-serve:--ekm-hmac-key-file' | 'atls-serve:--event-log' | 'atls-serve:--key' | 'collateral fetch:--out' | 'collateral fetch:--pccs-ca' | 'collateral show:--trust-root' | 'measure:--acpi-from' | 'measure:--acpi-loader' | 'measure:--acpi-rsdp' | 'measure:--acpi-tables' | 'measure:--diagnose' | 'measure:--event-log' | 'measure:--firmware' | 'measure:--initrd' | 'measure:--kernel' | 'measure:--merge-policy' | 'measure:--policy-out' | 'measure:--vm-config' | 'measure-compose:--policy-out' | 'measure-compose:--write-normalized' | 'quote generate:--bind-cert' | 'quote generate:--event-log-out' | 'quote generate:--out' | 'quote generate:--report-data-file' | 'replay-rtmr:--acpi-table' | 'replay-rtmr:--quote' | 'verify:--batch' | 'verify:--collateral' | 'verify:--event-log' | 'verify:--pccs-ca' | 'verify:--policy' | 'verify:--trust-root')
+    'atls-connect:--ca-file' | 'atls-connect:--client-ra-tls' | 'atls-connect:--collateral' | 'atls-connect:--key' | 'atls-connect:--pccs-ca' | 'atls-connect:--policy' | 'atls-connect:--trust-root' | 'atls-serve:--cert' | 'atls-serve:--collateral' | 'atls-serve:--pccs-ca' | 'atls-serve:--policy' | 'atls-serve:--trust-root' | 'atls-serve:--ekm-hmac-key-file' | 'atls-serve:--event-log' | 'atls-serve:--key' | 'collateral fetch:--out' | 'collateral fetch:--pccs-ca' | 'collateral show:--trust-root' | 'measure:--acpi-from' | 'measure:--acpi-loader' | 'measure:--acpi-rsdp' | 'measure:--acpi-tables' | 'measure:--diagnose' | 'measure:--event-log' | 'measure:--firmware' | 'measure:--initrd' | 'measure:--kernel' | 'measure:--merge-policy' | 'measure:--policy-out' | 'measure:--vm-config' | 'measure-compose:--policy-out' | 'measure-compose:--write-normalized' | 'quote generate:--bind-cert' | 'quote generate:--event-log-out' | 'quote generate:--key' | 'quote generate:--out' | 'quote generate:--ra-tls-cert' | 'quote generate:--report-data-file' | 'replay-rtmr:--acpi-table' | 'replay-rtmr:--quote' | 'verify:--batch' | 'verify:--collateral' | 'verify:--event-log' | 'verify:--pccs-ca' | 'verify:--policy' | 'verify:--trust-root')
         echo 'file' ;;
     'atls-serve:--provider' | 'quote generate:--provider')
         echo 'auto configfs-tsm dstack simulated' ;;
     'quote generate:--format')
         echo 'raw hex base64 json' ;;
-    'atls-connect:--cache-dir' | 'atls-serve:--pki' | 'atls-serve:--tsm-dir' | 'collateral fetch:--cache-dir' | 'measure:--image' | 'quote generate:--pki' | 'quote generate:--tsm-dir' | 'verify:--cache-dir')
+    'atls-connect:--cache-dir' | 'atls-serve:--cache-dir' | 'atls-serve:--pki' | 'atls-serve:--tsm-dir' | 'collateral fetch:--cache-dir' | 'measure:--image' | 'quote generate:--pki' | 'quote generate:--tsm-dir' | 'verify:--cache-dir')
         echo 'dir' ;;
-    'atls-connect:--update' | 'collateral fetch:--update' | 'verify:--update')
+    'atls-connect:--update' | 'atls-serve:--update' | 'collateral fetch:--update' | 'verify:--update')
         echo 'standard early' ;;
     'measure-compose:--key-provider')
         echo 'none local kms tpm' ;;

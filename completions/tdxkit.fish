@@ -92,6 +92,7 @@ complete -c tdxkit -n '__tdxkit_at "verify"' -l policy -r -F -d 'JSON policy fil
 complete -c tdxkit -n '__tdxkit_at "verify"' -l at -x -d 'Verification time, RFC 3339 or unix seconds'
 complete -c tdxkit -n '__tdxkit_at "verify"' -l trust-root -r -F -d 'TEST ONLY: replace the Intel SGX Root CA'
 complete -c tdxkit -n '__tdxkit_at "verify"' -l event-log -r -F -d 'Event log for the policy dstack rules'
+complete -c tdxkit -n '__tdxkit_at "verify"' -l expect-report-data -x -d 'Require this REPORTDATA: HEX or TAG:FILE'
 complete -c tdxkit -n '__tdxkit_at "verify"' -l batch -r -F -d 'Verify JSON lines from FILE or - (one result line each)'
 complete -c tdxkit -n '__tdxkit_at "verify"' -l jobs -x -d 'Worker threads for --batch'
 complete -c tdxkit -n '__tdxkit_at "verify"' -l output -x -a 'full summary' -d '--batch result lines'

@@ -103,11 +103,6 @@ int run_serve(const ServeCommand& cmd, const GlobalOptions& global) {
         options.at = parse_time(cmd.at);
     }
     options.collateral = collateral_sources(cmd.sources, true);
-    if (options.collateral.path.empty()) {
-        // A cache entry is used only if it verifies at the time of the request that needs it.
-        options.collateral.check_cached =
-            cached_collateral_check(options.trust_root, options.at.value_or(now_utc()), global.quiet);
-    }
     options.max_body = parse_size(cmd.max_body, "--max-body");
     options.max_inflight = cmd.max_inflight;
     options.max_connections = cmd.max_connections;

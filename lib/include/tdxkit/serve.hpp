@@ -42,6 +42,7 @@ struct Options {
     std::filesystem::path policy_dir;  // *.json, each a policy named by its file stem; required
     // The policy POST /verify applies (a name in policy_dir); empty: the built-in default policy.
     std::string verify_policy;
+    // check_cached unset: a cached entry must pass check_collateral at the time of the request.
     CollateralSources collateral;
     TrustRoot trust_root = intel_sgx_root_ca();          // replacing it is for tests and development only
     std::optional<UnixTime> at;                          // TEST ONLY: a fixed verification time

@@ -14,7 +14,8 @@ std::shared_ptr<const Collateral> CollateralCache::get(const Quote& quote, UnixT
     std::unique_lock lock(mutex_);
     auto& entry = entries_[key];
     const auto fresh = [&] {
-        return entry.value && std::chrono::steady_clock::now() - entry.fetched_at < refresh_after_;
+        return entry.value && std::chrono::steady_clock::now() - entry.fetched_at < refresh_after_ &&
+               now < entry.next_update;
     };
     if (entry.fetching) {
         // Another request is fetching this platform's collateral: share its result, success or failure,
@@ -32,9 +33,11 @@ std::shared_ptr<const Collateral> CollateralCache::get(const Quote& quote, UnixT
     ++stats_.fetches;
     lock.unlock();
     std::shared_ptr<const Collateral> value;
+    UnixTime next_update = 0;
     std::optional<Error> failure;
     try {
         value = std::make_shared<const Collateral>(resolve_collateral(sources_, request, now));
+        next_update = describe_collateral(*value).next_update;
     } catch (const Error& e) {
         failure = e;
     }
@@ -45,6 +48,7 @@ std::shared_ptr<const Collateral> CollateralCache::get(const Quote& quote, UnixT
     if (value) {
         entry.value = value;
         entry.fetched_at = std::chrono::steady_clock::now();
+        entry.next_update = next_update;
     } else {
         ++stats_.failures;
     }

@@ -1,7 +1,8 @@
 #pragma once
 
 // Collateral for a long-running service: per platform (TEE, FMSPC, PCK CA), fetched once however
-// many requests need it at the same moment (single flight), kept for a refresh interval, and never
+// many requests need it at the same moment (single flight), kept for a refresh interval or until
+// an item's nextUpdate passes (whichever is first, so no verdict rests on stale collateral), and never
 // replaced by a failure: a failed fetch fails the requests that waited for it (503), and the next
 // request tries again.
 
@@ -44,6 +45,7 @@ private:
     struct Entry {
         std::shared_ptr<const Collateral> value;
         std::chrono::steady_clock::time_point fetched_at{};
+        UnixTime next_update = 0;  // the earliest nextUpdate of its items: stale from then on
         bool fetching = false;
         std::uint64_t attempts = 0;         // fetches finished, for waiters to tell theirs apart
         std::optional<Error> last_failure;  // of the last attempt; shared with the requests that waited for it

@@ -13,7 +13,7 @@ _tdxkit_flags=' --ekm-header --help --insecure-skip-tls-verify --json --no-cert-
 # Subcommands of a command path ('' is the top level).
 _tdxkit_subcommands() {
     case $1 in
-    '') echo 'quote verify replay-rtmr measure measure-compose collateral atls-connect atls-serve' ;;
+    '') echo 'quote verify replay-rtmr measure measure-compose collateral atls-connect atls-serve serve' ;;
     quote) echo 'decode generate' ;;
     collateral) echo 'fetch show' ;;
     esac
@@ -33,6 +33,7 @@ _tdxkit_options() {
     'collateral show') echo '--at --trust-root' ;;
     atls-connect) echo '--server-name --ca-file --insecure-skip-tls-verify --quote-path --trust-root --at --policy --no-cert-binding --http-get --pipe --ra-tls --client-ra-tls --key --collateral --pccs-url --pccs-ca --root-ca-crl-url --update --cache-dir --timeout --retries --offline --refresh' ;;
     atls-serve) echo '--listen --cert --key --ra-tls --cert-not-before --cert-not-after --client-ra-tls --trust-root --at --policy --collateral --pccs-url --pccs-ca --root-ca-crl-url --update --cache-dir --timeout --retries --offline --refresh --provider --pki --tsm-dir --event-log --upstream --quote-path --ekm-header --ekm-hmac-key-file --max-connections' ;;
+    serve) echo '--listen --tls-cert --tls-key --policy-dir --verify-policy --collateral --pccs-url --pccs-ca --root-ca-crl-url --update --cache-dir --timeout --retries --offline --refresh --trust-root --at --max-body --max-inflight --max-connections --request-timeout --shutdown-timeout --workers' ;;
     esac
 }
 
@@ -65,6 +66,15 @@ _tdxkit_values() {
         echo 'platform processor' ;;
     'collateral fetch:--tee')
         echo 'tdx sgx' ;;
+    # tdxkit serve
+    'serve:--listen' | 'serve:--verify-policy' | 'serve:--pccs-url' | 'serve:--root-ca-crl-url' | 'serve:--timeout' | 'serve:--retries' | 'serve:--at' | 'serve:--max-body' | 'serve:--max-inflight' | 'serve:--max-connections' | 'serve:--request-timeout' | 'serve:--shutdown-timeout' | 'serve:--workers')
+        ;; # free text
+    'serve:--tls-cert' | 'serve:--tls-key' | 'serve:--collateral' | 'serve:--pccs-ca' | 'serve:--trust-root')
+        echo 'file' ;;
+    'serve:--policy-dir' | 'serve:--cache-dir')
+        echo 'dir' ;;
+    'serve:--update')
+        echo 'standard early' ;;
     esac
 }
 

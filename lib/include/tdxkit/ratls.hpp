@@ -126,7 +126,8 @@ struct CertificateRequest {
 
 // A self-signed X.509 v3 certificate (ECDSA-SHA256) for `key`, with keyUsage digitalSignature,
 // extendedKeyUsage serverAuth+clientAuth, and the RA-TLS extensions of `request`; PEM.
-// Error(invalid_argument) for an unusable key PEM, Error(crypto) when OpenSSL fails.
+// Error(invalid_argument) for an unusable key PEM or a DNS name of other characters than letters,
+// digits, '.', '-' and '*'; Error(crypto) when OpenSSL fails.
 [[nodiscard]] TDXKIT_EXPORT std::string make_certificate(const KeyPair& key, const CertificateRequest& request);
 
 // ---- Every container verify reads ----

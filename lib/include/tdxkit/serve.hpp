@@ -103,11 +103,15 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
-// Serves until `stop` becomes true (checked at least every 200 ms); then stops accepting, lets the
-// requests in flight finish within options.shutdown_timeout, and returns. `reload` set to true (by a
+// Serves until `stop` becomes true (checked at least every 200 ms); then stops accepting (a request
+// arriving on an open keep-alive connection is answered 503), lets the requests in flight finish
+// within options.shutdown_timeout, and returns how many did not. When that is not zero their
+// verifications are still running on detached threads: the caller must end the process promptly
+// without running static destructors (std::_Exit after flushing its output). `reload` set to true (by a
 // SIGHUP handler) makes it reload the policies and clear the flag. Error(io) when it cannot listen,
 // load the TLS files or start libmicrohttpd (also when libmicrohttpd12 is not installed), and what
 // Service's constructor throws.
-TDXKIT_EXPORT void run(const Options& options, const std::atomic<bool>& stop, std::atomic<bool>& reload);
+[[nodiscard]] TDXKIT_EXPORT std::size_t run(const Options& options, const std::atomic<bool>& stop,
+                                            std::atomic<bool>& reload);
 
 }  // namespace tdxkit::serve

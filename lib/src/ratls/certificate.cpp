@@ -380,6 +380,13 @@ std::string make_certificate(const KeyPair& key, const CertificateRequest& reque
     add_extension(x.get(), NID_ext_key_usage, "serverAuth,clientAuth", {});
     std::string san;
     for (const auto& dns : request.dns_names.empty() ? std::vector<std::string>{"localhost"} : request.dns_names) {
+        // The names go into an OpenSSL configuration string, where ',' or ':' would add other entries.
+        const bool hostname = !dns.empty() && dns.size() <= 253 && std::all_of(dns.begin(), dns.end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '*';
+        });
+        if (!hostname) {
+            throw Error(Errc::invalid_argument, fmt::format("RA-TLS certificate: \"{:.64}\" is not a DNS name", dns));
+        }
         san += (san.empty() ? "DNS:" : ",DNS:") + dns;
     }
     add_extension(x.get(), NID_subject_alt_name, san, {});

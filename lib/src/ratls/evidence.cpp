@@ -52,10 +52,11 @@ Evidence from_certificate(Certificate certificate) {
             e.source += fmt::format(" and {} (event log)", kOidEventLog);
         }
     } else {
-        throw Error(Errc::malformed,
-                    fmt::format("certificate {} carries no RA-TLS evidence (neither extension {} nor {}): it is not an "
-                                "RA-TLS certificate",
-                                certificate.subject, kOidQuote, kOidAttestation));
+        throw Error(
+            Errc::malformed,
+            fmt::format("certificate {:.128} carries no RA-TLS evidence (neither extension {} nor {}): it is not an "
+                        "RA-TLS certificate",
+                        certificate.subject, kOidQuote, kOidAttestation));
     }
     e.certificate = std::move(certificate);
     return e;

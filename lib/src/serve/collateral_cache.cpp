@@ -1,17 +1,67 @@
 #include "serve/collateral_cache.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
+#include <openssl/x509.h>
+
+#include "crypto/ossl.hpp"
+#include "pcs/collateral_summary.hpp"
+#include "verify/chain.hpp"
 
 namespace tdxkit::serve {
+
+namespace {
+
+// Platforms the service keeps collateral for; far above any real fleet's FMSPC count.
+constexpr std::size_t kMaxPlatforms = 1024;
+// A failed fetch is the answer for this long, so a PCCS that is down is not asked once per request.
+constexpr std::chrono::seconds kFailureHold{5};
+
+// The quote's PCK chain must end at the trust root, each certificate signed by the next: the FMSPC
+// and CA type that decide what to fetch come from its leaf. Revocation and validity are verify_quote's
+// (they need the collateral this is about to fetch).
+void require_genuine_pck_chain(const Quote& quote, const TrustRoot& root) {
+    const auto& cert = quote.signature_data.certification;
+    if (cert.type != static_cast<std::uint16_t>(CertDataType::pck_cert_chain)) return;  // request_for says why
+    const auto chain = pcs::parse_pem_chain(
+        std::string_view(reinterpret_cast<const char*>(cert.data.data()), cert.data.size()), "PCK chain");
+    const auto trusted = ossl::parse_der_cert(root.certificate_der, "trust root");
+    const auto fail = [](std::string_view why) {
+        throw Error(Errc::malformed, fmt::format("the quote's PCK chain {}: no collateral is fetched for it", why));
+    };
+    if (chain.empty() || !verify::same_public_key(chain.back().get(), trusted.get())) {
+        fail("does not end at the trust root");
+    }
+    for (std::size_t i = 0; i + 1 < chain.size(); ++i) {
+        const bool signed_by_next = X509_verify(chain[i].get(), X509_get0_pubkey(chain[i + 1].get())) == 1;
+        ossl::drain_errors();
+        if (!signed_by_next) fail(fmt::format("has certificate {} not signed by certificate {}", i, i + 1));
+    }
+}
+
+}  // namespace
 
 std::shared_ptr<const Collateral> CollateralCache::get(const Quote& quote, UnixTime now) {
     CollateralRequest request;
     std::string key = "given";
     if (sources_.path.empty()) {
+        require_genuine_pck_chain(quote, root_);
         request = collateral_request_for(quote);
         key = fmt::format("{}/{}/{}", tee_type_name(request.tee), request.fmspc, pck_ca_type_name(request.ca));
     }
     std::unique_lock lock(mutex_);
+    if (!entries_.contains(key) && entries_.size() >= kMaxPlatforms) {
+        // Platforms whose last fetch failed go first; a full map of good entries refuses the newcomer.
+        const auto failed = std::find_if(entries_.begin(), entries_.end(),
+                                         [](const auto& e) { return !e.second.value && !e.second.fetching; });
+        if (failed == entries_.end()) {
+            throw Error(
+                Errc::collateral_unavailable,
+                fmt::format("collateral is held for {} platforms already; not fetching for another", kMaxPlatforms));
+        }
+        entries_.erase(failed);
+    }
     auto& entry = entries_[key];
     const auto fresh = [&] {
         return entry.value && std::chrono::steady_clock::now() - entry.fetched_at < refresh_after_ &&
@@ -29,6 +79,7 @@ std::shared_ptr<const Collateral> CollateralCache::get(const Quote& quote, UnixT
         ++stats_.hits;
         return entry.value;
     }
+    if (entry.last_failure && std::chrono::steady_clock::now() < entry.retry_after) throw Error(*entry.last_failure);
     entry.fetching = true;
     ++stats_.fetches;
     lock.unlock();
@@ -55,6 +106,7 @@ std::shared_ptr<const Collateral> CollateralCache::get(const Quote& quote, UnixT
         entry.next_update = next_update;
     } else {
         ++stats_.failures;
+        entry.retry_after = std::chrono::steady_clock::now() + kFailureHold;
     }
     fetched_.notify_all();
     if (failure) throw Error(*failure);

@@ -20,6 +20,7 @@
 #include "tdxkit/pcs.hpp"
 #include "tdxkit/quote.hpp"
 #include "tdxkit/time.hpp"
+#include "tdxkit/verify.hpp"
 
 namespace tdxkit::serve {
 
@@ -32,11 +33,13 @@ public:
         std::uint64_t waits = 0;     // requests that waited for another request's fetch
     };
 
-    CollateralCache(CollateralSources sources, std::chrono::seconds refresh_after)
-        : sources_(std::move(sources)), refresh_after_(refresh_after) {}
+    CollateralCache(CollateralSources sources, TrustRoot root, std::chrono::seconds refresh_after)
+        : sources_(std::move(sources)), root_(std::move(root)), refresh_after_(refresh_after) {}
 
     // Throws Error(collateral_unavailable) for any failure of resolve_collateral (internal stays
-    // internal), and collateral_request_for's errors for a quote whose PCK chain cannot be read.
+    // internal), and Error(malformed) for a quote whose PCK chain cannot be read or does not chain to
+    // the trust root: the platform a fetch is for is taken from that chain, so only genuine PCK
+    // certificates can make the service fetch (an invented FMSPC is refused before any network use).
     [[nodiscard]] std::shared_ptr<const Collateral> get(const Quote& quote, UnixTime now);
     [[nodiscard]] Stats stats() const;
     [[nodiscard]] const CollateralSources& sources() const noexcept { return sources_; }
@@ -49,9 +52,11 @@ private:
         bool fetching = false;
         std::uint64_t attempts = 0;         // fetches finished, for waiters to tell theirs apart
         std::optional<Error> last_failure;  // of the last attempt; shared with the requests that waited for it
+        std::chrono::steady_clock::time_point retry_after{};  // after a failure, answered from it until then
     };
 
     CollateralSources sources_;
+    TrustRoot root_;
     std::chrono::seconds refresh_after_;
     mutable std::mutex mutex_;
     std::condition_variable fetched_;

@@ -126,7 +126,7 @@ class Server {
 public:
     explicit Server(const Options& options) : service_(options), workers_(worker_count(options)) {}
 
-    void run(const std::atomic<bool>& stop, std::atomic<bool>& reload);
+    std::size_t run(const std::atomic<bool>& stop, std::atomic<bool>& reload);
     [[nodiscard]] bool abandoned() {
         const std::lock_guard lock(resume_mutex_);
         return abandoned_;
@@ -191,7 +191,7 @@ private:
         service_.record(state.request, response, seconds);
         log(json{{"event", "request"},
                  {"id", ++request_ids_},
-                 {"method", state.request.method},
+                 {"method", state.request.method.substr(0, 16)},
                  {"path", state.request.path.substr(0, 128)},
                  {"status", response.status},
                  {"verdict", response.verdict},
@@ -239,6 +239,13 @@ private:
         // Health and metrics are cheap and must answer even when every worker is busy.
         if (state->request.method == "GET" || state->request.method == "HEAD")
             return self.answer(connection, *state, self.service_.handle(state->request));
+        if (self.stopping_.load()) {
+            // Once shutting down nothing new is suspended: libmicrohttpd cannot stop with a suspended
+            // connection, and a keep-alive client can still send after the listener is closed.
+            auto closing = error_response(503, "shutting_down", "the service is shutting down; retry elsewhere");
+            closing.headers.emplace_back("Retry-After", "1");
+            return self.answer(connection, *state, closing);
+        }
         if (!self.service_.try_begin_request()) {
             auto busy = error_response(
                 503, "overloaded",
@@ -320,7 +327,7 @@ std::string read_text(const std::string& path) {
     return {bytes.begin(), bytes.end()};
 }
 
-void Server::run(const std::atomic<bool>& stop, std::atomic<bool>& reload) {
+std::size_t Server::run(const std::atomic<bool>& stop, std::atomic<bool>& reload) {
     const auto& options = service_.options();
     std::uint16_t port = 0;
     const int listener = listen_on(options.listen_host, options.listen_port, port);
@@ -382,11 +389,14 @@ void Server::run(const std::atomic<bool>& stop, std::atomic<bool>& reload) {
         if (busy == 0) break;
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     } while (Clock::now() < deadline);
-    done.store(true);
-    watchdog.join();
     if (busy == 0) {
+        // stopping_ was set before the count, and on_request suspends nothing once it is: zero stays zero.
         MHD_stop_daemon(daemon);
+        done.store(true);
+        watchdog.join();
     } else {
+        done.store(true);
+        watchdog.join();
         // libmicrohttpd cannot stop with suspended connections; the verifications still running are
         // abandoned with their connections, and the daemon with them, as the process is about to end.
         const std::lock_guard lock(resume_mutex_);
@@ -394,15 +404,17 @@ void Server::run(const std::atomic<bool>& stop, std::atomic<bool>& reload) {
         workers_.abandon();
     }
     log(json{{"event", "stopped"}, {"unfinished", busy}});
+    return busy;
 }
 
 }  // namespace
 
-void run(const Options& options, const std::atomic<bool>& stop, std::atomic<bool>& reload) {
+std::size_t run(const Options& options, const std::atomic<bool>& stop, std::atomic<bool>& reload) {
     auto server = std::make_unique<Server>(options);
-    server->run(stop, reload);
+    const auto unfinished = server->run(stop, reload);
     // Abandoned verifications still reference the server: it is left to the exiting process.
     if (server->abandoned()) (void)server.release();
+    return unfinished;
 }
 
 }  // namespace tdxkit::serve

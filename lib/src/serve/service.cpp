@@ -144,7 +144,7 @@ struct Service::Impl {
     std::map<std::string, std::pair<double, std::uint64_t>> latency_sums;
 
     explicit Impl(Options o)
-        : options(std::move(o)), collateral(with_cache_check(options), kCollateralRefresh),
+        : options(std::move(o)), collateral(with_cache_check(options), options.trust_root, kCollateralRefresh),
           policies(load_policies(options.policy_dir)) {}
 
     // A cached entry counts only if it verifies under the service's root at the time of the request
@@ -204,20 +204,21 @@ struct Service::Impl {
                 throw Error(Errc::invalid_argument, "/v1/appraise request: \"format\" must be a string");
             format = parse_input_format(it->get<std::string>());
         }
-        Policy policy = default_policy();
-        if (const auto it = doc.find("policy"); it != doc.end()) {
-            if (!it->is_string())
-                throw Error(Errc::invalid_argument, "/v1/appraise request: \"policy\" must be a name");
-            const auto set = policy_set();
-            const auto found = set->find(it->get<std::string>());
-            if (found == set->end()) {
-                throw Error(Errc::invalid_argument,
-                            fmt::format("/v1/appraise request: no policy named \"{:.64}\" in the server's policy "
-                                        "directory (GET /health lists them)",
-                                        it->get<std::string>()));
-            }
-            policy = found->second;
+        // The client names the policy and the server holds them: a client never sends one, nor gets an
+        // unpinned default by leaving the name out.
+        const auto named = doc.find("policy");
+        if (named == doc.end() || !named->is_string()) {
+            throw Error(Errc::invalid_argument, "/v1/appraise request: \"policy\" must name a policy of the server's "
+                                                "directory (GET /health lists them)");
         }
+        const auto set = policy_set();
+        const auto found = set->find(named->get<std::string>());
+        if (found == set->end()) {
+            throw Error(Errc::invalid_argument, fmt::format("/v1/appraise request: no policy named \"{:.64}\" in the "
+                                                            "server's policy directory (GET /health lists them)",
+                                                            named->get<std::string>()));
+        }
+        const Policy& policy = found->second;
         auto evidence = ratls::decode_evidence(as_bytes(evidence_text), format);
         std::string log_source;
         if (const auto it = doc.find("event_log"); it != doc.end() && !it->is_null()) {

@@ -27,6 +27,8 @@ function __tdxkit_path
                 switch "$path:$token"
                     case ':quote' ':verify' ':replay-rtmr' ':measure' ':measure-compose' ':collateral' ':atls-connect' ':atls-serve' 'quote:decode' 'quote:generate' 'collateral:fetch' 'collateral:show'
                         set path (string trim -- "$path $token")
+                    case ':serve'
+                        set path serve
                 end
         end
     end
@@ -55,6 +57,7 @@ complete -c tdxkit -n '__tdxkit_at ""' -a measure-compose -d 'Compute the dstack
 complete -c tdxkit -n '__tdxkit_at ""' -a collateral -d 'Fetch, cache and inspect DCAP collateral (Intel PCS / PCCS)'
 complete -c tdxkit -n '__tdxkit_at ""' -a atls-connect -d 'Attested TLS client: verify a TD server, then talk to it'
 complete -c tdxkit -n '__tdxkit_at ""' -a atls-serve -d 'Attested TLS server: answer /tdx_quote with session-bound quotes'
+complete -c tdxkit -n '__tdxkit_at ""' -a serve -d 'Run a verification service (HTTP; dstack-verifier compatible /verify)'
 complete -c tdxkit -n '__tdxkit_at ""' -l version -d 'Print version and exit'
 
 # tdxkit quote
@@ -80,6 +83,10 @@ complete -c tdxkit -n '__tdxkit_at "quote generate"' -l format -x -a 'raw hex ba
 complete -c tdxkit -n '__tdxkit_at "quote generate"' -l tsm-dir -x -a '(__fish_complete_directories)' -d 'configfs-tsm report directory'
 complete -c tdxkit -n '__tdxkit_at "quote generate"' -l pki -x -a '(__fish_complete_directories)' -d 'Simulated provider: the TEST PKI directory'
 complete -c tdxkit -n '__tdxkit_at "quote generate"' -l bind-cert -r -F -d 'Simulated provider: certificate to bind'
+complete -c tdxkit -n '__tdxkit_at "quote generate"' -l ra-tls-cert -r -F -d 'Make a key and an RA-TLS certificate binding it, written here'
+complete -c tdxkit -n '__tdxkit_at "quote generate"' -l key -r -F -d 'With --ra-tls-cert: where to write its private key'
+complete -c tdxkit -n '__tdxkit_at "quote generate"' -l cert-not-before -x -d 'RA-TLS certificate validity start'
+complete -c tdxkit -n '__tdxkit_at "quote generate"' -l cert-not-after -x -d 'RA-TLS certificate validity end'
 complete -c tdxkit -n '__tdxkit_at "quote generate"' -l event-log-out -r -F -d 'Write the JSON event log to this file'
 
 # tdxkit verify
@@ -89,6 +96,7 @@ complete -c tdxkit -n '__tdxkit_at "verify"' -l policy -r -F -d 'JSON policy fil
 complete -c tdxkit -n '__tdxkit_at "verify"' -l at -x -d 'Verification time, RFC 3339 or unix seconds'
 complete -c tdxkit -n '__tdxkit_at "verify"' -l trust-root -r -F -d 'TEST ONLY: replace the Intel SGX Root CA'
 complete -c tdxkit -n '__tdxkit_at "verify"' -l event-log -r -F -d 'Event log for the policy dstack rules'
+complete -c tdxkit -n '__tdxkit_at "verify"' -l expect-report-data -x -d 'Require this REPORTDATA: HEX or TAG:FILE'
 complete -c tdxkit -n '__tdxkit_at "verify"' -l batch -r -F -d 'Verify JSON lines from FILE or - (one result line each)'
 complete -c tdxkit -n '__tdxkit_at "verify"' -l jobs -x -d 'Worker threads for --batch'
 complete -c tdxkit -n '__tdxkit_at "verify"' -l output -x -a 'full summary' -d '--batch result lines'
@@ -168,6 +176,9 @@ complete -c tdxkit -n '__tdxkit_at "atls-connect"' -l policy -r -F -d 'JSON poli
 complete -c tdxkit -n '__tdxkit_at "atls-connect"' -l no-cert-binding -d 'Do not require the certificate in the event log'
 complete -c tdxkit -n '__tdxkit_at "atls-connect"' -l http-get -x -d 'After verification, GET this path'
 complete -c tdxkit -n '__tdxkit_at "atls-connect"' -l pipe -d 'After verification, bridge stdin and stdout to the session'
+complete -c tdxkit -n '__tdxkit_at "atls-connect"' -l ra-tls -d 'Appraise the quote in the server certificate (RA-TLS)'
+complete -c tdxkit -n '__tdxkit_at "atls-connect"' -l client-ra-tls -r -F -d 'Certificate to present when the server asks (mutual RA-TLS)'
+complete -c tdxkit -n '__tdxkit_at "atls-connect"' -l key -r -F -d 'Private key of --client-ra-tls'
 complete -c tdxkit -n '__tdxkit_at "atls-connect"' -l collateral -r -F -d 'Collateral directory or QuoteCollateralV3 JSON file'
 complete -c tdxkit -n '__tdxkit_at "atls-connect"' -l pccs-url -x -d 'Intel PCS or PCCS base URL (default: $PCCS_URL)'
 complete -c tdxkit -n '__tdxkit_at "atls-connect"' -l pccs-ca -r -F -d 'PEM CA bundle to trust for the collateral service'
@@ -184,6 +195,23 @@ complete -c tdxkit -n '__tdxkit_at "atls-serve"' -f
 complete -c tdxkit -n '__tdxkit_at "atls-serve"' -l listen -x -d 'Address and port to listen on'
 complete -c tdxkit -n '__tdxkit_at "atls-serve"' -l cert -r -F -d 'PEM certificate chain, leaf first'
 complete -c tdxkit -n '__tdxkit_at "atls-serve"' -l key -r -F -d 'PEM private key of --cert'
+complete -c tdxkit -n '__tdxkit_at "atls-serve"' -l ra-tls -d 'Serve an RA-TLS certificate carrying this TD quote'
+complete -c tdxkit -n '__tdxkit_at "atls-serve"' -l cert-not-before -x -d 'RA-TLS certificate validity start'
+complete -c tdxkit -n '__tdxkit_at "atls-serve"' -l cert-not-after -x -d 'RA-TLS certificate validity end'
+complete -c tdxkit -n '__tdxkit_at "atls-serve"' -l client-ra-tls -d 'Require and appraise each client RA-TLS certificate'
+complete -c tdxkit -n '__tdxkit_at "atls-serve"' -l trust-root -r -F -d 'TEST ONLY: replace the Intel SGX Root CA'
+complete -c tdxkit -n '__tdxkit_at "atls-serve"' -l at -x -d 'Verification time, RFC 3339 or unix seconds'
+complete -c tdxkit -n '__tdxkit_at "atls-serve"' -l policy -r -F -d 'JSON policy file for the clients'
+complete -c tdxkit -n '__tdxkit_at "atls-serve"' -l collateral -r -F -d 'Collateral directory or QuoteCollateralV3 JSON file'
+complete -c tdxkit -n '__tdxkit_at "atls-serve"' -l pccs-url -x -d 'Intel PCS or PCCS base URL (default: $PCCS_URL)'
+complete -c tdxkit -n '__tdxkit_at "atls-serve"' -l pccs-ca -r -F -d 'PEM CA bundle to trust for the collateral service'
+complete -c tdxkit -n '__tdxkit_at "atls-serve"' -l root-ca-crl-url -x -d 'Root CA CRL URL'
+complete -c tdxkit -n '__tdxkit_at "atls-serve"' -l update -x -a 'standard early' -d 'TCB update type of the collateral'
+complete -c tdxkit -n '__tdxkit_at "atls-serve"' -l cache-dir -x -a '(__fish_complete_directories)' -d 'Collateral cache directory (default: $XDG_CACHE_HOME/tdxkit)'
+complete -c tdxkit -n '__tdxkit_at "atls-serve"' -l timeout -x -d 'Seconds allowed for each HTTP request'
+complete -c tdxkit -n '__tdxkit_at "atls-serve"' -l retries -x -d 'Retries after a 5xx, 429 or connection error'
+complete -c tdxkit -n '__tdxkit_at "atls-serve"' -l offline -d 'Never use the network: only --collateral and the cache'
+complete -c tdxkit -n '__tdxkit_at "atls-serve"' -l refresh -d 'Ignore cached collateral and fetch it again'
 complete -c tdxkit -n '__tdxkit_at "atls-serve"' -l provider -x -a 'auto configfs-tsm dstack simulated' -d 'Quote provider'
 complete -c tdxkit -n '__tdxkit_at "atls-serve"' -l pki -x -a '(__fish_complete_directories)' -d 'Simulated provider: the TEST PKI directory'
 complete -c tdxkit -n '__tdxkit_at "atls-serve"' -l tsm-dir -x -a '(__fish_complete_directories)' -d 'configfs-tsm report directory'
@@ -193,3 +221,29 @@ complete -c tdxkit -n '__tdxkit_at "atls-serve"' -l quote-path -x -d 'Path of th
 complete -c tdxkit -n '__tdxkit_at "atls-serve"' -l ekm-header -d 'Take the EKM from X-TLS-EKM-Channel-Binding'
 complete -c tdxkit -n '__tdxkit_at "atls-serve"' -l ekm-hmac-key-file -r -F -d 'HMAC-SHA256 key shared with the proxy'
 complete -c tdxkit -n '__tdxkit_at "atls-serve"' -l max-connections -x -d 'Concurrent connections'
+
+# tdxkit serve
+complete -c tdxkit -n '__tdxkit_at "serve"' -f
+complete -c tdxkit -n '__tdxkit_at "serve"' -l listen -x -d 'HOST:PORT to listen on (default 127.0.0.1:8080)'
+complete -c tdxkit -n '__tdxkit_at "serve"' -l tls-cert -r -F -d 'Serve HTTPS with this PEM certificate chain'
+complete -c tdxkit -n '__tdxkit_at "serve"' -l tls-key -r -F -d 'PEM private key of --tls-cert'
+complete -c tdxkit -n '__tdxkit_at "serve"' -l policy-dir -x -a '(__fish_complete_directories)' -d 'Directory of policies (*.json), named by file stem'
+complete -c tdxkit -n '__tdxkit_at "serve"' -l verify-policy -x -d 'Policy name POST /verify applies'
+complete -c tdxkit -n '__tdxkit_at "serve"' -l collateral -r -F -d 'Collateral directory or QuoteCollateralV3 JSON file'
+complete -c tdxkit -n '__tdxkit_at "serve"' -l pccs-url -x -d 'Intel PCS or PCCS base URL (default: $PCCS_URL)'
+complete -c tdxkit -n '__tdxkit_at "serve"' -l pccs-ca -r -F -d 'PEM CA bundle to trust for the collateral service'
+complete -c tdxkit -n '__tdxkit_at "serve"' -l root-ca-crl-url -x -d 'Root CA CRL URL'
+complete -c tdxkit -n '__tdxkit_at "serve"' -l update -x -a 'standard early' -d 'TCB update type of the collateral'
+complete -c tdxkit -n '__tdxkit_at "serve"' -l cache-dir -x -a '(__fish_complete_directories)' -d 'Collateral cache directory (default: $XDG_CACHE_HOME/tdxkit)'
+complete -c tdxkit -n '__tdxkit_at "serve"' -l timeout -x -d 'Seconds allowed for each HTTP request'
+complete -c tdxkit -n '__tdxkit_at "serve"' -l retries -x -d 'Retries after a 5xx, 429 or connection error'
+complete -c tdxkit -n '__tdxkit_at "serve"' -l offline -d 'Never use the network: only --collateral and the cache'
+complete -c tdxkit -n '__tdxkit_at "serve"' -l refresh -d 'Ignore cached collateral and fetch it again'
+complete -c tdxkit -n '__tdxkit_at "serve"' -l trust-root -r -F -d 'TEST ONLY: replace the Intel SGX Root CA'
+complete -c tdxkit -n '__tdxkit_at "serve"' -l at -x -d 'TEST ONLY: fixed verification time, RFC 3339 or unix seconds'
+complete -c tdxkit -n '__tdxkit_at "serve"' -l max-body -x -d 'Largest request body (default 1M)'
+complete -c tdxkit -n '__tdxkit_at "serve"' -l max-inflight -x -d 'Requests verified or queued at once (default 64)'
+complete -c tdxkit -n '__tdxkit_at "serve"' -l max-connections -x -d 'Open connections at once (default 1024)'
+complete -c tdxkit -n '__tdxkit_at "serve"' -l request-timeout -x -d 'Time to send a request; idle keep-alive limit (default 10s)'
+complete -c tdxkit -n '__tdxkit_at "serve"' -l shutdown-timeout -x -d 'Grace period for requests in flight on SIGTERM (default 10s)'
+complete -c tdxkit -n '__tdxkit_at "serve"' -l workers -x -d 'Verification threads (default: one per core)'

@@ -13,7 +13,7 @@ set -euo pipefail
 # test-only package is there for a reason listed in README.md (Dependencies).
 readonly PACKAGES=(
     cmake ninja-build g++ ccache pkg-config
-    libcli11-dev libssl-dev libcurl4-openssl-dev nlohmann-json3-dev libfmt-dev
+    libcli11-dev libssl-dev libcurl4-openssl-dev nlohmann-json3-dev libfmt-dev zlib1g-dev libmicrohttpd-dev
     doctest-dev libbenchmark-dev python3 openssl
     groff-base mandoc zsh fish shellcheck clang-format clang-tidy
     dpkg-dev file

@@ -1,5 +1,6 @@
 // `tdxkit atls-connect HOST:PORT`: attested TLS client. Verifies the server's TD (quote bound to
-// this session's EKM, DCAP, policy, event log, certificate) before any application byte is sent.
+// this session's EKM, DCAP, policy, event log, certificate; or with --ra-tls, the quote in its
+// certificate bound to the certificate's key) before any application byte is sent.
 
 #include <algorithm>
 #include <cmath>
@@ -8,12 +9,14 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "cli.hpp"
 #include "collateral_options.hpp"
 #include "tdxkit/atls.hpp"
 #include "tdxkit/policy.hpp"
+#include "tdxkit/ratls.hpp"
 
 namespace tdxkit::cli {
 namespace {
@@ -32,13 +35,41 @@ struct ConnectOptions {
     bool no_cert_binding = false;
     std::string http_get;
     bool pipe = false;
+    bool ra_tls = false;
+    std::string client_cert;
+    std::string client_key;
     CollateralCliOptions collateral;
 };
 
-constexpr std::size_t kMaxPolicy = 1024 * 1024;
 constexpr std::size_t kMaxHttpBody = 64 * 1024 * 1024;
 
 json opt_hex(const std::optional<std::string>& s) { return s ? json(*s) : json(nullptr); }
+
+// What the server's RA-TLS certificate carried. Its subject, names, dates and app id are the word of
+// whoever signed it (the attested key itself when self-signed), not attested: shown, never checked.
+json ra_tls_json(const ratls::Evidence& evidence) {
+    const auto& c = *evidence.certificate;
+    json chain = json::array();
+    for (const auto& der : c.chain) chain.push_back(to_hex(sha256(der)));
+    json doc{{"container", evidence.container},
+             {"source", evidence.source},
+             {"certificate",
+              {{"sha256", to_hex(sha256(c.der))},
+               {"spki_sha256", to_hex(sha256(c.spki_der))},
+               {"subject", c.subject},
+               {"issuer", c.issuer},
+               {"not_before", format_rfc3339(c.not_before)},
+               {"not_after", format_rfc3339(c.not_after)},
+               {"dns_names", c.dns_names},
+               {"app_id", c.app_id ? json(to_hex(*c.app_id)) : json(nullptr)},
+               {"special_usage", c.special_usage ? json(*c.special_usage) : json(nullptr)},
+               {"event_log_compressed", c.event_log_compressed},
+               {"chain_sha256", chain}}}};
+    doc["attestation"] = evidence.attestation ? json{{"wire", evidence.attestation->wire_name()},
+                                                     {"config", evidence.attestation->config}}
+                                              : json(nullptr);
+    return doc;
+}
 
 std::string render_json(const ConnectOptions& o, const atls::Outcome& out,
                         const std::optional<atls::Session::HttpResult>& http) {
@@ -113,26 +144,56 @@ std::string render_json(const ConnectOptions& o, const atls::Outcome& out,
     } else {
         doc["quote"] = nullptr;
     }
+    doc["mode"] = out.ra_tls ? "ra-tls" : "atls";
+    doc["ra_tls"] = out.evidence ? ra_tls_json(*out.evidence) : json(nullptr);
+    if (out.ra_tls) doc["binding"]["certificate_required"] = nullptr;
     if (http) doc["http"] = {{"status", http->status}, {"body", http->body}};
     return doc.dump(2) + "\n";
 }
 
 std::string render_text(const ConnectOptions& o, const atls::Outcome& out) {
-    std::string text = out.verified
-                           ? fmt::format("OK: {} is an attested TD (TLS session bound to its quote)\n", o.address)
-                           : fmt::format("REJECTED: {}: {}\n", out.failed_step, out.reason);
+    std::string text = !out.verified ? fmt::format("REJECTED: {}: {}\n", out.failed_step, out.reason)
+                       : out.ra_tls
+                           ? fmt::format("OK: {} is an attested TD (RA-TLS: its quote binds the key of this session's "
+                                         "certificate)\n",
+                                         o.address)
+                           : fmt::format("OK: {} is an attested TD (TLS session bound to its quote)\n", o.address);
     for (const auto& s : out.steps)
-        text += fmt::format("  [{}] {:<20} {}\n", s.passed ? " ok " : "FAIL", s.id, s.detail);
+        text += fmt::format("  [{}] {:<23} {}\n", s.passed ? " ok " : "FAIL", s.id, s.detail);
+    if (out.evidence) {
+        const auto& c = *out.evidence->certificate;
+        text += fmt::format("Certificate (its names and dates are its signer's word, not attested): subject \"{}\", "
+                            "issuer \"{}\", DNS {}, valid {} to {}\n",
+                            c.subject, c.issuer,
+                            c.dns_names.empty() ? "none" : fmt::format("{}", fmt::join(c.dns_names, ", ")),
+                            format_rfc3339(c.not_before), format_rfc3339(c.not_after));
+    }
     text += fmt::format(
         "Timings: connect {:.1f} ms, handshake {:.1f} ms, quote fetch {:.1f} ms, verification {:.1f} ms\n",
         out.timings.connect_ms, out.timings.handshake_ms, out.timings.quote_fetch_ms, out.timings.verify_ms);
     return text;
 }
 
-int run_connect(const ConnectOptions& o, const GlobalOptions& global) {
-    if (o.pipe && (global.json || !o.http_get.empty())) {
-        throw Error(Errc::invalid_argument, "--pipe cannot be combined with --json or --http-get");
+void check_modes(const ConnectOptions& o) {
+    if (o.pipe && !o.http_get.empty()) throw Error(Errc::invalid_argument, "--pipe cannot be combined with --http-get");
+    if (o.ra_tls && (!o.ca_file.empty() || o.insecure)) {
+        throw Error(Errc::invalid_argument,
+                    "--ra-tls: the server certificate is vouched for by its quote, not by a CA: --ca-file and "
+                    "--insecure-skip-tls-verify do not apply");
     }
+    if (o.ra_tls && (o.no_cert_binding || o.quote_path != "/tdx_quote")) {
+        throw Error(Errc::invalid_argument,
+                    "--ra-tls: the quote comes in the certificate, bound to its key: --quote-path and "
+                    "--no-cert-binding do not apply");
+    }
+    if (o.client_cert.empty() != o.client_key.empty()) {
+        throw Error(Errc::invalid_argument, "--client-ra-tls CERT and --key KEY go together");
+    }
+}
+
+int run_connect(const ConnectOptions& o, const GlobalOptions& global) {
+    if (o.pipe && global.json) throw Error(Errc::invalid_argument, "--pipe cannot be combined with --json");
+    check_modes(o);
     static_cast<void>(std::signal(SIGPIPE, SIG_IGN));  // the previous handler is not restored
     atls::ClientOptions options;
     std::tie(options.host, options.port) = atls::split_host_port(o.address, "atls-connect address");
@@ -143,12 +204,11 @@ int run_connect(const ConnectOptions& o, const GlobalOptions& global) {
     options.timeout = std::chrono::milliseconds(std::llround(o.collateral.timeout * 1000));
     options.trust_root = trust_root_option(o.trust_root);
     if (!o.at.empty()) options.at = parse_time(o.at);
-    if (!o.policy.empty()) {
-        const auto text = read_input(o.policy, kMaxPolicy);
-        options.policy =
-            parse_policy(std::string_view(reinterpret_cast<const char*>(text.data()), text.size()), o.policy);
-    }
+    options.policy = policy_option(o.policy);
     options.require_certificate_binding = !o.no_cert_binding;
+    options.ra_tls = o.ra_tls;
+    options.client_cert_file = o.client_cert;
+    options.client_key_file = o.client_key;
     if (o.insecure) {
         warn("--insecure-skip-tls-verify: the server certificate is not validated; only the attestation (the "
              "certificate's hash in the TD's event log) vouches for it");
@@ -203,6 +263,12 @@ void register_atls_connect(CLI::App& root, const GlobalOptions& global, int& rc)
                   "Do not require the server certificate in the event log (New TLS Certificate event)");
     sub->add_option("--http-get", o->http_get, "After verification, GET this path on the session and print the body");
     sub->add_flag("--pipe", o->pipe, "After verification, bridge standard input and output to the session");
+    sub->add_flag(
+        "--ra-tls", o->ra_tls,
+        "RA-TLS: appraise the quote in the server's certificate (bound to its key) instead of requesting one");
+    sub->add_option("--client-ra-tls", o->client_cert,
+                    "PEM certificate chain to present when the server asks for one (mutual RA-TLS); needs --key");
+    sub->add_option("--key", o->client_key, "PEM private key of --client-ra-tls");
     add_collateral_options(sub, o->collateral);
     sub->callback([o, &global, &rc] { rc = run_connect(*o, global); });
 }

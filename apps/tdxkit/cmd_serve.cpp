@@ -120,8 +120,8 @@ int run_serve(const ServeCommand& cmd, const GlobalOptions& global) {
     std::mutex log_mutex;
     options.log = [&log_mutex](std::string_view line) {
         const std::lock_guard lock(log_mutex);
-        std::fwrite(line.data(), 1, line.size(), stderr);
-        std::fputc('\n', stderr);
+        static_cast<void>(std::fwrite(line.data(), 1, line.size(), stderr));
+        static_cast<void>(std::fputc('\n', stderr));
     };
     options.on_listening = [&](const std::string& host, std::uint16_t port) {
         const auto address =

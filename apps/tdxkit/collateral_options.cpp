@@ -61,6 +61,13 @@ CollateralSources collateral_sources(const CollateralCliOptions& o, bool quiet) 
     return s;
 }
 
+Policy policy_option(const std::string& path) {
+    constexpr std::size_t kMaxPolicy = 1024 * 1024;
+    if (path.empty()) return default_policy();
+    const auto text = read_input(path, kMaxPolicy);
+    return parse_policy(std::string_view(reinterpret_cast<const char*>(text.data()), text.size()), path);
+}
+
 TrustRoot trust_root_option(const std::string& path) {
     if (path.empty()) return intel_sgx_root_ca();
     constexpr std::size_t kMaxCertificate = 1024 * 1024;

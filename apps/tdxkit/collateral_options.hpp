@@ -11,6 +11,7 @@
 
 #include "tdxkit/collateral.hpp"
 #include "tdxkit/pcs.hpp"
+#include "tdxkit/policy.hpp"
 #include "tdxkit/quote.hpp"
 #include "tdxkit/time.hpp"
 #include "tdxkit/verify.hpp"
@@ -37,6 +38,9 @@ void add_collateral_options(CLI::App* sub, CollateralCliOptions& o, bool with_co
 // The library's source settings for these options. Progress goes to stderr when it is a terminal
 // and not `quiet`.
 CollateralSources collateral_sources(const CollateralCliOptions& o, bool quiet);
+
+// The policy file at `path` (JSON, at most 1 MiB), or the default policy when `path` is empty.
+Policy policy_option(const std::string& path);
 
 // Intel's pinned SGX Root CA when `path` is empty; else that certificate, with a warning on stderr
 // that the result proves nothing about genuine Intel hardware.

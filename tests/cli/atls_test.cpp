@@ -8,13 +8,21 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <functional>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <openssl/pem.h>
 #include <openssl/sha.h>
+#include <openssl/x509.h>
 
 #include "atls/peers.hpp"
+#include "crypto/ossl.hpp"
 #include "support/test_support.hpp"
+#include "tdxkit/attestation.hpp"
 #include "tdxkit/bytes.hpp"
+#include "tdxkit/eventlog.hpp"
+#include "tdxkit/ratls.hpp"
 
 using nlohmann::json;
 using tdxkit::test::run_tdxkit;
@@ -452,4 +460,330 @@ TEST_CASE("atls-serve: usage errors and graceful SIGTERM") {
     Server server = f.simulated_server("serve");
     CHECK(server.process->stop() == 0);
     CHECK(server.process->err().find("stopped") != std::string::npos);
+}
+
+// ---- RA-TLS (dstack): the certificate is the evidence ----
+
+namespace {
+
+namespace ratls = tdxkit::ratls;
+
+// The simulated PKI's collateral is valid at kAt; certificates made now would not be yet.
+const std::string kCertNotBefore = "2026-01-01T00:00:00Z";
+
+// `quote generate --ra-tls-cert`: a fresh key and a certificate whose quote binds it.
+TestCert ra_tls_pair(const fs::path& dir, const std::string& name, std::vector<std::string> extra = {}) {
+    TestCert c{(dir / (name + ".pem")).string(), (dir / (name + ".key")).string()};
+    std::vector<std::string> args{
+        "-q",   "quote", "generate", "--provider",        "simulated",   "--pki", pki_dir(), "--ra-tls-cert",
+        c.cert, "--key", c.key,      "--cert-not-before", kCertNotBefore};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const auto r = run_tdxkit(args);
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    return c;
+}
+
+std::vector<std::string> ra_connect_args(const std::string& address, std::vector<std::string> extra = {}) {
+    std::vector<std::string> args{
+        "atls-connect", "--ra-tls", address, "--collateral", collateral_dir(), "--trust-root", root_pem(), "--at", kAt,
+        "--timeout",    "10"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+}
+
+json ra_connect_json(const std::string& address, std::vector<std::string> extra = {}) {
+    auto args = ra_connect_args(address, std::move(extra));
+    args.insert(args.begin(), "--json");
+    const auto r = run_tdxkit(args);
+    INFO(r.err);
+    REQUIRE(!r.out.empty());
+    auto doc = json::parse(r.out);
+    doc["_exit"] = r.exit_code;
+    return doc;
+}
+
+std::string pem_of(X509* cert) {
+    const tdxkit::ossl::BioPtr bio{BIO_new(BIO_s_mem())};
+    REQUIRE(PEM_write_bio_X509(bio.get(), cert) == 1);
+    char* data = nullptr;
+    const auto size = BIO_get_mem_data(bio.get(), &data);
+    return std::string(data, static_cast<std::size_t>(size));
+}
+
+tdxkit::ossl::EvpPkeyPtr read_key(const std::string& path) {
+    const auto pem = slurp(path);
+    const tdxkit::ossl::BioPtr bio{BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()))};
+    tdxkit::ossl::EvpPkeyPtr key{PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr)};
+    REQUIRE(key);
+    return key;
+}
+
+// The genuine certificate with every extension (quote, event log, attestation) kept, but for another
+// key and self-signed by it: what a relay that cannot use the TD's key would present.
+std::string with_other_key(const std::string& genuine_pem, const std::string& other_key_path) {
+    const auto genuine = tdxkit::ossl::parse_pem_cert(slurp(genuine_pem), "genuine");
+    const tdxkit::ossl::X509Ptr forged{X509_dup(genuine.get())};
+    const auto key = read_key(other_key_path);
+    REQUIRE(X509_set_pubkey(forged.get(), key.get()) == 1);
+    REQUIRE(X509_sign(forged.get(), key.get(), EVP_sha256()) > 0);
+    return pem_of(forged.get());
+}
+
+// A certificate for the genuine key (so it is validly self-signed and its quote binds it) whose
+// evidence the test rewrites.
+std::string remade(const TestCert& genuine, const std::function<void(ratls::CertificateRequest&)>& edit) {
+    const auto cert = ratls::parse_certificate(tdxkit::as_bytes(slurp(genuine.cert)));
+    const auto key_pem = slurp(genuine.key);
+    ratls::KeyPair key{tdxkit::SecretBytes(tdxkit::Bytes(key_pem.begin(), key_pem.end())), cert.spki_der};
+    ratls::CertificateRequest request;
+    request.not_before = cert.not_before;
+    request.not_after = cert.not_after;
+    request.quote = *cert.quote;
+    request.event_log = cert.event_log;
+    request.attestation = cert.attestation;
+    edit(request);
+    return ratls::make_certificate(key, request);
+}
+
+// A well-formed dstack event log that is not the quote's: the simulated TD's, plus a certificate event.
+std::string foreign_event_log(const Fixture& f) {
+    const auto out = f.dir / "foreign-log.json";
+    const auto r = run_tdxkit({"-q", "quote", "generate", "--provider", "simulated", "--pki", pki_dir(),
+                               "--report-data", "00", "--bind-cert", f.cert.cert, "--event-log-out", out.string()});
+    REQUIRE(r.exit_code == 0);
+    return slurp(out);
+}
+
+Server ra_tls_server(const Fixture& f, const std::string& name, const TestCert& pair) {
+    return Server(f.dir, name,
+                  {"--ra-tls", "--cert", pair.cert, "--key", pair.key, "--upstream", f.upstream_address()});
+}
+
+}  // namespace
+
+TEST_CASE("RA-TLS end to end: atls-serve --ra-tls makes its key and certificate, atls-connect --ra-tls verifies") {
+    Fixture f("ratls-e2e");
+    const Server server(f.dir, "serve",
+                        {"--ra-tls", "--provider", "simulated", "--pki", pki_dir(), "--cert-not-before", kCertNotBefore,
+                         "--upstream", f.upstream_address()});
+    const auto listening = wait_line(f.dir / "serve.out");
+    const auto served_sha256 = listening.substr(listening.rfind(' ') + 1, 64);
+    const auto doc = ra_connect_json(server.address(), {"--http-get", kSecretPath});
+    CAPTURE(doc.dump(2));
+    CHECK(doc["_exit"] == 0);
+    CHECK(doc["schema"] == "tdxkit.atls/v1");
+    CHECK(doc["mode"] == "ra-tls");
+    CHECK(doc["result"] == "ok");
+    std::vector<std::string> ids;
+    for (const auto& s : doc["steps"]) {
+        CHECK_MESSAGE(s["passed"] == true, s.dump());
+        ids.push_back(s["id"]);
+    }
+    CHECK(ids == std::vector<std::string>{"tcp_connect", "tls_handshake", "tls_version", "ra_tls_certificate",
+                                          "quote_verification", "tcb_status", "certificate_validity",
+                                          "certificate_signature", "certificate_key_usage", "attestation_report_data",
+                                          "event_log_rtmr3", "report_data_binding", "event_log", "policy"});
+    CHECK(doc["server"]["certificate_validated"] == false);
+    CHECK(doc["server"]["certificate_sha256"] == served_sha256);
+    CHECK(doc["ra_tls"]["certificate"]["sha256"] == served_sha256);
+    CHECK(doc["ra_tls"]["source"].get<std::string>().find("1.3.6.1.4.1.62397.1.8") != std::string::npos);
+    CHECK(doc["ra_tls"]["attestation"]["wire"] == "SCALE (V0)");
+    CHECK(doc["binding"]["nonce"].is_null());
+    CHECK(doc["binding"]["report_data"] == doc["binding"]["expected_report_data"]);
+    CHECK(doc["binding"]["report_data_bound"] == true);
+    for (int i = 0; i < 4; ++i) {
+        CHECK(doc["event_log"]["replayed_rtmrs"][i] == doc["quote"]["rtmr" + std::to_string(i)]);
+    }
+    CHECK(doc["http"]["status"] == 200);
+    CHECK(doc["http"]["body"] == "hello from upstream\n");
+    CHECK(f.application_reached());
+
+    const auto text = run_tdxkit(ra_connect_args(server.address()));
+    CHECK(text.exit_code == 0);
+    CHECK(text.out.rfind("OK: 127.0.0.1:", 0) == 0);
+    CHECK(text.out.find("[ ok ] report_data_binding") != std::string::npos);
+    CHECK(text.out.find("its signer's word, not attested") != std::string::npos);
+    // An RA-TLS server answers no quote requests: its quote path is an ordinary one (relayed).
+    const auto quote_path = run_tdxkit(connect_args(server.address(), f.cert.cert, {"--insecure-skip-tls-verify"}));
+    CHECK(quote_path.exit_code == 1);
+}
+
+TEST_CASE("quote generate --ra-tls-cert: a pair atls-serve --ra-tls serves, the key readable by its owner only") {
+    Fixture f("ratls-pair");
+    const auto pair = ra_tls_pair(f.dir, "pair");
+    CHECK((fs::status(pair.key).permissions() & (fs::perms::group_all | fs::perms::others_all)) == fs::perms::none);
+    CHECK(slurp(pair.key).rfind("-----BEGIN PRIVATE KEY-----", 0) == 0);
+    const auto cert = ratls::parse_certificate(tdxkit::as_bytes(slurp(pair.cert)));
+    CHECK(cert.quote.has_value());
+    CHECK(cert.event_log.has_value());
+    CHECK(cert.attestation.has_value());
+    const auto server = ra_tls_server(f, "serve", pair);
+    const auto doc = ra_connect_json(server.address());
+    CHECK(doc["result"] == "ok");
+    CHECK(doc["server"]["certificate_sha256"] == fingerprint(pair.cert));
+
+    // --json names the files and the binding; usage errors exit 2.
+    const auto json_run =
+        run_tdxkit({"--json", "-q", "quote", "generate", "--provider", "simulated", "--pki", pki_dir(), "--ra-tls-cert",
+                    (f.dir / "j.pem").string(), "--key", (f.dir / "j.key").string()});
+    REQUIRE(json_run.exit_code == 0);
+    const auto generated = json::parse(json_run.out);
+    CHECK(generated["ra_tls_certificate"]["sha256"] == fingerprint((f.dir / "j.pem").string()));
+    const auto spki = ratls::parse_certificate(tdxkit::as_bytes(slurp(f.dir / "j.pem"))).spki_der;
+    CHECK(generated["report_data"] == tdxkit::to_hex(ratls::content_report_data(ratls::kTagRaTlsCert, spki)));
+    CHECK(run_tdxkit({"quote", "generate", "--provider", "simulated", "--pki", pki_dir(), "--ra-tls-cert",
+                      (f.dir / "x.pem").string()})
+              .exit_code == 2);  // no --key
+    CHECK(run_tdxkit({"quote", "generate", "--provider", "simulated", "--pki", pki_dir(), "--ra-tls-cert",
+                      (f.dir / "x.pem").string(), "--key", (f.dir / "x.key").string(), "--report-data", "00"})
+              .exit_code == 2);
+    CHECK(run_tdxkit({"atls-serve", "--listen", "127.0.0.1:0", "--ra-tls", "--cert", f.cert.cert, "--key", f.cert.key})
+              .exit_code == 2);  // not an RA-TLS certificate
+    CHECK(run_tdxkit(ra_connect_args(server.address(), {"--ca-file", f.cert.cert})).exit_code == 2);
+}
+
+TEST_CASE("RA-TLS attack: a relay presents the genuine quote and extensions in a certificate for its own key") {
+    Fixture f("ratls-mitm");
+    const auto genuine = ra_tls_pair(f.dir, "genuine");
+    const auto server = ra_tls_server(f, "serve", genuine);
+    const auto forged = f.dir / "forged.pem";
+    std::ofstream(forged) << with_other_key(genuine.cert, f.other.key);
+    // The relay may also send the genuine certificate after its own: only the leaf the handshake
+    // authenticated is appraised.
+    const auto bundle = f.dir / "forged-bundle.pem";
+    std::ofstream(bundle) << slurp(forged) << slurp(genuine.cert);
+    for (const auto& presented : {forged, bundle}) {
+        CAPTURE(presented);
+        Peer mitm(f.dir, "mitm-" + presented.stem().string(),
+                  {"mitm", "--cert", presented.string(), "--key", f.other.key, "--upstream", server.address()});
+        const auto doc = ra_connect_json("127.0.0.1:" + mitm.value, {"--http-get", kSecretPath});
+        check_rejected(doc, "report_data_binding", "REPORTDATA");
+        CHECK(doc["binding"]["report_data_bound"] == false);
+        CHECK(doc["binding"]["report_data"] != doc["binding"]["expected_report_data"]);
+        // Everything else about the copied evidence is genuine: only the binding fails.
+        for (const auto& s : doc["steps"]) {
+            if (s["id"] != "report_data_binding") CHECK_MESSAGE(s["passed"] == true, s.dump());
+        }
+        CHECK(mitm.requests().empty());
+    }
+    CHECK_FALSE(f.application_reached());
+}
+
+TEST_CASE("RA-TLS attack: a certificate whose event log was swapped for another, well-formed one") {
+    Fixture f("ratls-log");
+    const auto genuine = ra_tls_pair(f.dir, "genuine");
+    const auto foreign = foreign_event_log(f);
+    const auto quote_bytes = *ratls::parse_certificate(tdxkit::as_bytes(slurp(genuine.cert))).quote;
+    const auto attestation =
+        tdxkit::decode_dstack_attestation(*ratls::parse_certificate(tdxkit::as_bytes(slurp(genuine.cert))).attestation);
+    const std::vector<std::pair<std::string, std::function<void(ratls::CertificateRequest&)>>> swaps{
+        // .1 and .2 only: the swapped .2 is the log the verifier reads.
+        {"ext2",
+         [&](ratls::CertificateRequest& r) {
+             r.attestation.reset();
+             r.event_log = foreign;
+         }},
+        // The log inside the versioned attestation (.8), which verifiers prefer.
+        {"ext8", [&](ratls::CertificateRequest& r) {
+             r.attestation = tdxkit::encode_dstack_attestation(quote_bytes, tdxkit::parse_dstack_event_log(foreign),
+                                                               attestation.report_data, attestation.config);
+         }}};
+    for (const auto& [name, swap] : swaps) {
+        CAPTURE(name);
+        const TestCert tampered{(f.dir / (name + ".pem")).string(), genuine.key};
+        std::ofstream(tampered.cert) << remade(genuine, swap);
+        const auto server = ra_tls_server(f, "serve-" + name, tampered);
+        const auto doc = ra_connect_json(server.address(), {"--http-get", kSecretPath});
+        check_rejected(doc, "event_log_rtmr3", "RTMR3");
+    }
+    CHECK_FALSE(f.application_reached());
+}
+
+TEST_CASE("RA-TLS: a certificate without evidence, without an event log, expired, or failing DCAP or the policy") {
+    Fixture f("ratls-reject");
+    const auto genuine = ra_tls_pair(f.dir, "genuine");
+    {
+        // An aTLS server's ordinary certificate.
+        const auto server = f.simulated_server("plain");
+        check_rejected(ra_connect_json(server.address(), {"--http-get", kSecretPath}), "ra_tls_certificate",
+                       "carries no RA-TLS evidence");
+    }
+    {
+        // The quote alone (extension .1): what runs in the TD is not shown.
+        const TestCert bare{(f.dir / "bare.pem").string(), genuine.key};
+        std::ofstream(bare.cert) << remade(genuine, [](ratls::CertificateRequest& r) {
+            r.attestation.reset();
+            r.event_log.reset();
+        });
+        const auto server = ra_tls_server(f, "bare", bare);
+        check_rejected(ra_connect_json(server.address(), {"--http-get", kSecretPath}), "event_log",
+                       "carries no event log");
+    }
+    {
+        const auto expired = ra_tls_pair(f.dir, "expired", {"--cert-not-after", "2026-01-10T00:00:00Z"});
+        const auto server = ra_tls_server(f, "expired", expired);
+        check_rejected(ra_connect_json(server.address(), {"--http-get", kSecretPath}), "certificate_validity",
+                       "expired");
+    }
+    const auto server = ra_tls_server(f, "genuine", genuine);
+    {
+        // The TEST PKI's quote against Intel's root.
+        auto args = ra_connect_args(server.address(), {"--http-get", kSecretPath});
+        const auto root = std::find(args.begin(), args.end(), "--trust-root");
+        args.erase(root, root + 2);
+        args.insert(args.begin(), "--json");
+        const auto r = run_tdxkit(args);
+        auto doc = json::parse(r.out);
+        doc["_exit"] = r.exit_code;
+        check_rejected(doc, "quote_verification", "");
+    }
+    {
+        const auto policy = f.dir / "policy.json";
+        std::ofstream(policy) << R"({"version":1,"td":{"mrtd":[")" << std::string(96, '0') << R"("]}})";
+        check_rejected(ra_connect_json(server.address(), {"--policy", policy.string(), "--http-get", kSecretPath}),
+                       "policy", "td.mrtd");
+    }
+    CHECK_FALSE(f.application_reached());
+}
+
+TEST_CASE("mutual RA-TLS: atls-serve --client-ra-tls serves only clients whose RA-TLS certificate passes") {
+    Fixture f("ratls-mutual");
+    const auto server_pair = ra_tls_pair(f.dir, "server");
+    const auto client_pair = ra_tls_pair(f.dir, "client");
+    const Server server(f.dir, "serve",
+                        {"--ra-tls", "--cert", server_pair.cert, "--key", server_pair.key, "--upstream",
+                         f.upstream_address(), "--client-ra-tls", "--collateral", collateral_dir(), "--trust-root",
+                         root_pem(), "--at", kAt});
+    {
+        // The client's genuine quote in a certificate for another key.
+        const auto forged = f.dir / "forged-client.pem";
+        std::ofstream(forged) << with_other_key(client_pair.cert, f.other.key);
+        const auto doc = ra_connect_json(
+            server.address(), {"--client-ra-tls", forged.string(), "--key", f.other.key, "--http-get", kSecretPath});
+        CAPTURE(doc.dump(2));
+        CHECK(doc["result"] == "ok");  // the server is genuine; it is the client that is refused
+        CHECK(doc["http"]["status"] == 403);
+        CHECK(doc["http"]["body"].get<std::string>().find("report_data_binding") != std::string::npos);
+        CHECK_FALSE(f.application_reached());
+    }
+    {
+        // No client certificate at all: the server ends the handshake.
+        const auto r = run_tdxkit(ra_connect_args(server.address(), {"--http-get", kSecretPath}));
+        CHECK(r.exit_code != 0);
+        CHECK_FALSE(f.application_reached());
+    }
+    const auto doc = ra_connect_json(
+        server.address(), {"--client-ra-tls", client_pair.cert, "--key", client_pair.key, "--http-get", kSecretPath});
+    CAPTURE(doc.dump(2));
+    CHECK(doc["result"] == "ok");
+    CHECK(doc["http"]["status"] == 200);
+    CHECK(f.application_reached());
+    CHECK(server.process->err().find("client RA-TLS certificate verified") != std::string::npos);
+    CHECK(server.process->err().find("client RA-TLS certificate rejected: report_data_binding") != std::string::npos);
+    // Usage: a client key without its certificate; client verification options without --client-ra-tls.
+    CHECK(run_tdxkit(ra_connect_args(server.address(), {"--key", client_pair.key})).exit_code == 2);
+    CHECK(run_tdxkit({"atls-serve", "--listen", "127.0.0.1:0", "--ra-tls", "--cert", server_pair.cert, "--key",
+                      server_pair.key, "--policy", "x.json"})
+              .exit_code == 2);
 }

@@ -10,6 +10,7 @@
 
 #include "core/json.hpp"
 #include "fuzz_target.hpp"
+#include "json_depth.hpp"
 #include "tdxkit/error.hpp"
 
 namespace {
@@ -36,13 +37,6 @@ std::size_t depth_of_text(std::string_view text) {
         }
     }
     return deepest;
-}
-
-std::size_t depth(const nlohmann::json& v, std::size_t limit) {
-    if (!v.is_structured() || limit == 0) return 0;
-    std::size_t deepest = 0;
-    for (const auto& child : v) deepest = std::max(deepest, depth(child, limit - 1));
-    return deepest + 1;
 }
 
 void fuzz(tdxkit::ByteSpan data) {
@@ -74,7 +68,7 @@ void fuzz(tdxkit::ByteSpan data) {
         return;
     }
     // The limit bounds the recursion here: a value deeper than 8 would be a bug, and is not walked.
-    if (depth(strict, 9) > 8) std::abort();
+    if (json_depth(strict, 9) > 8) std::abort();
     if (reference.is_discarded() || duplicate || reference != strict) std::abort();
 }
 

@@ -218,3 +218,20 @@ TEST_CASE("V1 msgpack: unknown fields, another version, a short report_data, dup
     const Bytes extension{0x81, 0xA7, 'v', 'e', 'r', 's', 'i', 'o', 'n', 0xC7, 0x01, 0x01, 0x00};
     CHECK(message_of(extension).find("extension type 1") != std::string::npos);
 }
+
+TEST_CASE("V1 msgpack: text that is not UTF-8 is malformed, as it is in the SCALE form") {
+    auto doc = v1_document(decode_dstack_attestation(guest_agent()), false);
+    doc["stack"]["data"]["config"] = std::string("{\"x\":\"\xC3\x28\"}");
+    CHECK(message_of(msgpack(doc)).find("not UTF-8") != std::string::npos);
+}
+
+TEST_CASE("the SCALE form refuses an RTMR3 event that is not a runtime event: its decoder would refuse the record") {
+    auto a = decode_dstack_attestation(guest_agent());
+    Event boot;
+    boot.imr = 3;
+    boot.event_type = 0x80000001;
+    boot.digest.fill(0x33);
+    a.event_log.events.push_back(boot);
+    CHECK(code_of([&] { (void)encode_dstack_attestation(a.quote, a.event_log, a.report_data, a.config); }) ==
+          Errc::invalid_argument);
+}

@@ -49,7 +49,8 @@ struct DstackAttestation {
 
 // The legacy SCALE form (V0, TDX platform) of a quote, its event log (RTMR3 runtime events are also
 // written as the stack's runtime events), report data and config. Error(invalid_argument) for an event
-// log that does not fit the format (a boot event's digest is required).
+// log that does not fit the format (a boot event's digest is required; a version-2 runtime event, or an
+// RTMR3 event that is not a runtime event, has no place in it).
 [[nodiscard]] TDXKIT_EXPORT Bytes encode_dstack_attestation(ByteSpan quote, const EventLog& event_log,
                                                             const Octets<64>& report_data, std::string_view config);
 

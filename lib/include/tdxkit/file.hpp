@@ -15,5 +15,8 @@ namespace tdxkit {
 // old file or the whole new one. The new file gets mode 0666 minus the umask, like any created file.
 // Throws Error(io) naming the path and the system's reason.
 TDXKIT_EXPORT void write_file_atomically(const std::filesystem::path& path, ByteSpan data);
+// The same for a private key: the file is created with mode 0600 (less if the umask says so), so no
+// other user can open it at any moment, and an existing file's wider mode is not kept.
+TDXKIT_EXPORT void write_private_file_atomically(const std::filesystem::path& path, ByteSpan data);
 
 }  // namespace tdxkit

@@ -105,9 +105,9 @@ private:
 
 // Serves until `stop` becomes true (checked at least every 200 ms); then stops accepting, lets the
 // requests in flight finish within options.shutdown_timeout, and returns. `reload` set to true (by a
-// SIGHUP handler) makes it reload the policies and clear the flag. Error(io) when it cannot listen
-// or load the TLS files, Error(internal) when libmicrohttpd cannot be loaded, and what Service's
-// constructor throws.
+// SIGHUP handler) makes it reload the policies and clear the flag. Error(io) when it cannot listen,
+// load the TLS files or start libmicrohttpd (also when libmicrohttpd12 is not installed), and what
+// Service's constructor throws.
 TDXKIT_EXPORT void run(const Options& options, const std::atomic<bool>& stop, std::atomic<bool>& reload);
 
 }  // namespace tdxkit::serve

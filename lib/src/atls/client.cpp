@@ -15,6 +15,8 @@
 
 #include "atls/io.hpp"
 #include "atls/messages.hpp"
+#include "atls/ratls_peer.hpp"
+#include "atls/steps.hpp"
 #include "core/errno_message.hpp"
 #include "core/json.hpp"
 #include "tdxkit/appraise.hpp"
@@ -62,22 +64,7 @@ namespace {
 using io::Clock;
 using nlohmann::json;
 
-class Steps {
-public:
-    explicit Steps(Outcome& o) : o_(o) {}
-    // Records a step; the first failure becomes the outcome's reason. Returns `passed`.
-    bool add(std::string id, bool passed, std::string detail) {
-        if (!passed && o_.failed_step.empty()) {
-            o_.failed_step = id;
-            o_.reason = detail;
-        }
-        o_.steps.push_back({std::move(id), passed, std::move(detail)});
-        return passed;
-    }
-
-private:
-    Outcome& o_;
-};
+using detail::Steps;
 
 bool is_ip_literal(const std::string& host) {
     in6_addr a6{};
@@ -93,7 +80,9 @@ io::SslCtxPtr client_context(const ClientOptions& options) {
         SSL_CTX_set_max_proto_version(ctx.get(), TLS1_3_VERSION) != 1) {
         ossl::fail("SSL_CTX_set_min_proto_version");
     }
-    if (options.insecure_skip_tls_verify) {
+    if (options.ra_tls || options.insecure_skip_tls_verify) {
+        // No CA vouches for an RA-TLS certificate: its quote does (ratls_peer.cpp), checked before any
+        // application byte. The handshake still proves the server holds the certificate's key.
         SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
     } else {
         SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
@@ -106,11 +95,29 @@ io::SslCtxPtr client_context(const ClientOptions& options) {
                                     options.ca_file.empty() ? "" : " from " + options.ca_file, ossl::drain_errors()));
         }
     }
+    if (!options.client_cert_file.empty()) {
+        // Sent only when the server asks (a CertificateRequest); mutual RA-TLS servers do.
+        io::use_certificate_and_key(ctx.get(), options.client_cert_file, options.client_key_file, {}, {}, "client");
+    }
     return ctx;
 }
 
-std::string handshake_advice(const std::string& error, SSL* ssl) {
-    if (const long v = SSL_get_verify_result(ssl); v != X509_V_OK) {
+void check_options(const ClientOptions& options) {
+    if (!options.collateral) throw Error(Errc::invalid_argument, "atls::connect: no collateral source");
+    if (options.ra_tls && (!options.ca_file.empty() || options.insecure_skip_tls_verify)) {
+        throw Error(Errc::invalid_argument,
+                    "RA-TLS validates the server certificate by its attestation, not by a CA: --ca-file and "
+                    "--insecure-skip-tls-verify do not apply");
+    }
+    if (options.client_cert_file.empty() != options.client_key_file.empty()) {
+        throw Error(Errc::invalid_argument, "a client certificate needs its private key, and a key its certificate");
+    }
+}
+
+std::string handshake_advice(const std::string& error, SSL* ssl, bool validating) {
+    // Without validation OpenSSL still records a verify result (a self-signed certificate), which did
+    // not fail the handshake.
+    if (const long v = SSL_get_verify_result(ssl); validating && v != X509_V_OK) {
         return fmt::format("the server certificate did not verify: {}; pass --ca-file with the issuing CA, or "
                            "--insecure-skip-tls-verify (the attestation still binds the certificate)",
                            X509_verify_cert_error_string(v));
@@ -167,37 +174,16 @@ void check_quote(const ClientOptions& options, const detail::QuoteReply& reply, 
     }
     // The evidence's verdict is appraise's; the steps below show its parts (accepted exactly when
     // quote_verification, tcb_status and policy all pass).
-    const UnixTime now = options.at ? *options.at : now_utc();
-    Collateral collateral;
-    try {
-        collateral = options.collateral(*o.quote);
-    } catch (const Error& e) {
-        // Finding the collateral reads the server's PCK chain (FMSPC, CA): a malformed one is the
-        // server's evidence failing. Unavailable collateral and internal failures are not verdicts.
-        if (e.code() != Errc::malformed && e.code() != Errc::unsupported) throw;
-        steps.add("quote_verification", false,
-                  fmt::format("the quote's collateral cannot be determined: {}", e.what()));
-        return;
-    }
+    const auto collateral = detail::peer_collateral(options.collateral, *o.quote, steps);
+    if (!collateral) return;
     AppraisalOptions appraisal_options;
-    appraisal_options.now = now;
+    appraisal_options.now = options.at ? *options.at : now_utc();
     appraisal_options.trust_root = options.trust_root;
-    auto appraisal = appraise(*o.quote, collateral, log ? &*log : nullptr, options.policy, appraisal_options);
+    auto appraisal = appraise(*o.quote, *collateral, log ? &*log : nullptr, options.policy, appraisal_options);
     o.report = std::move(appraisal.report);
     o.policy_result = std::move(appraisal.policy_result);
-    const auto& r = *o.report;
-    steps.add("quote_verification", r.authentic,
-              r.authentic ? fmt::format("DCAP verification passed ({} checks, collateral {})", r.checks.size(),
-                                        r.collateral_source)
-                          : fmt::format("{}: {}", r.failed_check, r.failure));
-    if (r.authentic) {
-        steps.add("tcb_status", r.tcb_status != TcbStatus::revoked,
-                  fmt::format("TCB status {}", r.tcb_status ? tcb_status_name(*r.tcb_status) : "unknown"));
-    }
-    const auto& p = *o.policy_result;
-    steps.add("policy", p.satisfied,
-              p.satisfied ? fmt::format("{}: {} rules satisfied", options.policy.source, p.rules_checked)
-                          : fmt::format("{}: {}", options.policy.source, p.violations.front().message));
+    detail::add_quote_steps(*o.report, steps);
+    detail::add_policy_step(*o.policy_result, options.policy, steps);
 
     if (!log) {
         steps.add("event_log", false, fmt::format("the event log does not parse: {}", log_error));
@@ -273,6 +259,8 @@ Session::HttpResult Session::http_get(const std::string& path, std::chrono::mill
     const auto request =
         fmt::format("GET {} HTTP/1.1\r\nHost: {}\r\nConnection: keep-alive\r\n\r\n", path, impl_->host);
     stream.write_all(as_bytes(request), deadline);
+    // RA-TLS sessions read nothing before the application does.
+    if (!impl_->reader) impl_->reader = std::make_unique<io::HttpReader>(stream);
     const auto response = impl_->reader->read(max_body, deadline);
     if (!response) throw Error(Errc::io, "the server closed the connection without answering");
     HttpResult result;
@@ -320,7 +308,7 @@ void Session::pipe(int in_fd, int out_fd) {
 }
 
 Session connect(const ClientOptions& options) {
-    if (!options.collateral) throw Error(Errc::invalid_argument, "atls::connect: no collateral source");
+    check_options(options);
     auto impl = std::make_unique<Session::Impl>();
     auto& o = impl->outcome;
     Steps steps(o);
@@ -347,7 +335,7 @@ Session connect(const ClientOptions& options) {
                                                 const_cast<char*>(server_name.c_str())) != 1) {
         ossl::fail("SNI");
     }
-    if (!options.insecure_skip_tls_verify) {
+    if (!options.insecure_skip_tls_verify && !options.ra_tls) {
         auto* param = SSL_get0_param(ssl.get());
         const int ok = is_ip_literal(server_name) ? X509_VERIFY_PARAM_set1_ip_asc(param, server_name.c_str())
                                                   : X509_VERIFY_PARAM_set1_host(param, server_name.c_str(), 0);
@@ -357,23 +345,35 @@ Session connect(const ClientOptions& options) {
     auto& stream = *impl->stream;
     start = Clock::now();
     if (const auto error = stream.handshake(false, start + options.timeout)) {
-        steps.add("tls_handshake", false, handshake_advice(*error, stream.ssl()));
+        steps.add("tls_handshake", false,
+                  handshake_advice(*error, stream.ssl(), !options.ra_tls && !options.insecure_skip_tls_verify));
         impl->stream.reset();
         return Session(std::move(impl));
     }
     o.timings.handshake_ms = io::ms_since(start);
     o.tls_version = SSL_get_version(stream.ssl());
     o.cipher = SSL_CIPHER_get_name(SSL_get_current_cipher(stream.ssl()));
-    o.peer_certificate_validated = !options.insecure_skip_tls_verify;
+    o.peer_certificate_validated = !options.insecure_skip_tls_verify && !options.ra_tls;
+    o.ra_tls = options.ra_tls;
     ossl::X509Ptr peer{SSL_get1_peer_certificate(stream.ssl())};
     if (!peer) ossl::fail("the server sent no certificate");
     o.peer_certificate_sha256 = to_hex(sha256(ossl::cert_der(peer.get())));
     steps.add("tls_handshake", true,
               fmt::format("{} {}, certificate {}", o.tls_version, o.cipher,
-                          options.insecure_skip_tls_verify ? "NOT validated (--insecure-skip-tls-verify)"
-                                                           : "validated for " + server_name));
+                          options.ra_tls ? "not validated by a CA (RA-TLS: its quote vouches for it)"
+                          : options.insecure_skip_tls_verify ? "NOT validated (--insecure-skip-tls-verify)"
+                                                             : "validated for " + server_name));
     if (!steps.add("tls_version", SSL_version(stream.ssl()) == TLS1_3_VERSION, o.tls_version)) {
         impl->stream.reset();
+        return Session(std::move(impl));
+    }
+    if (options.ra_tls) {
+        start = Clock::now();
+        const PeerAppraisalOptions appraisal{options.collateral, options.trust_root, options.at, options.policy};
+        detail::appraise_ra_tls_peer(stream.ssl(), appraisal, "server", o, steps);
+        o.timings.verify_ms = io::ms_since(start);
+        o.verified = o.failed_step.empty();
+        if (!o.verified) impl->stream.reset();
         return Session(std::move(impl));
     }
 

@@ -16,6 +16,7 @@
 
 #include <fmt/format.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 
 #include "core/errno_message.hpp"
 #include "tdxkit/atls.hpp"
@@ -360,6 +361,44 @@ std::optional<HttpMessage> HttpReader::read(std::size_t max_body, Clock::time_po
     msg.body = buffer_.substr(0, length);
     buffer_.erase(0, length);
     return msg;
+}
+
+void use_certificate_and_key(SSL_CTX* ctx, const std::string& cert_file, const std::string& key_file,
+                             std::string_view cert_pem, ByteSpan key_pem, std::string_view what) {
+    const bool in_memory = !cert_pem.empty();
+    const auto cert_name = in_memory ? fmt::format("the {} certificate", what) : cert_file;
+    const auto key_name = in_memory ? fmt::format("the {} private key", what) : key_file;
+    if (in_memory) {
+        const ossl::BioPtr bio{BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size()))};
+        const ossl::X509Ptr leaf{bio ? PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr) : nullptr};
+        if (!leaf || SSL_CTX_use_certificate(ctx, leaf.get()) != 1) {
+            throw Error(Errc::io, fmt::format("cannot load {}: {}", cert_name, ossl::drain_errors()));
+        }
+        while (true) {
+            const ossl::X509Ptr next{PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)};
+            if (!next) {
+                ERR_clear_error();  // the end of the PEM text
+                break;
+            }
+            // SSL_CTX_add1_chain_cert is a macro with a C cast; this is its expansion.
+            if (SSL_CTX_ctrl(ctx, SSL_CTRL_CHAIN_CERT, 1, next.get()) != 1) {
+                throw Error(Errc::io, fmt::format("cannot load the chain of {}: {}", cert_name, ossl::drain_errors()));
+            }
+        }
+    } else if (SSL_CTX_use_certificate_chain_file(ctx, cert_file.c_str()) != 1) {
+        throw Error(Errc::io, fmt::format("cannot load the certificate chain {}: {}", cert_file, ossl::drain_errors()));
+    }
+    // Read into wiped memory and decoded from there (PEM_read_bio_PrivateKey decodes into OpenSSL's
+    // secure heap); SSL_CTX_free releases the key, and OpenSSL clears it.
+    constexpr std::size_t kMaxPrivateKeyFile = 1024 * 1024;
+    const auto file = in_memory ? SecretBytes{} : read_secret_file(key_file, kMaxPrivateKeyFile, false);
+    const auto pem = in_memory ? key_pem : file.view();
+    const ossl::BioPtr bio{BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()))};
+    const ossl::EvpPkeyPtr key{bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr) : nullptr};
+    if (!key || SSL_CTX_use_PrivateKey(ctx, key.get()) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+        throw Error(Errc::io, fmt::format("cannot load the private key {} (or it does not match {}): {}", key_name,
+                                          cert_name, ossl::drain_errors()));
+    }
 }
 
 std::string format_http_response(int status, std::string_view reason, std::string_view content_type,

@@ -116,6 +116,13 @@ private:
     std::string buffer_;
 };
 
+// Installs a certificate chain (PEM, leaf first) and its private key in `ctx`: from `cert_pem` and
+// `key_pem` when cert_pem is not empty, else from the files. The key is decoded from wiped memory.
+// Error(io) when either cannot be read or loaded, or they do not match (naming the files, or
+// `what`); Error(malformed) for a key file over 1 MiB.
+void use_certificate_and_key(SSL_CTX* ctx, const std::string& cert_file, const std::string& key_file,
+                             std::string_view cert_pem, ByteSpan key_pem, std::string_view what);
+
 std::string format_http_response(int status, std::string_view reason, std::string_view content_type,
                                  std::string_view body, bool keep_alive);
 

@@ -21,6 +21,7 @@
 
 #include "atls/io.hpp"
 #include "atls/messages.hpp"
+#include "atls/ratls_peer.hpp"
 #include "core/json.hpp"
 #include "crypto/ossl.hpp"
 #include "tdxkit/atls.hpp"
@@ -58,24 +59,19 @@ using nlohmann::json;
 
 // Upstream answers are relayed whole; an application that needs more should stream directly.
 constexpr std::size_t kMaxUpstreamResponse = 64 * 1024 * 1024;
-constexpr std::size_t kMaxPrivateKeyFile = 1024 * 1024;
 
 io::SslCtxPtr server_context(const ServerOptions& options) {
     io::SslCtxPtr ctx{SSL_CTX_new(TLS_server_method())};
     if (!ctx) ossl::fail("SSL_CTX_new");
     if (SSL_CTX_set_min_proto_version(ctx.get(), TLS1_3_VERSION) != 1) ossl::fail("SSL_CTX_set_min_proto_version");
-    if (SSL_CTX_use_certificate_chain_file(ctx.get(), options.cert_file.c_str()) != 1) {
-        throw Error(Errc::io,
-                    fmt::format("cannot load the certificate chain {}: {}", options.cert_file, ossl::drain_errors()));
-    }
-    // Read into wiped memory and decoded from there (PEM_read_bio_PrivateKey decodes into OpenSSL's
-    // secure heap); SSL_CTX_free releases the key, and OpenSSL clears it.
-    const auto pem = read_secret_file(options.key_file, kMaxPrivateKeyFile, false);
-    const ossl::BioPtr bio{BIO_new_mem_buf(pem.view().data(), static_cast<int>(pem.view().size()))};
-    const ossl::EvpPkeyPtr key{bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr) : nullptr};
-    if (!key || SSL_CTX_use_PrivateKey(ctx.get(), key.get()) != 1 || SSL_CTX_check_private_key(ctx.get()) != 1) {
-        throw Error(Errc::io, fmt::format("cannot load the private key {} (or it does not match {}): {}",
-                                          options.key_file, options.cert_file, ossl::drain_errors()));
+    io::use_certificate_and_key(ctx.get(), options.cert_file, options.key_file, options.cert_pem,
+                                options.key_pem.view(), "server");
+    if (options.client_ra_tls) {
+        // Every client must present a certificate, and any chain is accepted here: no CA vouches for an
+        // RA-TLS certificate, its quote does, appraised right after the handshake (serve_connection).
+        // The handshake itself proves the client holds the certificate's key (its CertificateVerify).
+        SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+                           [](int, X509_STORE_CTX*) { return 1; });
     }
     return ctx;
 }
@@ -131,7 +127,8 @@ private:
             send(error_reply(400, e.what()), false, "-", "-");
             return false;
         }
-        if (target == options_.quote_path) {
+        // Without a quote source (RA-TLS: the certificate is the evidence) the path is an ordinary one.
+        if (options_.quote && target == options_.quote_path) {
             const bool keep = req.keep_alive();
             send(method == "POST" ? quote_reply(req) : error_reply(405, "use POST"), keep, method, target);
             return keep;
@@ -250,6 +247,42 @@ std::string peer_name(const sockaddr_storage& ss) {
     return fmt::format("{}:{}", host, ntohs(a->sin_port));
 }
 
+// Mutual RA-TLS: appraises the client's certificate before any of its requests is read. A rejected
+// client is told why (HTTP 403 naming the failed step: its own evidence, nothing of the server's) and
+// disconnected.
+bool client_attested(const ServerOptions& options, io::TlsStream& stream, const std::string& peer) {
+    Outcome client;
+    detail::Steps steps(client);
+    detail::appraise_ra_tls_peer(stream.ssl(), *options.client_ra_tls, "client", client, steps);
+    if (client.failed_step.empty()) {
+        if (options.log) {
+            options.log(
+                fmt::format("{} client RA-TLS certificate verified: \"{}\", TCB status {}", peer,
+                            client.evidence->certificate->subject,
+                            client.report->tcb_status ? tcb_status_name(*client.report->tcb_status) : "unknown"));
+        }
+        return true;
+    }
+    const auto reason = fmt::format("client RA-TLS certificate rejected: {}: {}", client.failed_step, client.reason);
+    if (options.log) options.log(fmt::format("{} {}", peer, reason));
+    const auto deadline = Clock::now() + std::chrono::seconds(2);
+    try {
+        const auto reply = error_reply(403, reason);
+        stream.write_all(
+            as_bytes(io::format_http_response(403, reason_phrase(403), "application/json", reply.body, false)),
+            deadline);
+        stream.shutdown_write();
+        // Reads what the client already sent until it closes, so that closing does not reset the
+        // connection (a TCP RST) before the client has read the answer.
+        std::array<std::uint8_t, 4096> discard{};
+        while (stream.read_some(discard.data(), discard.size(), deadline) > 0) {
+        }
+    } catch (const Error&) {
+        // The client went away or stayed silent: it is disconnected either way.
+    }
+    return false;
+}
+
 void serve_connection(const ServerOptions& options, SSL_CTX* ctx, io::Fd fd, const std::string& peer) {
     try {
         if (options.ekm_header_mode) {
@@ -264,6 +297,7 @@ void serve_connection(const ServerOptions& options, SSL_CTX* ctx, io::Fd fd, con
             if (options.log) options.log(fmt::format("{} TLS handshake failed: {}", peer, *error));
             return;
         }
+        if (options.client_ra_tls && !client_attested(options, stream, peer)) return;
         Connection(options, stream, &stream, peer).run();
         stream.shutdown_write();
     } catch (const std::exception& e) {
@@ -274,9 +308,16 @@ void serve_connection(const ServerOptions& options, SSL_CTX* ctx, io::Fd fd, con
 }  // namespace
 
 void serve(const ServerOptions& options, const std::atomic<bool>& stop) {
-    if (!options.quote) throw Error(Errc::invalid_argument, "atls::serve: no quote source");
+    if (!options.quote && !options.ra_tls) throw Error(Errc::invalid_argument, "atls::serve: no quote source");
     if (options.ekm_header_mode && options.ekm_hmac_key.empty()) {
         throw Error(Errc::invalid_argument, "--ekm-header needs a non-empty HMAC key");
+    }
+    if (options.ekm_header_mode && (options.ra_tls || options.client_ra_tls)) {
+        throw Error(Errc::invalid_argument,
+                    "--ekm-header serves plain HTTP behind a TLS proxy: RA-TLS needs this server's own TLS");
+    }
+    if (options.client_ra_tls && !options.client_ra_tls->collateral) {
+        throw Error(Errc::invalid_argument, "atls::serve: no collateral source for the clients' RA-TLS certificates");
     }
     const auto ctx = options.ekm_header_mode ? io::SslCtxPtr{} : server_context(options);
     std::uint16_t port = 0;

@@ -54,6 +54,9 @@ int SSL_CTX_use_PrivateKey(SSL_CTX* ctx, EVP_PKEY* key) {
 int SSL_CTX_use_certificate_chain_file(SSL_CTX* ctx, const char* file) {
     return TDXKIT_LAZY_CALL(libssl_soname, SSL_CTX_use_certificate_chain_file, 0, ctx, file);
 }
+int SSL_CTX_use_certificate(SSL_CTX* ctx, X509* cert) {
+    return TDXKIT_LAZY_CALL(libssl_soname, SSL_CTX_use_certificate, 0, ctx, cert);
+}
 
 SSL* SSL_new(SSL_CTX* ctx) { return TDXKIT_LAZY_CALL(libssl_soname, SSL_new, nullptr, ctx); }
 void SSL_free(SSL* ssl) { TDXKIT_LAZY_CALL(libssl_soname, SSL_free, 0, ssl); }
@@ -82,6 +85,9 @@ int SSL_export_keying_material(SSL* ssl, unsigned char* out, size_t out_length, 
 }
 X509* SSL_get1_peer_certificate(const SSL* ssl) {
     return TDXKIT_LAZY_CALL(libssl_soname, SSL_get1_peer_certificate, nullptr, ssl);
+}
+STACK_OF(X509) * SSL_get_peer_cert_chain(const SSL* ssl) {
+    return TDXKIT_LAZY_CALL(libssl_soname, SSL_get_peer_cert_chain, nullptr, ssl);
 }
 long SSL_get_verify_result(const SSL* ssl) {
     return TDXKIT_LAZY_CALL(libssl_soname, SSL_get_verify_result, X509_V_ERR_UNSPECIFIED, ssl);

@@ -32,28 +32,26 @@ private:
     int fd_;
 };
 
-// mkstemp's O_CREAT|O_EXCL with a random name, but mode 0666 so that the umask applies as to any
-// created file (mkstemp's 0600 would need the umask read, which is not thread-safe).
-int create_unique(const std::filesystem::path& dir, const std::string& name, std::string& tmp) {
+// mkstemp's O_CREAT|O_EXCL with a random name, but with `mode` (0666: the umask applies as to any
+// created file; mkstemp's 0600 would need the umask read, which is not thread-safe).
+int create_unique(const std::filesystem::path& dir, const std::string& name, mode_t mode, std::string& tmp) {
     for (int attempt = 0; attempt < 16; ++attempt) {
         std::array<std::uint8_t, 8> nonce{};
         if (::getentropy(nonce.data(), nonce.size()) != 0) return -1;
         tmp = (dir / fmt::format(".{}.{}.tmp", name, to_hex(nonce))).string();
-        const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+        const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
         if (fd >= 0 || errno != EEXIST) return fd;
     }
     return -1;
 }
 
-}  // namespace
-
-void write_file_atomically(const std::filesystem::path& path, ByteSpan data) {
+void write_atomically(const std::filesystem::path& path, ByteSpan data, mode_t mode) {
     const auto fail = [&](std::string_view what) {
         return Error(Errc::io, fmt::format("cannot write {}: {}: {}", path.string(), what, errno_message(errno)));
     };
     const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
     std::string tmp;
-    Descriptor fd(create_unique(dir, path.filename().string(), tmp));
+    Descriptor fd(create_unique(dir, path.filename().string(), mode, tmp));
     if (fd.get() < 0) throw fail("cannot create a temporary file");
     const auto discard = [&](std::string_view what) {
         auto error = fail(what);
@@ -69,6 +67,14 @@ void write_file_atomically(const std::filesystem::path& path, ByteSpan data) {
     if (::fsync(fd.get()) != 0) throw discard("fsync failed");
     if (::close(fd.release()) != 0) throw discard("close failed");
     if (::rename(tmp.c_str(), path.c_str()) != 0) throw discard("rename failed");
+}
+
+}  // namespace
+
+void write_file_atomically(const std::filesystem::path& path, ByteSpan data) { write_atomically(path, data, 0666); }
+
+void write_private_file_atomically(const std::filesystem::path& path, ByteSpan data) {
+    write_atomically(path, data, 0600);
 }
 
 Bytes detail::read_file_bounded(const std::filesystem::path& path, std::size_t max_size) {

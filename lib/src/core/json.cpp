@@ -388,7 +388,11 @@ public:
     bool number_integer(json::number_integer_t v) { return put(v); }
     bool number_unsigned(json::number_unsigned_t v) { return put(v); }
     bool number_float(json::number_float_t v, const json::string_t&) { return put(v); }
-    bool string(json::string_t& v) { return put(std::move(v)); }
+    // Text is UTF-8 here as in JSON: a reader given the same document as JSON would refuse it otherwise.
+    bool string(json::string_t& v) {
+        if (!is_utf8(v)) return refuse("a text string that is not UTF-8");
+        return put(std::move(v));
+    }
     bool binary(json::binary_t& v) {
         // A msgpack extension type arrives as binary with a subtype; no format read here defines one.
         if (v.has_subtype()) return refuse(fmt::format("extension type {} (not expected here)", v.subtype()));
@@ -399,6 +403,7 @@ public:
     bool end_object() { return close(); }
     bool end_array() { return close(); }
     bool key(json::string_t& name) {
+        if (!is_utf8(name)) return refuse("a map key that is not UTF-8");
         auto& object = *stack_.back();
         if (object.contains(name)) {
             return refuse(fmt::format("duplicate map key \"{}\" (decoders disagree on which value counts)",

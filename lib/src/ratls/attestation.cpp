@@ -374,6 +374,13 @@ Bytes encode_dstack_attestation(ByteSpan quote, const EventLog& event_log, const
                 Errc::invalid_argument,
                 fmt::format("event {}: the SCALE form has no place for a version {} event", e.index, e.version));
         }
+        // The decoder requires the RTMR3 events and the runtime-event copy written below to agree.
+        if (e.imr == 3 && !e.is_runtime()) {
+            throw Error(Errc::invalid_argument,
+                        fmt::format("event {}: an RTMR3 event of type {:#x} is not a dstack runtime event, and the "
+                                    "SCALE form's runtime-event copy could not agree with the log",
+                                    e.index, e.event_type));
+        }
         w.le(e.imr);
         w.le(e.event_type);
         put_vec(w, e.digest);

@@ -93,7 +93,9 @@ Bytes raw_spki(ByteSpan cert_der) {
 Bytes unwrap_octet_string(const X509_EXTENSION* ext, std::string_view oid) {
     const auto* data = X509_EXTENSION_get_data(const_cast<X509_EXTENSION*>(ext));
     const ByteSpan value(ASN1_STRING_get0_data(data), static_cast<std::size_t>(ASN1_STRING_length(data)));
-    der::Reader r(value, fmt::format("RA-TLS extension {}", oid));
+    // The reader keeps a view of its name: the name must outlive it.
+    const auto what = fmt::format("RA-TLS extension {}", oid);
+    der::Reader r(value, what);
     const auto inner = r.expect(der::kOctetString, "value").content;
     if (!r.empty()) r.fail("bytes after the OCTET STRING");
     return Bytes(inner.begin(), inner.end());

@@ -39,7 +39,11 @@ std::shared_ptr<const Collateral> CollateralCache::get(const Quote& quote, UnixT
         value = std::make_shared<const Collateral>(resolve_collateral(sources_, request, now));
         next_update = describe_collateral(*value).next_update;
     } catch (const Error& e) {
-        failure = e;
+        // Whatever went wrong between the service and its collateral source (unreachable, a bad answer,
+        // no cache directory) says nothing about the evidence: the request is answered 503, never a verdict.
+        failure = e.code() == Errc::internal ? e
+                                             : Error(Errc::collateral_unavailable,
+                                                     fmt::format("collateral could not be obtained: {}", e.what()));
     }
     lock.lock();
     entry.fetching = false;

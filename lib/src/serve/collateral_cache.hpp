@@ -35,8 +35,8 @@ public:
     CollateralCache(CollateralSources sources, std::chrono::seconds refresh_after)
         : sources_(std::move(sources)), refresh_after_(refresh_after) {}
 
-    // Throws what resolve_collateral throws (collateral_unavailable, malformed, ...), and
-    // collateral_request_for's errors for a quote whose PCK chain cannot be read.
+    // Throws Error(collateral_unavailable) for any failure of resolve_collateral (internal stays
+    // internal), and collateral_request_for's errors for a quote whose PCK chain cannot be read.
     [[nodiscard]] std::shared_ptr<const Collateral> get(const Quote& quote, UnixTime now);
     [[nodiscard]] Stats stats() const;
     [[nodiscard]] const CollateralSources& sources() const noexcept { return sources_; }

@@ -66,6 +66,17 @@ struct VerifyRequest {
     std::optional<Bytes> attestation;
 };
 
+// dstack's hex::decode: digits of either case, an even count, nothing else (no "0x", no blanks).
+Bytes strict_hex(const std::string& text, std::string_view field) {
+    const bool digits =
+        std::all_of(text.begin(), text.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); });
+    if (!digits || text.size() % 2 != 0) {
+        throw Error(Errc::malformed,
+                    fmt::format("/verify request: \"{}\" is not hex (an even number of digits, no 0x)", field));
+    }
+    return from_hex(text, field);
+}
+
 VerifyRequest parse_request(const Request& request) {
     nlohmann::json doc;
     try {
@@ -85,9 +96,9 @@ VerifyRequest parse_request(const Request& request) {
             return v.get<std::string>();
         };
         if (key == "quote") {
-            out.quote = from_hex(text(), "quote");
+            out.quote = strict_hex(text(), "quote");
         } else if (key == "attestation") {
-            out.attestation = from_hex(text(), "attestation");
+            out.attestation = strict_hex(text(), "attestation");
         } else if (key == "event_log") {
             out.event_log = text();
         } else if (key == "vm_config") {
@@ -150,7 +161,7 @@ std::optional<std::string> os_image_failure(const VmConfig& config, const EventL
     if (!config.measurement_document) {
         return "the vm_config carries no tdx_measurement document, so the boot chain cannot be computed here "
                "(dstack-verifier downloads the OS image for legacy boots; tdxkit does not): compute the registers "
-               "with `tdxkit measure --image` and pin them in the /verify policy";
+               "with `tdxkit measure --image`, pin them in a policy and use POST /v1/appraise";
     }
     auto digests = boot_digests_from_vm_config(config, std::nullopt);
     digests.acpi = acpi_digests_from_event_log(log, digests.variant);

@@ -246,7 +246,7 @@ private:
         if (state->dispatched) return MHD_YES;  // resumed spuriously; the worker has not answered yet
         self.set_busy(connection, true);
         // Health and metrics are cheap and must answer even when every worker is busy.
-        if (state->request.method == "GET")
+        if (state->request.method == "GET" || state->request.method == "HEAD")
             return self.answer(connection, *state, self.service_.handle(state->request));
         if (!self.service_.try_begin_request()) {
             auto busy = error_response(

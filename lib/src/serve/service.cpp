@@ -203,9 +203,12 @@ struct Service::Impl {
             // A JSON container may come as itself; it is then bounded by max_body, as the request was.
             return it->is_string() ? it->get<std::string>() : it->dump();
         }();
-        const auto format = doc.contains("format") && doc["format"].is_string()
-                                ? parse_input_format(doc["format"].get<std::string>())
-                                : InputFormat::automatic;
+        auto format = InputFormat::automatic;
+        if (const auto it = doc.find("format"); it != doc.end()) {
+            if (!it->is_string())
+                throw Error(Errc::invalid_argument, "/v1/appraise request: \"format\" must be a string");
+            format = parse_input_format(it->get<std::string>());
+        }
         Policy policy = default_policy();
         if (const auto it = doc.find("policy"); it != doc.end()) {
             if (!it->is_string())
@@ -273,12 +276,14 @@ const Options& Service::options() const noexcept { return impl_->options; }
 
 Response Service::handle(const Request& request) {
     try {
+        // HEAD is GET without the body, which the transport drops.
+        const bool get = request.method == "GET" || request.method == "HEAD";
         if (request.path == "/health") {
-            if (request.method != "GET") return method_not_allowed("GET");
+            if (!get) return method_not_allowed("GET, HEAD");
             return impl_->health();
         }
         if (request.path == "/metrics") {
-            if (request.method != "GET") return method_not_allowed("GET");
+            if (!get) return method_not_allowed("GET, HEAD");
             Response r;
             r.content_type = "text/plain; version=0.0.4";
             r.body = metrics_text();

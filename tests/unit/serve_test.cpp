@@ -79,6 +79,8 @@ TEST_CASE("POST /verify refuses what dstack-verifier's JSON guard refuses: 400 f
         {R"(null)", "expected a JSON object"},
         {R"(["00"])", "expected a JSON object"},
         {R"({"quote":"zz"})", "quote"},
+        {R"({"quote":"0x00"})", "quote"},
+        {R"({"quote":" 00"})", "quote"},
         {R"({"attestation":"abc"})", "attestation"},
         {R"({"quote":"00","quote":"00"})", "duplicate key"},
         {R"({"quotes":"00"})", "unknown field \"quotes\""},
@@ -159,10 +161,14 @@ TEST_CASE("routes: unknown path 404, wrong method 405 with Allow, both as JSON")
     Fixture f;
     check_error(f.service.handle({"GET", "/nope", ""}), 404, "not_found", "no endpoint /nope");
     check_error(f.service.handle({"POST", "/", ""}), 404, "not_found", "no endpoint /");
-    for (const auto& [method, path, allowed] : std::vector<std::array<std::string, 3>>{{"GET", "/verify", "POST"},
-                                                                                       {"PUT", "/v1/appraise", "POST"},
-                                                                                       {"POST", "/health", "GET"},
-                                                                                       {"DELETE", "/metrics", "GET"}}) {
+    // HEAD is GET without the body (which the transport drops).
+    CHECK(f.service.handle({"HEAD", "/health", ""}).status == 200);
+    CHECK(f.service.handle({"HEAD", "/metrics", ""}).status == 200);
+    for (const auto& [method, path, allowed] :
+         std::vector<std::array<std::string, 3>>{{"GET", "/verify", "POST"},
+                                                 {"PUT", "/v1/appraise", "POST"},
+                                                 {"POST", "/health", "GET, HEAD"},
+                                                 {"DELETE", "/metrics", "GET, HEAD"}}) {
         CAPTURE(path);
         const auto r = f.service.handle({method, path, ""});
         check_error(r, 405, "method_not_allowed", "use " + allowed);

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <csignal>
 #include <filesystem>
+#include <fstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -81,6 +82,15 @@ public:
     // "https://127.0.0.1:PORT/<path>", e.g. url("pccs"), url("pcs/busy503").
     [[nodiscard]] std::string url(const std::string& path) const { return "https://127.0.0.1:" + port_ + "/" + path; }
     [[nodiscard]] std::string ca_file() const { return (workdir_ / "cert.pem").string(); }
+
+    // What the "switch" fault does from now on: "down", "slow SECONDS", "hold" (requests wait for the
+    // next call), or "" (normal).
+    void set_switch(const std::string& mode) const {
+        const auto path = workdir_ / "switch";
+        const auto temporary = workdir_ / "switch.tmp";
+        std::ofstream(temporary) << mode;
+        std::filesystem::rename(temporary, path);  // never half-written when the server reads it
+    }
 
     // Requests served so far (the stats request itself is not counted).
     [[nodiscard]] int requests() const {

@@ -20,6 +20,10 @@ URL layout: /<style>[/<fault>...]/<v4 API path>
          down      always 503, no Retry-After
          truncate  Content-Length larger than the body sent, then close
          wrongchain  the TCB Info issuer-chain header holds the PCK CRL issuer chain
+         switch    what DIR/switch says at the time of each request, so a test can take the service
+                   down and bring it back mid-run: "down" (503 with Retry-After: 1), "slow SECONDS"
+                   (then normal), "hold" (wait until the file says otherwise, then do that), or
+                   normal when the file is absent or empty
   A fault may carry a tag ("busy503-a") so that tests get their own first requests.
 GET /_stats returns {"requests": N, "paths": {path: count}} (not counted itself).
 """
@@ -35,7 +39,7 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-FAULTS = {"slow", "busy503", "busy429", "down", "truncate", "wrongchain"}
+FAULTS = {"slow", "busy503", "busy429", "down", "truncate", "wrongchain", "switch"}
 
 
 class State:
@@ -123,6 +127,15 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send(int(kind[4:]), b"busy", [("Retry-After", "1")])
             elif kind == "down":
                 return self.send(503, b"service unavailable")
+            elif kind == "switch":
+                mode = self.server.switch()
+                while mode[:1] == ["hold"]:
+                    time.sleep(0.02)
+                    mode = self.server.switch()
+                if mode[:1] == ["down"]:
+                    return self.send(503, b"service unavailable", [("Retry-After", "1")])
+                if mode[:1] == ["slow"]:
+                    time.sleep(float(mode[1]))
         status, body, headers = self.api_response(style, api, query, kinds)
         if "truncate" in kinds:
             self.close_connection = True
@@ -182,6 +195,16 @@ def main():
     server.daemon_threads = True
     server.state = State(data)
     server.log = open(os.path.join(args.workdir, "server.log"), "a")
+    switch_file = os.path.join(args.workdir, "switch")
+
+    def switch():
+        try:
+            with open(switch_file) as f:
+                return f.read().split()
+        except FileNotFoundError:
+            return []
+
+    server.switch = switch
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     server.socket = context.wrap_socket(server.socket, server_side=True)

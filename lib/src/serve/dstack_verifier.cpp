@@ -285,10 +285,13 @@ Response dstack_verify(const Request& request, const Policy& policy, CollateralC
     // Step 3: the application, from the log the quote's RTMR3 vouches for (step 1).
     const auto id = app_identity(*evidence->event_log);
     const auto chain = detail::quote_pck_chain(quote);
-    const Bytes device_id =
-        !chain.empty() && chain.front().sgx_extension
-            ? Bytes(sha256(chain.front().sgx_extension->ppid).begin(), sha256(chain.front().sgx_extension->ppid).end())
-            : Bytes{};
+    // One digest, then its bytes: iterators into two separate temporaries would copy whatever memory
+    // lies between them.
+    Bytes device_id;
+    if (!chain.empty() && chain.front().sgx_extension) {
+        const auto digest = sha256(chain.front().sgx_extension->ppid);
+        device_id.assign(digest.begin(), digest.end());
+    }
     const auto mr_key_provider = id.key_provider_info.empty() ? Octets<32>{} : sha256(id.key_provider_info);
     const auto system = mr_system(td->mr_td, {td->rtmr[0], td->rtmr[1], td->rtmr[2]}, mr_key_provider);
     const auto aggregated = mr_aggregated(*td);

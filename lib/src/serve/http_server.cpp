@@ -5,7 +5,7 @@
 // Limits, each with its answer:
 // - a body over max_body: 413 as soon as Content-Length or the bytes read say so;
 // - more than max_inflight requests verified or queued: 503 with Retry-After;
-// - more than max_connections open: refused at accept by libmicrohttpd;
+// - more than max_connections open: refused at accept (closed at once);
 // - a request not fully read within request_timeout (a client sending a byte a second), or a
 //   keep-alive connection idle that long: the connection is shut down by the watchdog.
 
@@ -156,6 +156,15 @@ private:
         } else {
             self.connections_.erase(static_cast<ConnectionState*>(*socket_context));
         }
+    }
+
+    // A connection over max_connections is refused at accept (closed at once). Left in the listen
+    // backlog instead, as libmicrohttpd does at its own limit, it would wait unanswered, with no
+    // timeout of ours, until an idle connection timed out.
+    static MHD_Result on_accept(void* cls, const sockaddr* /*addr*/, socklen_t /*length*/) {
+        auto& self = *static_cast<Server*>(cls);
+        const std::lock_guard lock(self.connections_mutex_);
+        return self.connections_.size() < self.service_.options().max_connections ? MHD_YES : MHD_NO;
     }
 
     ConnectionState* connection_state(MHD_Connection* connection) {
@@ -338,7 +347,8 @@ std::size_t Server::run(const std::atomic<bool>& stop, std::atomic<bool>& reload
         std::max<long long>(1, std::chrono::ceil<std::chrono::seconds>(options.request_timeout).count()));
     std::vector<MHD_OptionItem> items{
         {MHD_OPTION_LISTEN_SOCKET, listener, nullptr},
-        {MHD_OPTION_CONNECTION_LIMIT, static_cast<intptr_t>(options.max_connections), nullptr},
+        // One over ours, so that libmicrohttpd keeps accepting at the limit and on_accept refuses.
+        {MHD_OPTION_CONNECTION_LIMIT, static_cast<intptr_t>(options.max_connections + 1), nullptr},
         {MHD_OPTION_CONNECTION_TIMEOUT, static_cast<intptr_t>(timeout_seconds), nullptr},
         {MHD_OPTION_NOTIFY_COMPLETED, reinterpret_cast<intptr_t>(&Server::on_completed), this},
         {MHD_OPTION_NOTIFY_CONNECTION, reinterpret_cast<intptr_t>(&Server::on_connection), this},
@@ -350,7 +360,7 @@ std::size_t Server::run(const std::atomic<bool>& stop, std::atomic<bool>& reload
     items.push_back({MHD_OPTION_END, 0, nullptr});
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
     if (tls) flags |= MHD_USE_TLS;
-    auto* daemon = MHD_start_daemon(flags, 0, nullptr, nullptr, &Server::on_request, this, MHD_OPTION_ARRAY,
+    auto* daemon = MHD_start_daemon(flags, 0, &Server::on_accept, this, &Server::on_request, this, MHD_OPTION_ARRAY,
                                     items.data(), MHD_OPTION_END);
     if (daemon == nullptr) {
         ::close(listener);

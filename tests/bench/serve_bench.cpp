@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -154,6 +155,7 @@ int main(int argc, char** argv) {
         const fs::path real{TDXKIT_REAL_TESTDATA};
         const auto scratch = fs::temp_directory_path() / ("tdxkit-serve-bench-" + std::to_string(::getpid()));
         fs::create_directories(scratch / "policies");
+        std::ofstream(scratch / "policies/strict.json") << R"({"version": 1})";
 
         std::vector<std::string> args{"--policy-dir", (scratch / "policies").string()};
         std::string path;
@@ -162,7 +164,8 @@ int main(int argc, char** argv) {
             args.insert(args.end(), {"--collateral", (real / "collateral/dcapqvl-tdx_quote").string(), "--at",
                                      "2025-07-04T10:16:31Z"});
             path = "/v1/appraise";
-            body = nlohmann::json{{"evidence", hex_file(real / "quotes/dcapqvl-tdx_quote.bin")}}.dump();
+            body = nlohmann::json{{"evidence", hex_file(real / "quotes/dcapqvl-tdx_quote.bin")}, {"policy", "strict"}}
+                       .dump();
         } else {
             args.insert(args.end(), {"--collateral", (source / "testdata/collateral/sim").string(), "--trust-root",
                                      (source / "testdata/pki/root.pem").string(), "--at", "2026-01-15T00:00:00Z"});

@@ -80,6 +80,10 @@ struct Serve {
             TDXKIT_BINARY, with({"--policy-dir", (dir.path() / "policies").string()}, args), dir.path());
     }
     [[nodiscard]] std::uint16_t port() const { return process->port(); }
+    // `tdxkit verify` under the same policy file, so that its document is the one /v1/appraise answers.
+    [[nodiscard]] std::vector<std::string> policy_args() const {
+        return {"--policy", (dir.path() / "policies/strict.json").string()};
+    }
     [[nodiscard]] HttpConnection connect() const { return HttpConnection(port()); }
     [[nodiscard]] HttpResponse post(const std::string& path, const std::string& body) const {
         return connect().request("POST", path, body);
@@ -122,10 +126,9 @@ json cli_verify(const std::string& file, const std::vector<std::string>& args) {
 
 std::string file_text(const fs::path& path) { return read_text(path); }
 
-std::string appraise_request(const std::string& evidence, const std::string& policy = "") {
-    json body{{"evidence", evidence}};
-    if (!policy.empty()) body["policy"] = policy;
-    return body.dump();
+// /v1/appraise always names a policy; "strict" is the one file of every Serve's policy directory.
+std::string appraise_request(const std::string& evidence, const std::string& policy = "strict") {
+    return json{{"evidence", evidence}, {"policy", policy}}.dump();
 }
 
 std::vector<std::string> keys(const ordered_json& object) {
@@ -157,7 +160,7 @@ TEST_CASE("dstack's real lite fixtures through a socket: /verify and /v1/apprais
     const auto attestation = real_testdata() / "attestations/dstack-verifier-tdx-lite-attestation.json";
     for (const auto& file : {getquote, attestation}) {
         CAPTURE(file);
-        const auto cli = cli_verify(file.string(), real_args());
+        const auto cli = cli_verify(file.string(), with(real_args(), serve.policy_args()));
         REQUIRE(cli["result"] == "rejected");
         CHECK(cli["checks"].back()["id"] == "root_ca_crl");  // the collateral is older than the PCK
 
@@ -254,7 +257,7 @@ TEST_CASE("POST /verify success: the simulated twin of dstack's lite capture get
 
     // /v1/appraise for the same evidence: the document `tdxkit verify --json` prints for the same file.
     const auto file = serve.dir.write("twin-attestation.hex", tdxkit::to_hex(e.attestation));
-    const auto cli = cli_verify(file, sim_args());
+    const auto cli = cli_verify(file, with(sim_args(), serve.policy_args()));
     CHECK(cli["result"] == "ok");
     const auto a = serve.post("/v1/appraise", appraise_request(tdxkit::to_hex(e.attestation)));
     REQUIRE(a.status == 200);
@@ -345,9 +348,9 @@ TEST_CASE("load: 400 requests over 16 keep-alive connections, every one answered
             REQUIRE(r.status == 200);
             k.expected = r.body;
         }
-        const auto cli_twin = cli_verify(twin, sim_args());
-        const auto cli_real = cli_verify(real_getquote.string(), sim_args());
-        const auto cli_sim = cli_verify(sim_quote.string(), sim_args());
+        const auto cli_twin = cli_verify(twin, with(sim_args(), serve.policy_args()));
+        const auto cli_real = cli_verify(real_getquote.string(), with(sim_args(), serve.policy_args()));
+        const auto cli_sim = cli_verify(sim_quote.string(), with(sim_args(), serve.policy_args()));
         REQUIRE(cli_twin["result"] == "ok");
         REQUIRE(cli_real["result"] == "rejected");
         REQUIRE(cli_sim["result"] == "ok");
@@ -419,20 +422,28 @@ TEST_CASE("fault - PCCS down, then too slow, then back: 503 with Retry-After unt
     };
     pcs.set_switch("down");
     unavailable("/verify", e.attestation_request());
+    // A failure is the answer for the next 5 s: the PCCS is asked once, not once per request.
+    const auto asked = pcs.requests();
     unavailable("/v1/appraise", appraise_request(tdxkit::to_hex(e.quote)));
-    pcs.set_switch("slow 3");  // over the one-second --timeout
+    CHECK(pcs.requests() == asked);
+    CHECK(serve.metric_value("tdxkit_collateral_fetch_failures_total") == 1);
+    // Once that is over it is asked again: now too slow for the one-second --timeout.
+    pcs.set_switch("slow 3");
+    std::this_thread::sleep_for(std::chrono::milliseconds(5200));
     unavailable("/verify", e.attestation_request());
-    CHECK(serve.metric_value("tdxkit_collateral_fetch_failures_total") == 3);
+    CHECK(serve.metric_value("tdxkit_collateral_fetch_failures_total") == 2);
 
+    // Back: the first request after the hold fetches and is answered with a verdict.
     pcs.set_switch("");
+    std::this_thread::sleep_for(std::chrono::milliseconds(5200));
     check_twin_valid(serve.post("/verify", e.attestation_request()));
-    CHECK(serve.metric_value("tdxkit_collateral_fetches_total") == 4);
+    CHECK(serve.metric_value("tdxkit_collateral_fetches_total") == 3);
     // Down again mid-run: the collateral in memory still serves, and nothing is fetched.
     pcs.set_switch("down");
     const auto requests_before = pcs.requests();
     for (int i = 0; i < 3; ++i) check_twin_valid(serve.post("/verify", e.attestation_request()));
     CHECK(pcs.requests() == requests_before);
-    CHECK(serve.metric_value("tdxkit_collateral_fetches_total") == 4);
+    CHECK(serve.metric_value("tdxkit_collateral_fetches_total") == 3);
     CHECK(serve.metric_value("tdxkit_requests_total", R"({endpoint="/verify",status="503"})") == 2);
 }
 

@@ -146,15 +146,20 @@ TEST_CASE("POST /v1/appraise refuses a bad request with 400 and names what is wr
     check_error(f.post("/v1/appraise", json{{"evidence", to_hex(e.quote)}, {"policy", "lax"}}.dump()), 400,
                 "invalid_argument", "no policy named \"lax\"");
     check_error(f.post("/v1/appraise", json{{"evidence", to_hex(e.quote)}, {"policy", 1}}.dump()), 400,
-                "invalid_argument", "\"policy\" must be a name");
+                "invalid_argument", "\"policy\" must name");
+    // Leaving the policy out does not fall back to an unpinned default.
+    check_error(f.post("/v1/appraise", R"({"evidence":"00"})"), 400, "invalid_argument", "\"policy\" must name");
     // Bad hex in a well-formed request is unprocessable, as in /verify.
-    check_error(f.post("/v1/appraise", json{{"evidence", to_hex(e.quote)}, {"expected_report_data", "xyz"}}.dump()),
-                422, "malformed", "expected_report_data");
+    check_error(
+        f.post("/v1/appraise",
+               json{{"evidence", to_hex(e.quote)}, {"policy", "strict"}, {"expected_report_data", "xyz"}}.dump()),
+        422, "malformed", "expected_report_data");
     // The attestation carries its own log: a second one in the request is refused, not merged.
-    check_error(f.post("/v1/appraise", json{{"evidence", to_hex(e.attestation)}, {"event_log", "[]"}}.dump()), 400,
-                "invalid_argument", "carries its own event log");
+    check_error(f.post("/v1/appraise",
+                       json{{"evidence", to_hex(e.attestation)}, {"policy", "strict"}, {"event_log", "[]"}}.dump()),
+                400, "invalid_argument", "carries its own event log");
     // Evidence that is no quote at all is unprocessable, not a verdict.
-    check_error(f.post("/v1/appraise", R"({"evidence":"00"})"), 422, "malformed", "");
+    check_error(f.post("/v1/appraise", R"({"evidence":"00","policy":"strict"})"), 422, "malformed", "");
 }
 
 TEST_CASE("routes: unknown path 404, wrong method 405 with Allow, both as JSON") {

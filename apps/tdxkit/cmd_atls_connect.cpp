@@ -205,6 +205,12 @@ int run_connect(const ConnectOptions& o, const GlobalOptions& global) {
     options.trust_root = trust_root_option(o.trust_root);
     if (!o.at.empty()) options.at = parse_time(o.at);
     options.policy = policy_option(o.policy);
+    if (o.ra_tls && !global.quiet && !pins_workload(options.policy)) {
+        // With --ra-tls no CA and no name vouch for the server: the policy is the only identity check.
+        warn(fmt::format("--ra-tls with policy {}, which pins no measurement: any genuine TD running anything "
+                         "passes, whoever operates it; pin td.* registers or dstack rules with --policy",
+                         options.policy.source));
+    }
     options.require_certificate_binding = !o.no_cert_binding;
     options.ra_tls = o.ra_tls;
     options.client_cert_file = o.client_cert;

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <map>
 #include <mutex>
 
 #include <fmt/format.h>
@@ -14,6 +15,8 @@
 #include "collateral_options.hpp"
 #include "ratls_options.hpp"
 #include "tdxkit/atls.hpp"
+#include "tdxkit/pcs.hpp"
+#include "tdxkit/policy.hpp"
 #include "tdxkit/provider.hpp"
 #include "tdxkit/ratls.hpp"
 
@@ -164,12 +167,32 @@ atls::PeerAppraisalOptions client_appraisal(const ServeOptions& o, bool quiet) {
     appraisal.trust_root = trust_root_option(o.trust_root);
     if (!o.at.empty()) appraisal.at = parse_time(o.at);
     appraisal.policy = policy_option(o.policy);
-    // Connections are served concurrently; collateral resolution (cache files, progress output) is
-    // taken one client at a time.
-    auto mutex = std::make_shared<std::mutex>();
-    appraisal.collateral = [o, at = appraisal.at, root = appraisal.trust_root, quiet, mutex](const Quote& quote) {
-        const std::lock_guard lock(*mutex);
-        return resolve_collateral(o.collateral, quote, at ? *at : now_utc(), quiet, root);
+    if (!quiet && !pins_workload(appraisal.policy)) {
+        warn(fmt::format("--client-ra-tls with policy {}, which pins no measurement: any genuine TD running anything "
+                         "is admitted as a client; pin td.* registers or dstack rules with --policy",
+                         appraisal.policy.source));
+    }
+    // Collateral per platform, kept until its earliest nextUpdate. The lock guards the map only: one
+    // client whose platform needs a slow fetch does not hold up the others.
+    struct Cache {
+        std::mutex mutex;
+        std::map<std::string, std::pair<Collateral, UnixTime>> by_platform;  // collateral, its next update
+    };
+    auto cache = std::make_shared<Cache>();
+    appraisal.collateral = [o, at = appraisal.at, root = appraisal.trust_root, quiet, cache](const Quote& quote) {
+        const auto now = at ? *at : now_utc();
+        const auto request = collateral_request_for(quote);
+        const auto key =
+            fmt::format("{}/{}/{}", tee_type_name(request.tee), request.fmspc, pck_ca_type_name(request.ca));
+        {
+            const std::lock_guard lock(cache->mutex);
+            const auto found = cache->by_platform.find(key);
+            if (found != cache->by_platform.end() && now < found->second.second) return found->second.first;
+        }
+        auto collateral = resolve_collateral(o.collateral, quote, now, quiet, root);
+        const auto next_update = describe_collateral(collateral).next_update;
+        const std::lock_guard lock(cache->mutex);
+        return (cache->by_platform[key] = {std::move(collateral), next_update}).first;
     };
     return appraisal;
 }

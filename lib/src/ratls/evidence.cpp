@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "core/hex.hpp"
 #include "core/json.hpp"
 #include "tdxkit/error.hpp"
 #include "tdxkit/ratls.hpp"
@@ -79,11 +80,6 @@ std::optional<Bytes> attestation_from_json(ByteSpan data) {
     return from_hex(hex.get<std::string>(), "attestation");
 }
 
-bool all_hex(std::string_view text) {
-    return !text.empty() && text.size() % 2 == 0 &&
-           std::all_of(text.begin(), text.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); });
-}
-
 std::string_view trimmed(std::string_view text) {
     const auto first = text.find_first_not_of(" \t\r\n");
     if (first == std::string_view::npos) return {};
@@ -133,17 +129,24 @@ Evidence decode_evidence(ByteSpan data, InputFormat format) {
             e.format = InputFormat::json;
             return e;
         }
-    } else if ((automatic || format == InputFormat::hex) && all_hex(text) && text.size() >= 2) {
-        auto bytes = from_hex(text, "hex input");
-        if (starts_attestation(bytes)) {
-            auto e = from_attestation(bytes);
-            e.container = "dstack versioned attestation";
+    } else if (automatic || format == InputFormat::hex) {
+        // Decoding is also the test for hex: one pass over the text, whichever container it holds. A
+        // binary input is never all hex digits (a quote starts with its version, 4 or 5).
+        if (auto bytes = detail::decode_if_hex(text)) {
+            if (starts_attestation(*bytes)) {
+                auto e = from_attestation(*bytes);
+                e.container = "dstack versioned attestation";
+                e.format = InputFormat::hex;
+                return e;
+            }
+            Evidence e;
+            e.container = "hex";
             e.format = InputFormat::hex;
+            e.quote = std::move(*bytes);
             return e;
         }
-    } else if ((automatic || format == InputFormat::raw) && starts_attestation(data)) {
-        return from_attestation(data);
     }
+    if ((automatic || format == InputFormat::raw) && starts_attestation(data)) return from_attestation(data);
     const auto input = decode_quote_input(data, format);
     Evidence e;
     e.container = input.container;

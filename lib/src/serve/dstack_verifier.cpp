@@ -157,13 +157,10 @@ std::optional<ratls::Evidence> evidence_of(const VerifyRequest& request, Respons
 // Step 2: MRTD and RTMR0-2 predicted from the vm_config's lite measurement document, the RTMR0 ACPI
 // digests taken from the log by position (bound only by RTMR0's comparison: acpi_tables_verified stays
 // false, as in dstack's lite path). Returns the failure, or nullopt when every register is equal.
-std::optional<std::string> os_image_failure(const VmConfig& config, const EventLog& log, const TdReportBody& td) {
-    if (!config.measurement_document) {
-        return "the vm_config carries no tdx_measurement document, so the boot chain cannot be computed here "
-               "(dstack-verifier downloads the OS image for legacy boots; tdxkit does not): compute the registers "
-               "with `tdxkit measure --image`, pin them in a policy and use POST /v1/appraise";
-    }
-    auto digests = boot_digests_from_vm_config(config, std::nullopt);
+std::optional<std::string> os_image_failure(const VmConfigCache::Entry& derived, const EventLog& log,
+                                            const TdReportBody& td) {
+    if (!derived.digests) return derived.failure;
+    auto digests = *derived.digests;
     digests.acpi = acpi_digests_from_event_log(log, digests.variant);
     const auto predicted = assemble_boot_measurement(digests);
     const auto diagnosis = diagnose_boot(predicted, td, &log);
@@ -217,8 +214,36 @@ AppIdentity app_identity(const EventLog& log) {
 
 }  // namespace
 
+std::shared_ptr<const VmConfigCache::Entry> VmConfigCache::get(const std::string& config_text) {
+    // Keyed by the hash of the text: the entry depends on nothing else.
+    const auto key = sha256(as_bytes(config_text));
+    {
+        const std::lock_guard lock(mutex_);
+        if (const auto found = entries_.find(key); found != entries_.end()) return found->second;
+    }
+    auto entry = std::make_shared<Entry>();
+    try {
+        entry->config = parse_vm_config(config_text);
+        if (!entry->config->measurement_document) {
+            entry->failure = "the vm_config carries no tdx_measurement document, so the boot chain cannot be computed "
+                             "here (dstack-verifier downloads the OS image for legacy boots; tdxkit does not): compute "
+                             "the registers with `tdxkit measure --image`, pin them in a policy and use POST "
+                             "/v1/appraise";
+        } else {
+            entry->digests = boot_digests_from_vm_config(*entry->config, std::nullopt);
+        }
+    } catch (const Error& e) {
+        entry->failure = e.what();
+    }
+    // A handful of images is normal; a flood of distinct configs only refills the map.
+    constexpr std::size_t kMaxConfigs = 256;
+    const std::lock_guard lock(mutex_);
+    if (entries_.size() >= kMaxConfigs) entries_.clear();
+    return entries_.try_emplace(key, std::move(entry)).first->second;
+}
+
 Response dstack_verify(const Request& request, const Policy& policy, CollateralCache& collateral,
-                       const AppraisalOptions& options) {
+                       VmConfigCache& configs, const AppraisalOptions& options) {
     VerifyRequest parsed;
     try {
         parsed = parse_request(request);
@@ -268,11 +293,10 @@ Response dstack_verify(const Request& request, const Policy& policy, CollateralC
 
     // Step 2: the OS image. The vm_config is the attestation's (for a quote request, the request's).
     const auto& config_text = evidence->attestation->config;
-    std::optional<VmConfig> config;
+    const auto derived = configs.get(config_text.empty() ? "{}" : config_text);
     std::optional<std::string> image_failure;
     try {
-        config = parse_vm_config(config_text.empty() ? "{}" : config_text);
-        image_failure = os_image_failure(*config, *evidence->event_log, *td);
+        image_failure = os_image_failure(*derived, *evidence->event_log, *td);
     } catch (const Error& e) {
         image_failure = e.what();
     }
@@ -280,6 +304,7 @@ Response dstack_verify(const Request& request, const Policy& policy, CollateralC
         return verdict(false, std::move(details), fmt::format("OS image hash verification failed: {}", *image_failure),
                        "os_image_hash");
     }
+    const auto& config = derived->config;
     details["os_image_hash_verified"] = true;
 
     // Step 3: the application, from the log the quote's RTMR3 vouches for (step 1).

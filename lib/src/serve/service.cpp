@@ -140,6 +140,7 @@ struct Service::Impl {
     mutable std::mutex policies_mutex;
     std::shared_ptr<const PolicySet> policies;
     std::atomic<std::size_t> inflight{0};
+    VmConfigCache configs;
 
     mutable std::mutex metrics_mutex;
     std::map<std::pair<std::string, int>, std::uint64_t> requests;  // (endpoint, status)
@@ -300,7 +301,8 @@ Response Service::handle(const Request& request) {
             const auto& options = impl_->options;
             const Policy policy =
                 options.verify_policy.empty() ? dstack_verifier_policy() : set->at(options.verify_policy);
-            return dstack_verify(request, policy, impl_->collateral, impl_->appraisal_options(impl_->now()));
+            return dstack_verify(request, policy, impl_->collateral, impl_->configs,
+                                 impl_->appraisal_options(impl_->now()));
         }
         return error_response(404, "not_found",
                               fmt::format("no endpoint {:.64} (POST /verify, POST /v1/appraise, GET /health, GET "

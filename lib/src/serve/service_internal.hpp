@@ -3,6 +3,11 @@
 // Private to the serve module: what the endpoints share.
 
 #include <initializer_list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
 #include <string_view>
 
 #include <nlohmann/json.hpp>
@@ -10,6 +15,7 @@
 #include "serve/collateral_cache.hpp"
 #include "tdxkit/appraise.hpp"
 #include "tdxkit/error.hpp"
+#include "tdxkit/measure_boot.hpp"
 #include "tdxkit/policy.hpp"
 #include "tdxkit/serve.hpp"
 
@@ -33,8 +39,25 @@ namespace tdxkit::serve {
 // but Revoked, no debug TD, MRSIGNERSEAM zero); source "<dstack-verifier>".
 [[nodiscard]] Policy dstack_verifier_policy();
 
+// What /verify derives from a vm_config alone (its parse, and the boot digests of its measurement
+// document, or why there are none), kept per config text: dstack-verifier caches its prediction per
+// vm_config the same way. Bounded; thread-safe.
+class VmConfigCache {
+public:
+    struct Entry {
+        std::optional<VmConfig> config;
+        std::optional<BootDigests> digests;  // without the ACPI digests, which come from each TD's log
+        std::string failure;                 // why config or digests are missing
+    };
+    [[nodiscard]] std::shared_ptr<const Entry> get(const std::string& config_text);
+
+private:
+    std::mutex mutex_;
+    std::map<Octets<32>, std::shared_ptr<const Entry>> entries_;
+};
+
 // POST /verify, dstack-verifier's request and response (dstack_verifier.cpp).
 [[nodiscard]] Response dstack_verify(const Request& request, const Policy& policy, CollateralCache& collateral,
-                                     const AppraisalOptions& options);
+                                     VmConfigCache& configs, const AppraisalOptions& options);
 
 }  // namespace tdxkit::serve

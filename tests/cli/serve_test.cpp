@@ -401,8 +401,13 @@ TEST_CASE("load: 400 requests over 16 keep-alive connections, every one answered
     run();
     const auto after = serve.process->rss_kib();
     MESSAGE("server RSS after warm-up ", warm, " KiB, after 800 more requests ", after, " KiB");
-    // A leak of even 1 KiB per request would show as 800 KiB.
+    // A leak of even 1 KiB per request would show as 800 KiB. Under AddressSanitizer freed memory
+    // sits in its quarantine (hundreds of MiB), so RSS says nothing there; LeakSanitizer checks instead.
+#if defined(__SANITIZE_ADDRESS__)
+    MESSAGE("AddressSanitizer build: RSS growth not checked");
+#else
     CHECK(after - warm <= 512);
+#endif
     CHECK(serve.metric_value("tdxkit_requests_total", R"({endpoint="/verify",status="200"})") ==
           3 + 3 * verify_per_run);
     CHECK(serve.process->stop(SIGTERM) == 0);

@@ -46,71 +46,84 @@ std::shared_ptr<const Collateral> CollateralCache::get(const Quote& quote, UnixT
     CollateralRequest request;
     std::string key = "given";
     if (sources_.path.empty()) {
-        require_genuine_pck_chain(quote, root_);
         request = collateral_request_for(quote);
         key = fmt::format("{}/{}/{}", tee_type_name(request.tee), request.fmspc, pck_ca_type_name(request.ca));
     }
-    std::unique_lock lock(mutex_);
-    if (!entries_.contains(key) && entries_.size() >= kMaxPlatforms) {
-        // Platforms whose last fetch failed go first; a full map of good entries refuses the newcomer.
-        const auto failed = std::find_if(entries_.begin(), entries_.end(),
-                                         [](const auto& e) { return !e.second.value && !e.second.fetching; });
-        if (failed == entries_.end()) {
-            throw Error(
-                Errc::collateral_unavailable,
-                fmt::format("collateral is held for {} platforms already; not fetching for another", kMaxPlatforms));
+    // The chain's signatures are checked only when a fetch is due: a fresh entry serves a quote whatever
+    // its chain claims (verify_quote checks that chain in full), and only a genuine certificate may make
+    // the service ask its collateral source about a platform. The check runs unlocked, then the entry is
+    // looked up again (another request may have fetched it meanwhile).
+    bool chain_checked = !sources_.path.empty();
+    for (;;) {
+        std::unique_lock lock(mutex_);
+        if (!entries_.contains(key) && entries_.size() >= kMaxPlatforms) {
+            // Platforms whose last fetch failed go first; a full map of good entries refuses the newcomer.
+            const auto failed = std::find_if(entries_.begin(), entries_.end(),
+                                             [](const auto& e) { return !e.second.value && !e.second.fetching; });
+            if (failed == entries_.end()) {
+                throw Error(Errc::collateral_unavailable,
+                            fmt::format("collateral is held for {} platforms already; not fetching for another",
+                                        kMaxPlatforms));
+            }
+            entries_.erase(failed);
         }
-        entries_.erase(failed);
+        auto& entry = entries_[key];
+        const auto fresh = [&] {
+            return entry.value && std::chrono::steady_clock::now() - entry.fetched_at < refresh_after_ &&
+                   now < entry.next_update;
+        };
+        if (entry.fetching) {
+            // Another request is fetching this platform's collateral: share its result, success or failure,
+            // instead of a second fetch (a PCCS that is down is asked once, not once per waiting request).
+            ++stats_.waits;
+            const auto attempt = entry.attempts;
+            fetched_.wait(lock, [&] { return !entry.fetching; });
+            if (entry.attempts != attempt && entry.last_failure) throw Error(*entry.last_failure);
+        }
+        if (fresh()) {
+            ++stats_.hits;
+            return entry.value;
+        }
+        if (entry.last_failure && std::chrono::steady_clock::now() < entry.retry_after)
+            throw Error(*entry.last_failure);
+        if (!chain_checked) {
+            lock.unlock();
+            require_genuine_pck_chain(quote, root_);
+            chain_checked = true;
+            continue;
+        }
+        entry.fetching = true;
+        ++stats_.fetches;
+        lock.unlock();
+        std::shared_ptr<const Collateral> value;
+        UnixTime next_update = 0;
+        std::optional<Error> failure;
+        try {
+            value = std::make_shared<const Collateral>(resolve_collateral(sources_, request, now));
+            next_update = describe_collateral(*value).next_update;
+        } catch (const Error& e) {
+            // Whatever went wrong between the service and its collateral source (unreachable, a bad answer,
+            // no cache directory) says nothing about the evidence: the request is answered 503, never a verdict.
+            failure = e.code() == Errc::internal ? e
+                                                 : Error(Errc::collateral_unavailable,
+                                                         fmt::format("collateral could not be obtained: {}", e.what()));
+        }
+        lock.lock();
+        entry.fetching = false;
+        ++entry.attempts;
+        entry.last_failure = failure;
+        if (value) {
+            entry.value = value;
+            entry.fetched_at = std::chrono::steady_clock::now();
+            entry.next_update = next_update;
+        } else {
+            ++stats_.failures;
+            entry.retry_after = std::chrono::steady_clock::now() + kFailureHold;
+        }
+        fetched_.notify_all();
+        if (failure) throw Error(*failure);
+        return value;
     }
-    auto& entry = entries_[key];
-    const auto fresh = [&] {
-        return entry.value && std::chrono::steady_clock::now() - entry.fetched_at < refresh_after_ &&
-               now < entry.next_update;
-    };
-    if (entry.fetching) {
-        // Another request is fetching this platform's collateral: share its result, success or failure,
-        // instead of a second fetch (a PCCS that is down is asked once, not once per waiting request).
-        ++stats_.waits;
-        const auto attempt = entry.attempts;
-        fetched_.wait(lock, [&] { return !entry.fetching; });
-        if (entry.attempts != attempt && entry.last_failure) throw Error(*entry.last_failure);
-    }
-    if (fresh()) {
-        ++stats_.hits;
-        return entry.value;
-    }
-    if (entry.last_failure && std::chrono::steady_clock::now() < entry.retry_after) throw Error(*entry.last_failure);
-    entry.fetching = true;
-    ++stats_.fetches;
-    lock.unlock();
-    std::shared_ptr<const Collateral> value;
-    UnixTime next_update = 0;
-    std::optional<Error> failure;
-    try {
-        value = std::make_shared<const Collateral>(resolve_collateral(sources_, request, now));
-        next_update = describe_collateral(*value).next_update;
-    } catch (const Error& e) {
-        // Whatever went wrong between the service and its collateral source (unreachable, a bad answer,
-        // no cache directory) says nothing about the evidence: the request is answered 503, never a verdict.
-        failure = e.code() == Errc::internal ? e
-                                             : Error(Errc::collateral_unavailable,
-                                                     fmt::format("collateral could not be obtained: {}", e.what()));
-    }
-    lock.lock();
-    entry.fetching = false;
-    ++entry.attempts;
-    entry.last_failure = failure;
-    if (value) {
-        entry.value = value;
-        entry.fetched_at = std::chrono::steady_clock::now();
-        entry.next_update = next_update;
-    } else {
-        ++stats_.failures;
-        entry.retry_after = std::chrono::steady_clock::now() + kFailureHold;
-    }
-    fetched_.notify_all();
-    if (failure) throw Error(*failure);
-    return value;
 }
 
 CollateralCache::Stats CollateralCache::stats() const {

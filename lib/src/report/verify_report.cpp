@@ -69,7 +69,7 @@ json verify_document(const VerificationOutcome& o, const TrustRoot& root) {
                              {"valid_until", opt_time_json(r.collateral_earliest_expiry)}};
         json checks = json::array();
         for (const auto& c : r.checks) checks.push_back({{"id", c.id}, {"passed", c.passed}, {"detail", c.detail}});
-        doc["checks"] = checks;
+        doc["checks"] = std::move(checks);
         json shortfall = json::array();
         for (const auto& s : r.shortfall) {
             shortfall.push_back({{"component", s.component},
@@ -90,7 +90,7 @@ json verify_document(const VerificationOutcome& o, const TrustRoot& root) {
                       {"platform_level", level_json(r.platform_level)},
                       {"tdx_module_level", level_json(r.tdx_module_level)},
                       {"qe_level", level_json(r.qe_level)},
-                      {"shortfall", shortfall}};
+                      {"shortfall", std::move(shortfall)}};
     }
     if (o.appraisal) {
         const auto& policy = o.appraisal->policy_result;
@@ -103,7 +103,7 @@ json verify_document(const VerificationOutcome& o, const TrustRoot& root) {
         for (const auto& c : o.appraisal->evidence_checks) {
             evidence.push_back({{"id", c.id}, {"passed", c.passed}, {"detail", c.detail}});
         }
-        doc["evidence_checks"] = evidence;
+        doc["evidence_checks"] = std::move(evidence);
         doc["event_log"] = o.event_log ? json{{"source", o.event_log->source},
                                               {"container", o.event_log->container},
                                               {"events", o.event_log->events}}
@@ -111,7 +111,7 @@ json verify_document(const VerificationOutcome& o, const TrustRoot& root) {
         doc["policy"] = {{"source", o.policy_source},
                          {"satisfied", policy.satisfied},
                          {"rules_checked", policy.rules_checked},
-                         {"violations", violations}};
+                         {"violations", std::move(violations)}};
     }
     if (o.error) {
         doc["error"] = {{"code", errc_name(o.error->code())}, {"message", o.error->what()}};

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -61,6 +62,23 @@ const char* strerror_r_text(const char* text, const char* /*buf*/) noexcept { re
 std::string errno_message(int err) {
     std::array<char, 256> buf{};
     return strerror_r_text(::strerror_r(err, buf.data(), buf.size()), buf.data());
+}
+
+std::string listen_address(const std::string& host, std::uint16_t port) {
+    return host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port) : fmt::format("{}:{}", host, port);
+}
+
+void install_server_signals(void (*stop)(int), void (*reload)(int)) {
+    struct sigaction action {};
+    sigemptyset(&action.sa_mask);
+    action.sa_handler = stop;
+    sigaction(SIGTERM, &action, nullptr);
+    sigaction(SIGINT, &action, nullptr);
+    if (reload != nullptr) {
+        action.sa_handler = reload;
+        sigaction(SIGHUP, &action, nullptr);
+    }
+    static_cast<void>(std::signal(SIGPIPE, SIG_IGN));  // the previous handler is not restored
 }
 
 Bytes read_input(const std::string& path, std::size_t max_size) {

@@ -47,6 +47,12 @@ void register_quote_generate(CLI::App* quote, const GlobalOptions& global, int& 
 int run(int argc, char** argv);
 int exit_code_for(Errc code) noexcept;
 
+// "host:port", or "[host]:port" for an IPv6 address: how a server prints where it listens.
+std::string listen_address(const std::string& host, std::uint16_t port);
+// For the servers: `stop` on SIGTERM and SIGINT, `reload` (when set) on SIGHUP, SIGPIPE ignored (a
+// client that hangs up is an error on its connection, not the end of the process).
+void install_server_signals(void (*stop)(int), void (*reload)(int) = nullptr);
+
 // Reads a whole file ("-" is stdin), refusing anything larger than max_size.
 Bytes read_input(const std::string& path, std::size_t max_size);
 // The system's text for an errno value (std::strerror's), safe from any thread: strerror may share

@@ -3,7 +3,6 @@
 // RA-TLS certificate (its own quote inside) and relays everything.
 
 #include <atomic>
-#include <csignal>
 #include <cstdio>
 #include <map>
 #include <mutex>
@@ -182,8 +181,7 @@ atls::PeerAppraisalOptions client_appraisal(const ServeOptions& o, bool quiet) {
     appraisal.collateral = [o, at = appraisal.at, root = appraisal.trust_root, quiet, cache](const Quote& quote) {
         const auto now = at ? *at : now_utc();
         const auto request = collateral_request_for(quote);
-        const auto key =
-            fmt::format("{}/{}/{}", tee_type_name(request.tee), request.fmspc, pck_ca_type_name(request.ca));
+        const auto key = collateral_key(request);
         {
             const std::lock_guard lock(cache->mutex);
             const auto found = cache->by_platform.find(key);
@@ -233,8 +231,7 @@ int run_serve(const ServeOptions& o, const GlobalOptions& global) {
                                                                  ? read_input(o.cert, ratls::kMaxCertificateInput)
                                                                  : as_bytes(server.cert_pem))));
     server.on_listening = [&](const std::string& host, std::uint16_t port) {
-        const auto address =
-            host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port) : fmt::format("{}:{}", host, port);
+        const auto address = listen_address(host, port);
         const char* mode = o.ra_tls ? "ra-tls" : o.ekm_header ? "ekm-header" : "tls";
         json doc{{"schema", "tdxkit.atls-serve/v1"}, {"listening", address}, {"mode", mode}, {"provider", o.provider}};
         if (o.ra_tls) doc["certificate_sha256"] = certificate_sha256;
@@ -248,12 +245,7 @@ int run_serve(const ServeOptions& o, const GlobalOptions& global) {
         write_output("-", as_bytes(text));
     };
 
-    struct sigaction sa {};
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, nullptr);
-    sigaction(SIGINT, &sa, nullptr);
-    static_cast<void>(std::signal(SIGPIPE, SIG_IGN));  // the previous handler is not restored
+    install_server_signals(on_stop_signal);
     atls::serve(server, g_stop);
     if (!quiet) fmt::print(stderr, "tdxkit atls-serve: stopped\n");
     return kOk;

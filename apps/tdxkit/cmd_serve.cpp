@@ -5,7 +5,6 @@
 
 #include <atomic>
 #include <charconv>
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -125,8 +124,7 @@ int run_serve(const ServeCommand& cmd, const GlobalOptions& global) {
         static_cast<void>(std::fputc('\n', stderr));
     };
     options.on_listening = [&](const std::string& host, std::uint16_t port) {
-        const auto address =
-            host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port) : fmt::format("{}:{}", host, port);
+        const auto address = listen_address(host, port);
         const auto text =
             global.json
                 ? json{{"schema", "tdxkit.serve/v1"}, {"listening", address}, {"tls", !cmd.tls_cert.empty()}}.dump() +
@@ -135,16 +133,7 @@ int run_serve(const ServeCommand& cmd, const GlobalOptions& global) {
         write_output("-", as_bytes(text));
     };
 
-    struct sigaction stop {};
-    stop.sa_handler = on_stop;
-    sigemptyset(&stop.sa_mask);
-    sigaction(SIGTERM, &stop, nullptr);
-    sigaction(SIGINT, &stop, nullptr);
-    struct sigaction reload {};
-    reload.sa_handler = on_reload;
-    sigemptyset(&reload.sa_mask);
-    sigaction(SIGHUP, &reload, nullptr);
-    static_cast<void>(std::signal(SIGPIPE, SIG_IGN));
+    install_server_signals(on_stop, on_reload);
     if (serve::run(options, g_stop, g_reload) != 0) {
         // Verifications past --shutdown-timeout still run on detached threads: leave without the
         // static destructors they could race with. Their clients see the connection close.

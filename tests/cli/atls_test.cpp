@@ -55,8 +55,8 @@ std::vector<std::string> connect_args(const std::string& address, const std::str
     return args;
 }
 
-json connect_json(const std::string& address, const std::string& ca, std::vector<std::string> extra = {}) {
-    auto args = connect_args(address, ca, std::move(extra));
+// `tdxkit --json ARGS...`: its document, with the exit status as "_exit".
+json run_json(std::vector<std::string> args) {
     args.insert(args.begin(), "--json");
     const auto r = run_tdxkit(args);
     INFO(r.err);
@@ -64,6 +64,10 @@ json connect_json(const std::string& address, const std::string& ca, std::vector
     auto doc = json::parse(r.out);
     doc["_exit"] = r.exit_code;
     return doc;
+}
+
+json connect_json(const std::string& address, const std::string& ca, std::vector<std::string> extra = {}) {
+    return run_json(connect_args(address, ca, std::move(extra)));
 }
 
 std::string fingerprint(const std::string& cert) {
@@ -493,14 +497,7 @@ std::vector<std::string> ra_connect_args(const std::string& address, std::vector
 }
 
 json ra_connect_json(const std::string& address, std::vector<std::string> extra = {}) {
-    auto args = ra_connect_args(address, std::move(extra));
-    args.insert(args.begin(), "--json");
-    const auto r = run_tdxkit(args);
-    INFO(r.err);
-    REQUIRE(!r.out.empty());
-    auto doc = json::parse(r.out);
-    doc["_exit"] = r.exit_code;
-    return doc;
+    return run_json(ra_connect_args(address, std::move(extra)));
 }
 
 std::string pem_of(X509* cert) {

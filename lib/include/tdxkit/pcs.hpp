@@ -80,6 +80,8 @@ struct CollateralRequest {
 // Throws Error(collateral_unavailable) when the quote carries no PCK chain (types 2/3 need a PCK
 // certificate from the PCCS, which tdxkit does not fetch) and Error(malformed) for a bad chain.
 [[nodiscard]] TDXKIT_EXPORT CollateralRequest collateral_request_for(const Quote& quote);
+// "TDX/<fmspc>/platform": one key per set of collateral, for callers that share it between quotes.
+[[nodiscard]] TDXKIT_EXPORT std::string collateral_key(const CollateralRequest& request);
 // Validates and lower-cases an FMSPC given by the user (12 hex digits, either case). Throws
 // Error(invalid_argument) otherwise.
 [[nodiscard]] TDXKIT_EXPORT std::string normalize_fmspc(std::string_view fmspc);

@@ -87,7 +87,7 @@ public:
         // With one collateral set for all, the PCK chain need not be decoded per quote.
         if (sources_.path.empty()) {
             request = collateral_request_for(quote);
-            key = fmt::format("{}/{}/{}", tee_type_name(request.tee), request.fmspc, pck_ca_type_name(request.ca));
+            key = collateral_key(request);
         }
         const std::lock_guard lock(mutex_);  // held while fetching: one fetch per platform, never two racing
         auto& entry = entries_[key];

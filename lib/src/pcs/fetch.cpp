@@ -107,6 +107,10 @@ CollateralRequest collateral_request_for(const Quote& quote) {
     return {quote.is_tdx() ? TeeType::tdx : TeeType::sgx, to_hex(leaf.sgx_extension->fmspc), ca};
 }
 
+std::string collateral_key(const CollateralRequest& request) {
+    return fmt::format("{}/{}/{}", tee_type_name(request.tee), request.fmspc, pck_ca_type_name(request.ca));
+}
+
 bool is_intel_pcs(std::string_view url) {
     const auto base = strip_trailing_slashes(url);
     return base == kIntelPcsUrl || base.starts_with(std::string(kIntelPcsUrl) + "/");

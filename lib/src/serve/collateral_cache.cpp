@@ -47,7 +47,7 @@ std::shared_ptr<const Collateral> CollateralCache::get(const Quote& quote, UnixT
     std::string key = "given";
     if (sources_.path.empty()) {
         request = collateral_request_for(quote);
-        key = fmt::format("{}/{}/{}", tee_type_name(request.tee), request.fmspc, pck_ca_type_name(request.ca));
+        key = collateral_key(request);
     }
     // The chain's signatures are checked only when a fetch is due: a fresh entry serves a quote whatever
     // its chain claims (verify_quote checks that chain in full), and only a genuine certificate may make

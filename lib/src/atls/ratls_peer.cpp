@@ -82,7 +82,7 @@ void appraise_ra_tls_peer(SSL* ssl, const PeerAppraisalOptions& options, std::st
     const auto* td = o.quote->td_body();
     const bool is_tdx = td != nullptr && o.quote->is_tdx();
     const auto detail =
-        fmt::format("{} (\"{}\"), evidence from {}{}", evidence.container, certificate.subject,
+        fmt::format("{} (\"{:.128}\"), evidence from {}{}", evidence.container, certificate.subject,
                     evidence.source.empty() ? "the certificate" : evidence.source,
                     is_tdx ? fmt::format(": TDX quote v{}, {} bytes", o.quote->header.version, evidence.quote.size())
                            : ": the quote is not a TDX quote");

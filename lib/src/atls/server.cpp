@@ -257,7 +257,7 @@ bool client_attested(const ServerOptions& options, io::TlsStream& stream, const 
     if (client.failed_step.empty()) {
         if (options.log) {
             options.log(
-                fmt::format("{} client RA-TLS certificate verified: \"{}\", TCB status {}", peer,
+                fmt::format("{} client RA-TLS certificate verified: \"{:.128}\", TCB status {}", peer,
                             client.evidence->certificate->subject,
                             client.report->tcb_status ? tcb_status_name(*client.report->tcb_status) : "unknown"));
         }

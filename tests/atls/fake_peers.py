@@ -83,14 +83,16 @@ def run_tsm(args):
                 continue
             answered.add(name)
             quote = simulated_quote(args, inblob.hex())["quote"]
-            with open(os.path.join(entry, "outblob.tmp"), "wb") as f:
-                f.write(bytes.fromhex(quote))
-            os.rename(os.path.join(entry, "outblob.tmp"), os.path.join(entry, "outblob"))
+            # The generation is final before the report appears, as in configfs (it counts inblob
+            # writes): written after outblob, a reader could see the report with the old generation.
             # A racing writer bumps the generation once more.
             generation = 2 if args.mode == "race" else 1
             with open(os.path.join(entry, "generation.tmp"), "w") as f:
                 f.write(f"{generation}\n")
             os.rename(os.path.join(entry, "generation.tmp"), os.path.join(entry, "generation"))
+            with open(os.path.join(entry, "outblob.tmp"), "wb") as f:
+                f.write(bytes.fromhex(quote))
+            os.rename(os.path.join(entry, "outblob.tmp"), os.path.join(entry, "outblob"))
             log(args, f"answered {name} generation {generation}")
         time.sleep(0.005)
 

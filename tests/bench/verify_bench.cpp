@@ -11,6 +11,7 @@
 #include "tdxkit/eventlog.hpp"
 #include "tdxkit/measure.hpp"
 #include "tdxkit/quote.hpp"
+#include "tdxkit/serve.hpp"
 #include "tdxkit/verify.hpp"
 
 namespace {
@@ -97,6 +98,32 @@ void BM_ComposeHashNormalized(benchmark::State& state) {
     }
 }
 BENCHMARK(BM_ComposeHashNormalized)->Unit(benchmark::kMicrosecond);
+
+// The service's handler without its HTTP transport: POST /v1/appraise with the real quote (request
+// parse, evidence decoding, collateral from memory, appraisal, tdxkit.verify/v1 rendering). Held
+// against BM_VerifyQuoteWarmCollateral it shows what a request costs beyond the verification.
+void BM_ServeAppraiseRequest(benchmark::State& state) {
+    const auto policies = fs::temp_directory_path() / "tdxkit-bench-policies";
+    fs::create_directories(policies);
+    std::ofstream(policies / "strict.json") << R"({"version": 1})";
+    tdxkit::serve::Options options;
+    options.policy_dir = policies;
+    options.collateral.path = (kData / "collateral/dcapqvl-tdx_quote").string();
+    options.at = kAt;
+    tdxkit::serve::Service service(options);
+    const auto quote = read_file(kData / "quotes/dcapqvl-tdx_quote.bin");
+    const tdxkit::serve::Request request{"POST", "/v1/appraise",
+                                         R"({"policy": "strict", "evidence": ")" + tdxkit::to_hex(quote) + R"("})"};
+    for (auto _ : state) {
+        const auto response = service.handle(request);
+        if (response.status != 200 || response.verdict != "ok") state.SkipWithError(response.body.c_str());
+        benchmark::DoNotOptimize(response);
+    }
+    fs::remove_all(policies);
+    state.counters["requests/s"] =
+        benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_ServeAppraiseRequest)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

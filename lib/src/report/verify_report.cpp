@@ -2,11 +2,14 @@
 
 #include "tdxkit/report.hpp"
 
+#include <array>
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "core/json.hpp"
+#include "core/json_writer.hpp"
 #include "tdxkit/error.hpp"
 #include "tdxkit/time.hpp"
 
@@ -16,107 +19,292 @@ namespace {
 using nlohmann::json;
 
 std::string opt_status(const std::optional<TcbStatus>& s) { return s ? tcb_status_name(*s) : ""; }
-json opt_status_json(const std::optional<TcbStatus>& s) { return s ? json(tcb_status_name(*s)) : json(nullptr); }
-json opt_time_json(const std::optional<UnixTime>& t) { return t ? json(format_rfc3339(*t)) : json(nullptr); }
 
-json level_json(const std::optional<TcbLevelResult>& l) {
-    if (!l) return nullptr;
-    json j{{"status", l->status}, {"tcb_date", l->tcb_date}, {"advisory_ids", l->advisory_ids}};
-    if (l->isvsvn) j["isvsvn"] = *l->isvsvn;
-    if (!l->module_id.empty()) j["id"] = l->module_id;
-    return j;
-}
+constexpr std::array<std::string_view, 4> kRtmrNames{"rtmr0", "rtmr1", "rtmr2", "rtmr3"};
 
-json quote_summary_json(const Quote& q, const VerificationReport* r) {
-    json j{{"version", q.header.version},
-           {"tee_type", q.is_tdx() ? "TDX" : "SGX"},
-           {"body_type", body_type_name(q.body_type)},
-           {"fmspc", r ? r->fmspc : ""},
-           {"pce_id", r ? r->pce_id : ""},
-           {"ca_type", r ? r->pck_ca_type : ""}};
-    if (const auto* td = q.td_body()) {
-        j["mr_td"] = to_hex(td->mr_td);
-        for (std::size_t i = 0; i < 4; ++i) j[fmt::format("rtmr{}", i)] = to_hex(td->rtmr[i]);
-        j["mr_config_id"] = to_hex(td->mr_config_id);
-        j["report_data"] = to_hex(td->report_data);
-        j["tee_tcb_svn"] = to_hex(td->tee_tcb_svn);
-        j["td_attributes"] = to_hex(td->td_attributes);
-    } else if (const auto* sgx = q.sgx_body()) {
-        j["mr_enclave"] = to_hex(sgx->mr_enclave);
-        j["mr_signer"] = to_hex(sgx->mr_signer);
-        j["report_data"] = to_hex(sgx->report_data);
+void write_status(detail::JsonWriter& w, const std::optional<TcbStatus>& s) {
+    if (s) {
+        w.string(tcb_status_name(*s));
+    } else {
+        w.null();
     }
-    return j;
 }
 
-json verify_document(const VerificationOutcome& o, const TrustRoot& root) {
+void write_time(detail::JsonWriter& w, const std::optional<UnixTime>& t) {
+    if (t) {
+        w.string(format_rfc3339(*t));
+    } else {
+        w.null();
+    }
+}
+
+void write_checks(detail::JsonWriter& w, const std::vector<Check>& checks) {
+    w.begin_array();
+    for (const auto& c : checks) {
+        w.begin_object();
+        w.key("detail");
+        w.string(c.detail);
+        w.key("id");
+        w.string(c.id);
+        w.key("passed");
+        w.boolean(c.passed);
+        w.end_object();
+    }
+    w.end_array();
+}
+
+void write_level(detail::JsonWriter& w, const std::optional<TcbLevelResult>& l) {
+    if (!l) {
+        w.null();
+        return;
+    }
+    w.begin_object();
+    w.key("advisory_ids");
+    w.strings(l->advisory_ids);
+    if (!l->module_id.empty()) {
+        w.key("id");
+        w.string(l->module_id);
+    }
+    if (l->isvsvn) {
+        w.key("isvsvn");
+        w.number(*l->isvsvn);
+    }
+    w.key("status");
+    w.string(l->status);
+    w.key("tcb_date");
+    w.string(l->tcb_date);
+    w.end_object();
+}
+
+void write_quote_summary(detail::JsonWriter& w, const Quote& q, const VerificationReport* r) {
+    const auto* td = q.td_body();
+    const auto* sgx = td == nullptr ? q.sgx_body() : nullptr;
+    const auto hex = [&w](std::string_view name, ByteSpan bytes) {
+        w.key(name);
+        w.string(to_hex(bytes));
+    };
+    w.begin_object();
+    w.key("body_type");
+    w.string(body_type_name(q.body_type));
+    w.key("ca_type");
+    w.string(r ? r->pck_ca_type : "");
+    w.key("fmspc");
+    w.string(r ? r->fmspc : "");
+    if (td != nullptr) hex("mr_config_id", td->mr_config_id);
+    if (sgx != nullptr) {
+        hex("mr_enclave", sgx->mr_enclave);
+        hex("mr_signer", sgx->mr_signer);
+    }
+    if (td != nullptr) hex("mr_td", td->mr_td);
+    w.key("pce_id");
+    w.string(r ? r->pce_id : "");
+    if (td != nullptr || sgx != nullptr)
+        hex("report_data", td != nullptr ? ByteSpan(td->report_data) : sgx->report_data);
+    if (td != nullptr) {
+        for (std::size_t i = 0; i < kRtmrNames.size(); ++i) hex(kRtmrNames[i], td->rtmr[i]);
+        hex("td_attributes", td->td_attributes);
+        hex("tee_tcb_svn", td->tee_tcb_svn);
+    }
+    w.key("tee_type");
+    w.string(q.is_tdx() ? "TDX" : "SGX");
+    w.key("version");
+    w.number(q.header.version);
+    w.end_object();
+}
+
+void write_collateral(detail::JsonWriter& w, const VerificationReport& r) {
+    w.begin_object();
+    w.key("source");
+    w.string(r.collateral_source);
+    w.key("tcb_evaluation_data_number");
+    if (r.tcb_evaluation_data_number) {
+        w.number(*r.tcb_evaluation_data_number);
+    } else {
+        w.null();
+    }
+    w.key("valid_from");
+    write_time(w, r.collateral_earliest_issue);
+    w.key("valid_until");
+    write_time(w, r.collateral_earliest_expiry);
+    w.end_object();
+}
+
+void write_tcb(detail::JsonWriter& w, const VerificationReport& r) {
+    w.begin_object();
+    w.key("advisory_ids");
+    w.strings(r.advisory_ids);
+    w.key("outdated_since");
+    write_time(w, r.outdated_since);
+    w.key("platform_level");
+    write_level(w, r.platform_level);
+    w.key("platform_status");
+    write_status(w, r.platform_status);
+    w.key("qe_level");
+    write_level(w, r.qe_level);
+    w.key("qe_status");
+    write_status(w, r.qe_status);
+    w.key("shortfall");
+    w.begin_array();
+    for (const auto& s : r.shortfall) {
+        w.begin_object();
+        w.key("actual");
+        w.number(s.actual);
+        w.key("component");
+        w.string(s.component);
+        w.key("next_level_status");
+        w.string(s.next_level_status);
+        w.key("next_level_tcb_date");
+        w.string(s.next_level_tcb_date);
+        w.key("required");
+        w.number(s.required);
+        w.end_object();
+    }
+    w.end_array();
+    w.key("status");
+    write_status(w, r.tcb_status);
+    w.key("tcb_date");
+    if (r.tcb_date.empty()) {
+        w.null();
+    } else {
+        w.string(r.tcb_date);
+    }
+    w.key("td_current_status");
+    write_status(w, r.td_current_status);
+    w.key("td_launch_status");
+    write_status(w, r.td_launch_status);
+    w.key("tdx_module_level");
+    write_level(w, r.tdx_module_level);
+    w.key("tdx_module_status");
+    write_status(w, r.tdx_module_status);
+    w.end_object();
+}
+
+void write_policy(detail::JsonWriter& w, const PolicyResult& policy, std::string_view source) {
+    w.begin_object();
+    w.key("rules_checked");
+    w.number(policy.rules_checked);
+    w.key("satisfied");
+    w.boolean(policy.satisfied);
+    w.key("source");
+    w.string(source);
+    w.key("violations");
+    w.begin_array();
+    for (const auto& v : policy.violations) {
+        w.begin_object();
+        w.key("actual");
+        w.string(v.actual);
+        w.key("expected");
+        w.string(v.expected);
+        w.key("message");
+        w.string(v.message);
+        w.key("path");
+        w.string(v.path);
+        w.end_object();
+    }
+    w.end_array();
+    w.end_object();
+}
+
+// A batch line's id, as parse_batch_request dumped it: a JSON scalar, or Error(invalid_argument).
+json checked_id(std::string_view id_json) {
+    try {
+        auto id = detail::parse_json(id_json, "id");
+        if (!id.is_structured()) return id;
+    } catch (const Error&) {
+    }
+    throw Error(Errc::invalid_argument, fmt::format("id_json is not a JSON scalar: {:.40}", id_json));
+}
+
+// tdxkit.verify/v1 (lib/docs/json-schemas.md). Members are written in the bytewise order of their
+// names, as every other tdxkit document has them (nlohmann's dump of a std::map).
+void write_verify_document(detail::JsonWriter& w, const VerificationOutcome& o, const TrustRoot& root,
+                           std::string_view id_json) {
     const auto* report = o.appraisal ? &o.appraisal->report : nullptr;
-    json doc{{"schema", "tdxkit.verify/v1"},
-             {"result", o.result()},
-             {"reason", o.reason()},
-             {"warnings", o.appraisal ? o.appraisal->warnings : std::vector<std::string>{}}};
-    doc["trust_root"] = {{"intel", root.is_intel_production}, {"sha256", to_hex(sha256(root.certificate_der))}};
-    doc["container"] =
-        o.container.empty() ? json(nullptr) : json{{"name", o.container}, {"source", o.container_source}};
-    if (o.quote) doc["quote"] = quote_summary_json(*o.quote, report);
+    w.begin_object();
     if (report != nullptr) {
-        const auto& r = *report;
-        doc["verified_at"] = format_rfc3339(r.verified_at);
-        doc["collateral"] = {{"source", r.collateral_source},
-                             {"tcb_evaluation_data_number",
-                              r.tcb_evaluation_data_number ? json(*r.tcb_evaluation_data_number) : json(nullptr)},
-                             {"valid_from", opt_time_json(r.collateral_earliest_issue)},
-                             {"valid_until", opt_time_json(r.collateral_earliest_expiry)}};
-        json checks = json::array();
-        for (const auto& c : r.checks) checks.push_back({{"id", c.id}, {"passed", c.passed}, {"detail", c.detail}});
-        doc["checks"] = std::move(checks);
-        json shortfall = json::array();
-        for (const auto& s : r.shortfall) {
-            shortfall.push_back({{"component", s.component},
-                                 {"actual", s.actual},
-                                 {"required", s.required},
-                                 {"next_level_status", s.next_level_status},
-                                 {"next_level_tcb_date", s.next_level_tcb_date}});
-        }
-        doc["tcb"] = {{"status", opt_status_json(r.tcb_status)},
-                      {"platform_status", opt_status_json(r.platform_status)},
-                      {"tdx_module_status", opt_status_json(r.tdx_module_status)},
-                      {"qe_status", opt_status_json(r.qe_status)},
-                      {"td_launch_status", opt_status_json(r.td_launch_status)},
-                      {"td_current_status", opt_status_json(r.td_current_status)},
-                      {"advisory_ids", r.advisory_ids},
-                      {"tcb_date", r.tcb_date.empty() ? json(nullptr) : json(r.tcb_date)},
-                      {"outdated_since", opt_time_json(r.outdated_since)},
-                      {"platform_level", level_json(r.platform_level)},
-                      {"tdx_module_level", level_json(r.tdx_module_level)},
-                      {"qe_level", level_json(r.qe_level)},
-                      {"shortfall", std::move(shortfall)}};
+        w.key("checks");
+        write_checks(w, report->checks);
+        w.key("collateral");
+        write_collateral(w, *report);
     }
-    if (o.appraisal) {
-        const auto& policy = o.appraisal->policy_result;
-        json violations = json::array();
-        for (const auto& v : policy.violations) {
-            violations.push_back(
-                {{"path", v.path}, {"expected", v.expected}, {"actual", v.actual}, {"message", v.message}});
-        }
-        json evidence = json::array();
-        for (const auto& c : o.appraisal->evidence_checks) {
-            evidence.push_back({{"id", c.id}, {"passed", c.passed}, {"detail", c.detail}});
-        }
-        doc["evidence_checks"] = std::move(evidence);
-        doc["event_log"] = o.event_log ? json{{"source", o.event_log->source},
-                                              {"container", o.event_log->container},
-                                              {"events", o.event_log->events}}
-                                       : json(nullptr);
-        doc["policy"] = {{"source", o.policy_source},
-                         {"satisfied", policy.satisfied},
-                         {"rules_checked", policy.rules_checked},
-                         {"violations", std::move(violations)}};
+    w.key("container");
+    if (o.container.empty()) {
+        w.null();
+    } else {
+        w.begin_object();
+        w.key("name");
+        w.string(o.container);
+        w.key("source");
+        w.string(o.container_source);
+        w.end_object();
     }
     if (o.error) {
-        doc["error"] = {{"code", errc_name(o.error->code())}, {"message", o.error->what()}};
+        w.key("error");
+        w.begin_object();
+        w.key("code");
+        w.string(errc_name(o.error->code()));
+        w.key("message");
+        w.string(o.error->what());
+        w.end_object();
     }
-    return doc;
+    if (o.appraisal) {
+        w.key("event_log");
+        if (o.event_log) {
+            w.begin_object();
+            w.key("container");
+            w.string(o.event_log->container);
+            w.key("events");
+            w.number(o.event_log->events);
+            w.key("source");
+            w.string(o.event_log->source);
+            w.end_object();
+        } else {
+            w.null();
+        }
+        w.key("evidence_checks");
+        write_checks(w, o.appraisal->evidence_checks);
+    }
+    if (!id_json.empty()) {
+        w.key("id");
+        w.raw(checked_id(id_json).dump(-1, ' ', false, json::error_handler_t::replace));
+    }
+    if (o.appraisal) {
+        w.key("policy");
+        write_policy(w, o.appraisal->policy_result, o.policy_source);
+    }
+    if (o.quote) {
+        w.key("quote");
+        write_quote_summary(w, *o.quote, report);
+    }
+    w.key("reason");
+    w.string(o.reason());
+    w.key("result");
+    w.string(o.result());
+    w.key("schema");
+    w.string("tdxkit.verify/v1");
+    if (report != nullptr) {
+        w.key("tcb");
+        write_tcb(w, *report);
+    }
+    w.key("trust_root");
+    w.begin_object();
+    w.key("intel");
+    w.boolean(root.is_intel_production);
+    w.key("sha256");
+    w.string(to_hex(sha256(root.certificate_der)));
+    w.end_object();
+    if (report != nullptr) {
+        w.key("verified_at");
+        w.string(format_rfc3339(report->verified_at));
+    }
+    w.key("warnings");
+    if (o.appraisal) {
+        w.strings(o.appraisal->warnings);
+    } else {
+        w.begin_array();
+        w.end_array();
+    }
+    w.end_object();
 }
 
 }  // namespace
@@ -208,65 +396,71 @@ std::string VerificationOutcome::reason() const {
     return appraisal ? appraisal->reason : std::string();
 }
 
-namespace {
-
-// A batch line's id, as parse_batch_request dumped it: a JSON scalar, or Error(invalid_argument).
-json checked_id(std::string_view id_json) {
-    try {
-        auto id = detail::parse_json(id_json, "id");
-        if (!id.is_structured()) return id;
-    } catch (const Error&) {
-    }
-    throw Error(Errc::invalid_argument, fmt::format("id_json is not a JSON scalar: {:.40}", id_json));
-}
-
-}  // namespace
-
 std::string render_verify_json(const VerificationOutcome& outcome, const TrustRoot& root, int indent,
                                std::string_view id_json) {
-    auto doc = verify_document(outcome, root);
-    if (!id_json.empty()) doc["id"] = checked_id(id_json);
-    return doc.dump(indent, ' ', false, json::error_handler_t::replace);
+    std::string out;
+    out.reserve(8192);
+    detail::JsonWriter writer(out, indent);
+    write_verify_document(writer, outcome, root, id_json);
+    return out;
 }
 
 std::string render_verify_summary(const VerificationOutcome& outcome, std::string_view id_json) {
-    // Written directly rather than through a json object: this is the one line per quote of a fleet
-    // batch, and building, sorting and dumping a document cost a twentieth of the batch. Members are
-    // in the order nlohmann's (sorted) dump gives every other document; strings go through its
-    // escaping. `id_json` is our own dump of a scalar (parse_batch_request), inserted as is.
-    const auto string = [](std::string_view text) {
-        return json(text).dump(-1, ' ', false, json::error_handler_t::replace);
-    };
+    // The one line per quote of a fleet batch. `id_json` is our own dump of a scalar
+    // (parse_batch_request), inserted as it is.
     const auto* report = outcome.appraisal ? &outcome.appraisal->report : nullptr;
     const auto* td = outcome.quote ? outcome.quote->td_body() : nullptr;
-    const bool accepted = outcome.result() == "ok";
-
-    std::string out = fmt::format(R"({{"accepted":{},"advisory_ids":)", accepted);
-    out += report != nullptr ? json(report->advisory_ids).dump(-1, ' ', false, json::error_handler_t::replace) : "[]";
-    if (outcome.error) out += fmt::format(R"(,"error":"{}")", errc_name(outcome.error->code()));
-    out += R"(,"fmspc":)";
-    out += report != nullptr && !report->fmspc.empty() ? string(report->fmspc) : "null";
-    out += R"(,"id":)";
+    std::string out;
+    out.reserve(1024);
+    detail::JsonWriter w(out, -1);
+    w.begin_object();
+    w.key("accepted");
+    w.boolean(outcome.result() == "ok");
+    w.key("advisory_ids");
+    if (report != nullptr) {
+        w.strings(report->advisory_ids);
+    } else {
+        w.begin_array();
+        w.end_array();
+    }
+    if (outcome.error) {
+        w.key("error");
+        w.string(errc_name(outcome.error->code()));
+    }
+    w.key("fmspc");
+    if (report != nullptr && !report->fmspc.empty()) {
+        w.string(report->fmspc);
+    } else {
+        w.null();
+    }
+    w.key("id");
     if (id_json.empty()) {
-        out += "null";
+        w.null();
     } else {
         (void)checked_id(id_json);  // inserted as written, so it must be one JSON scalar
-        out += id_json;
+        w.raw(id_json);
     }
     if (td != nullptr) {
-        out += fmt::format(R"(,"mr_config_id":"{}","mr_td":"{}")", to_hex(td->mr_config_id), to_hex(td->mr_td));
+        w.key("mr_config_id");
+        w.string(to_hex(td->mr_config_id));
+        w.key("mr_td");
+        w.string(to_hex(td->mr_td));
     }
-    out += R"(,"reason":)";
-    out += string(outcome.reason());
-    out += fmt::format(R"(,"result":"{}")", outcome.result());
+    w.key("reason");
+    w.string(outcome.reason());
+    w.key("result");
+    w.string(outcome.result());
     if (td != nullptr) {
-        for (std::size_t i = 0; i < td->rtmr.size(); ++i)
-            out += fmt::format(R"(,"rtmr{}":"{}")", i, to_hex(td->rtmr[i]));
+        for (std::size_t i = 0; i < kRtmrNames.size(); ++i) {
+            w.key(kRtmrNames[i]);
+            w.string(to_hex(td->rtmr[i]));
+        }
     }
-    out += R"(,"schema":"tdxkit.verify-summary/v1","tcb_status":)";
-    out +=
-        report != nullptr && report->tcb_status ? fmt::format(R"("{}")", tcb_status_name(*report->tcb_status)) : "null";
-    out += '}';
+    w.key("schema");
+    w.string("tdxkit.verify-summary/v1");
+    w.key("tcb_status");
+    write_status(w, report != nullptr ? report->tcb_status : std::nullopt);
+    w.end_object();
     return out;
 }
 

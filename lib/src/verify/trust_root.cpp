@@ -62,14 +62,19 @@ constexpr std::uint8_t kIntelSgxRootPublicKey[64] = {
 }  // namespace
 
 TrustRoot intel_sgx_root_ca() {
-    TrustRoot root;
-    root.certificate_der.assign(std::begin(kIntelSgxRootCaDer), std::end(kIntelSgxRootCaDer));
-    const auto cert = ossl::cached_der_cert(root.certificate_der, "pinned Intel SGX Root CA");
-    if (!equal_ct(ossl::ec_public_key_xy(cert.get()), kIntelSgxRootPublicKey)) {
-        throw Error(Errc::internal, "pinned Intel SGX Root CA does not carry Intel's root public key");
-    }
-    root.is_intel_production = true;
-    return root;
+    // Checked once per process (every AppraisalOptions and VerifyOptions starts from it, so a service
+    // would otherwise check it per request); a failed check throws again on the next call.
+    static const TrustRoot pinned = [] {
+        TrustRoot root;
+        root.certificate_der.assign(std::begin(kIntelSgxRootCaDer), std::end(kIntelSgxRootCaDer));
+        const auto cert = ossl::cached_der_cert(root.certificate_der, "pinned Intel SGX Root CA");
+        if (!equal_ct(ossl::ec_public_key_xy(cert.get()), kIntelSgxRootPublicKey)) {
+            throw Error(Errc::internal, "pinned Intel SGX Root CA does not carry Intel's root public key");
+        }
+        root.is_intel_production = true;
+        return root;
+    }();
+    return pinned;
 }
 
 TrustRoot custom_trust_root(ByteSpan pem_or_der) {

@@ -1,22 +1,17 @@
 #include "core/json.hpp"
 
-#include <bit>
 #include <cerrno>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
-#include <cstring>
 #include <set>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 #include <fmt/format.h>
 
+#include "core/json_scan.hpp"
 #include "core/utf8.hpp"
 #include "tdxkit/error.hpp"
 
@@ -223,7 +218,7 @@ private:
         string_t out;
         while (true) {
             const auto run_start = pos_;
-            pos_ = plain_run_end(pos_);
+            pos_ = plain_json_run_end(text_, pos_);
             out.append(text_.data() + run_start, pos_ - run_start);
             if (pos_ == text_.size()) syntax("unterminated string");
             const auto c = static_cast<unsigned char>(text_[pos_]);
@@ -241,46 +236,6 @@ private:
             }
             escape(out);
         }
-    }
-
-    // The end of the run of characters that stand for themselves (not '"', '\\', a control
-    // character or a UTF-8 lead byte) starting at `from`. Eight bytes at a time: a batch line's
-    // quote is a 10 KB string, and this scan was a sixth of verify --batch's instructions.
-    [[nodiscard]] std::size_t plain_run_end(std::size_t from) const noexcept {
-        constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
-        constexpr std::uint64_t kHighBits = 0x8080808080808080ULL;
-        // Exact test for "some byte of x is zero" (the classic haszero bit trick).
-        const auto has_zero_byte = [](std::uint64_t x) { return ((x - kOnes) & ~x & kHighBits) != 0; };
-        std::size_t i = from;
-#if defined(__SSE2__)
-        // Sixteen at a time where x86-64 guarantees SSE2.
-        const auto* bytes = reinterpret_cast<const unsigned char*>(text_.data());
-        while (i + 16 <= text_.size()) {
-            const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bytes + i));
-            const __m128i control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1F)), v);  // v <= 0x1F
-            const __m128i ends = _mm_or_si128(
-                control, _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
-            // The sign bit of each byte is a byte >= 0x80.
-            const auto mask = static_cast<unsigned>(_mm_movemask_epi8(ends) | _mm_movemask_epi8(v));
-            if (mask != 0) return i + static_cast<std::size_t>(std::countr_zero(mask));
-            i += 16;
-        }
-#endif
-        while (i + 8 <= text_.size()) {
-            std::uint64_t word = 0;
-            std::memcpy(&word, text_.data() + i, sizeof word);
-            // Any byte >= 0x80, < 0x20, equal to '"' or equal to '\\' ends the fast path.
-            const bool special = (word & kHighBits) != 0 || ((word - kOnes * 0x20) & kHighBits) != 0 ||
-                                 has_zero_byte(word ^ (kOnes * '"')) || has_zero_byte(word ^ (kOnes * '\\'));
-            if (special) break;
-            i += 8;
-        }
-        while (i < text_.size()) {
-            const auto c = static_cast<unsigned char>(text_[i]);
-            if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80) break;
-            ++i;
-        }
-        return i;
     }
 
     void escape(string_t& out) {

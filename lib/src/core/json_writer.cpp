@@ -1,19 +1,22 @@
 #include "core/json_writer.hpp"
 
-#include <algorithm>
-
 #include <nlohmann/json.hpp>
+
+#include "core/json_scan.hpp"
+#include "core/utf8.hpp"
 
 namespace tdxkit::detail {
 
 void append_json_string(std::string& out, std::string_view text) {
-    const bool plain = std::all_of(text.begin(), text.end(), [](char c) {
-        const auto u = static_cast<unsigned char>(c);
-        return u >= 0x20 && u < 0x7f && c != '"' && c != '\\';
-    });
-    if (!plain) {
-        out += nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-        return;
+    // Only what nlohmann writes unchanged takes the fast path: bytes that need no escape and
+    // well-formed UTF-8 (ensure_ascii is off). Anything else is left to nlohmann itself.
+    for (std::size_t i = plain_json_run_end(text, 0); i < text.size(); i = plain_json_run_end(text, i)) {
+        const std::size_t sequence = utf8_sequence(text.substr(i));
+        if (sequence == 0) {
+            out += nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+            return;
+        }
+        i += sequence;
     }
     out.reserve(out.size() + text.size() + 2);
     out += '"';

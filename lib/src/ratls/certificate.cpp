@@ -261,6 +261,22 @@ bool starts_pem(ByteSpan data) noexcept {
     return first != std::string_view::npos && text.substr(first).starts_with("-----BEGIN CERTIFICATE-----");
 }
 
+// Whether the input is exactly one DER SEQUENCE by its header, the test before OpenSSL is asked:
+// hex text starts with '0', the SEQUENCE tag, and a service reads hex quotes all day.
+bool one_der_sequence(ByteSpan data) noexcept {
+    if (data.size() < 2 || data[0] != der::kSequence) return false;
+    std::size_t length = data[1];
+    std::size_t header = 2;
+    if ((length & 0x80U) != 0) {
+        const std::size_t n = length & 0x7FU;
+        if (n == 0 || n > 4 || data.size() < 2 + n) return false;
+        length = 0;
+        for (std::size_t i = 0; i < n; ++i) length = (length << 8U) | data[2 + i];
+        header += n;
+    }
+    return data.size() - header == length;
+}
+
 }  // namespace
 
 Octets<64> content_report_data(std::string_view tag, ByteSpan content) {
@@ -272,7 +288,7 @@ Octets<64> content_report_data(std::string_view tag, ByteSpan content) {
 
 bool looks_like_certificate(ByteSpan data) noexcept {
     if (starts_pem(data)) return true;
-    if (data.empty() || data[0] != der::kSequence) return false;
+    if (!one_der_sequence(data)) return false;
     const unsigned char* p = data.data();
     const ossl::X509Ptr x{d2i_X509(nullptr, &p, static_cast<long>(data.size()))};
     ossl::drain_errors();

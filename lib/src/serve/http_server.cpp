@@ -34,6 +34,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/errno_message.hpp"
+#include "core/json_writer.hpp"
 #include "core/read_file.hpp"
 #include "serve/service_internal.hpp"
 #include "tdxkit/error.hpp"
@@ -141,6 +142,31 @@ private:
         if (service_.options().log) service_.options().log(line.dump(-1, ' ', false, json::error_handler_t::replace));
     }
 
+    // One line per request, written directly: it is built on the event thread for every request.
+    std::string request_log_line(const Request& request, const Response& response, double seconds) {
+        std::string line;
+        detail::JsonWriter w(line, -1);
+        w.begin_object();
+        w.key("event");
+        w.string("request");
+        w.key("id");
+        w.number(++request_ids_);
+        w.key("latency_ms");
+        w.raw(fmt::format("{:.3f}", seconds * 1000.0));
+        w.key("method");
+        w.string(std::string_view(request.method).substr(0, 16));
+        w.key("path");
+        w.string(std::string_view(request.path).substr(0, 128));
+        w.key("reason_class");
+        w.string(response.reason_class);
+        w.key("status");
+        w.number(response.status);
+        w.key("verdict");
+        w.string(response.verdict);
+        w.end_object();
+        return line;
+    }
+
     // ---- libmicrohttpd callbacks ----
 
     static void on_connection(void* cls, MHD_Connection* connection, void** socket_context,
@@ -198,14 +224,7 @@ private:
         MHD_destroy_response(r);
         const double seconds = std::chrono::duration<double>(Clock::now() - state.started).count();
         service_.record(state.request, response, seconds);
-        log(json{{"event", "request"},
-                 {"id", ++request_ids_},
-                 {"method", state.request.method.substr(0, 16)},
-                 {"path", state.request.path.substr(0, 128)},
-                 {"status", response.status},
-                 {"verdict", response.verdict},
-                 {"reason_class", response.reason_class},
-                 {"latency_ms", seconds * 1000.0}});
+        if (service_.options().log) service_.options().log(request_log_line(state.request, response, seconds));
         return result;
     }
 

@@ -197,12 +197,12 @@ struct Service::Impl {
     }
 
     Response appraise_request(const Request& request) {
-        const auto doc = request_json(request, {"evidence", "format", "event_log", "policy", "expected_report_data"});
+        auto doc = request_json(request, {"evidence", "format", "event_log", "policy", "expected_report_data"});
         const auto evidence_text = [&]() -> std::string {
             const auto it = doc.find("evidence");
             if (it == doc.end()) throw Error(Errc::invalid_argument, "/v1/appraise request: \"evidence\" is missing");
             // A JSON container may come as itself; it is then bounded by max_body, as the request was.
-            return it->is_string() ? it->get<std::string>() : it->dump();
+            return it->is_string() ? std::move(it->get_ref<std::string&>()) : it->dump();
         }();
         auto format = InputFormat::automatic;
         if (const auto it = doc.find("format"); it != doc.end()) {

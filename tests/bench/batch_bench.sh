@@ -23,11 +23,8 @@ hex=$(od -An -v -tx1 "$quote" | tr -d ' \n')
 # warm rate and then the batch, and each batch rate is held against the rate measured just before it.
 # The ratio's median over the repetitions is the number to report, with the spread.
 repeats=${TDXKIT_BENCH_REPEATS:-5}
-warm_rate() {
-    [[ -x $bench ]] || { echo 0; return; }
-    "$bench" --benchmark_filter=VerifyQuoteWarm --benchmark_min_time=1 2>/dev/null |
-        awk '/verifications\/s=/ { v = $NF; sub(/.*=/, "", v); m = 1; if (v ~ /k\/s$/) m = 1000; sub(/[k]?\/s$/, "", v); print v * m }'
-}
+# shellcheck source=tests/bench/ratio.sh
+source "$repo/tests/bench/ratio.sh"
 run_batch() {  # lines output -> "seconds kib"
     /usr/bin/time -f "%e %M" -o "$work/time" "$tdxkit" -q verify --batch "$work/in.jsonl" \
         --collateral "$collateral" --at "$at" --jobs 2 --output "$2" >/dev/null || true
@@ -37,17 +34,15 @@ run_batch() {  # lines output -> "seconds kib"
 for n in "$@"; do
     awk -v n="$n" -v q="$hex" 'BEGIN { for (i = 0; i < n; i++) printf "{\"id\":%d,\"quote\":\"%s\"}\n", i, q }' \
         >"$work/in.jsonl"
-    : >"$work/ratios"
     for ((r = 1; r <= repeats; r++)); do
         warm=$(warm_rate)
         read -r seconds kib < <(run_batch "$n" summary)
         awk -v n="$n" -v s="$seconds" -v k="$kib" -v w="$warm" -v r="$r" 'BEGIN {
             rate = n / s; ratio = w > 0 ? rate / w : 0
-            printf "%7d lines, --output summary, run %d: %6.2f s  %8.0f /s  peak RSS %.1f MiB  in-process warm %.0f /s  ratio %.2f\n", n, r, s, rate, k / 1024, w, ratio
-            print ratio >> "'"$work/ratios"'" }'
+            printf "%7d lines, --output summary, run %d: %6.2f s  %8.0f /s  peak RSS %.1f MiB  in-process warm %.0f /s  ratio %.2f\n", n, r, s, rate, k / 1024, w, ratio }' | tee "$work/line"
+        record_ratio "$(awk '{ print $NF }' "$work/line")"
     done
-    sort -n "$work/ratios" | awk '{ v[NR] = $1 } END {
-        printf "%7d lines: batch / in-process ratio median %.2f (min %.2f, max %.2f, %d runs)\n", '"$n"', v[int((NR + 1) / 2)], v[1], v[NR], NR }'
+    echo "$(printf '%7d' "$n") lines: batch / in-process ratio $(ratio_summary)"
     read -r seconds kib < <(run_batch "$n" full)
     awk -v n="$n" -v s="$seconds" -v k="$kib" \
         'BEGIN { printf "%7d lines, --output full:        %6.2f s  %8.0f /s  peak RSS %.1f MiB\n", n, s, n / s, k / 1024 }'

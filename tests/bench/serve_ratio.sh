@@ -22,8 +22,8 @@ for ((r = 1; r <= ${TDXKIT_BENCH_REPEATS:-5}; r++)); do
     warm=$(warm_rate)
     "$serve_bench" "$@" >"$work/out" 2>&1 || { cat "$work/out" >&2; exit 1; }
     per_cpu=$(awk '/requests per CPU-second/ { for (i = 1; i <= NF; i++) if ($(i + 1) == "requests" && $(i + 2) == "per") print $i }' "$work/out")
-    summary=$(awk '/throughput/ { t = $2 } /latency/ { l = $3 " " $4 " " $5 " " $6 } END { print t " requests/s, " l }' "$work/out")
-    ratio=$(awk -v a="$per_cpu" -v w="$warm" 'BEGIN { printf "%.2f", w > 0 ? a / w : 0 }')
+    summary=$(awk '/throughput/ { t = $2 } /latency/ { l = "p50 " $3 " ms, p99 " $6 " ms" } END { print t " requests/s, " l }' "$work/out")
+    ratio=$(awk -v a="$per_cpu" -v w="$warm" 'BEGIN { printf "%.2f", (w > 0 ? a / w : 0) }')
     echo "run $r: $summary; $per_cpu requests per server CPU-second; in-process warm $warm /s; ratio $ratio"
     record_ratio "$ratio"
 done

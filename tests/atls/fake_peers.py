@@ -99,6 +99,14 @@ def run_tsm(args):
 
 # ---- dstack guest agent --------------------------------------------------------------------------
 
+def send_body(handler, status, content_type, body):
+    handler.send_response(status)
+    handler.send_header("Content-Type", content_type)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
 class AgentHandler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -106,12 +114,7 @@ class AgentHandler(http.server.BaseHTTPRequestHandler):
         pass
 
     def reply(self, status, doc):
-        body = json.dumps(doc).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        send_body(self, status, "application/json", json.dumps(doc).encode())
 
     def do_POST(self):
         args = self.server.args
@@ -121,6 +124,8 @@ class AgentHandler(http.server.BaseHTTPRequestHandler):
             return self.reply(404, {"error": "not found"})
         if args.mode == "error":
             return self.reply(500, {"error": "quote generation failed (test)"})
+        if args.mode == "error-html":  # a proxy in front of the agent answers with its own page
+            return send_body(self, 502, "text/html", b"<html><body>502 Bad Gateway</body></html>")
         report_data = json.loads(body)["report_data"]
         if args.mode == "wrong-report-data":
             report_data = "ff" * 64
@@ -300,12 +305,7 @@ class UpstreamHandler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         log(self.server.args, f"GET {self.path}")
-        body = b"hello from upstream\n"
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        send_body(self, 200, "text/plain", b"hello from upstream\n")
 
 
 def run_upstream(args):

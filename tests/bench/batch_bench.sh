@@ -23,7 +23,7 @@ hex=$(od -An -v -tx1 "$quote" | tr -d ' \n')
 # warm rate and then the batch, and each batch rate is held against the rate measured just before it.
 # The ratio's median over the repetitions is the number to report, with the spread.
 repeats=${TDXKIT_BENCH_REPEATS:-5}
-# shellcheck source=tests/bench/ratio.sh
+# shellcheck source-path=SCRIPTDIR source=ratio.sh
 source "$repo/tests/bench/ratio.sh"
 run_batch() {  # lines output -> "seconds kib"
     /usr/bin/time -f "%e %M" -o "$work/time" "$tdxkit" -q verify --batch "$work/in.jsonl" \

@@ -14,7 +14,7 @@ serve_bench=$repo/build/release/tests/tdxkit_serve_bench
 [[ -x $bench && -x $serve_bench ]] || { echo "serve_ratio.sh: build tdxkit_bench and tdxkit_serve_bench (release)" >&2; exit 1; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-# shellcheck source=tests/bench/ratio.sh
+# shellcheck source-path=SCRIPTDIR source=ratio.sh
 source "$repo/tests/bench/ratio.sh"
 
 (($# > 0)) || set -- --requests 20000 --connections 64

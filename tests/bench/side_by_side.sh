@@ -18,7 +18,7 @@ at=2025-07-04T10:16:31Z
 at_unix=1751624191
 
 [ -f "$quote" ] || { echo "SKIPPED: shared test data not found at $data"; exit 77; }
-command -v node >/dev/null && command -v npm >/dev/null || { echo "SKIPPED: node/npm not installed"; exit 77; }
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then echo "SKIPPED: node/npm not installed"; exit 77; fi
 [ -x /usr/bin/time ] || { echo "SKIPPED: /usr/bin/time not installed (apt-get install time)"; exit 77; }
 
 echo "== setup"

@@ -209,6 +209,13 @@ TEST_CASE("dstack: an http:// endpoint, an agent error and a quote over other re
     CHECK(e.exit_code == 5);
     CHECK(e.err.find("HTTP 500: quote generation failed (test)") != std::string::npos);
 
+    // Not JSON, but an HTTP failure all the same: io (5), not malformed.
+    Peer proxy(dir, "proxy", {"dstack", "--mode", "error-html"});
+    const auto h = run_with_env("DSTACK_SIMULATOR_ENDPOINT", "http://127.0.0.1:" + proxy.value,
+                                {"quote", "generate", "--provider", "dstack", "--report-data", "00"});
+    CHECK(h.exit_code == 5);
+    CHECK(h.err.find("HTTP 502: <html><body>502 Bad Gateway") != std::string::npos);
+
     Peer wrong(dir, "wrong", {"dstack", "--mode", "wrong-report-data"});
     const auto w = run_with_env("DSTACK_SIMULATOR_ENDPOINT", "http://127.0.0.1:" + wrong.value,
                                 {"quote", "generate", "--provider", "dstack", "--report-data", "00"});

@@ -47,7 +47,7 @@ fish-syntax)
     ;;
 shellcheck)
     skip_unless shellcheck 'optional: apt-get install shellcheck'
-    silent shellcheck -s bash "$@"
+    silent shellcheck -x -s bash "$@"
     ;;
 clang-format-config)
     skip_unless clang-format 'optional: apt-get install clang-format'

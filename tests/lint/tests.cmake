@@ -18,7 +18,9 @@ add_test(NAME lint_fish_completion_syntax COMMAND bash "${_lint}" fish-syntax "$
 add_test(NAME lint_shellcheck COMMAND bash "${_lint}" shellcheck
   "${CMAKE_SOURCE_DIR}/completions/tdxkit.bash" "${CMAKE_SOURCE_DIR}/scripts/setup.sh"
   "${CMAKE_SOURCE_DIR}/scripts/test.sh" "${CMAKE_SOURCE_DIR}/scripts/install-packages.sh"
-  "${CMAKE_SOURCE_DIR}/tests/bench/batch_bench.sh" "${CMAKE_SOURCE_DIR}/.ci/run" "${_lint}")
+  "${CMAKE_SOURCE_DIR}/tests/bench/batch_bench.sh" "${CMAKE_SOURCE_DIR}/tests/bench/serve_ratio.sh"
+  "${CMAKE_SOURCE_DIR}/tests/bench/ratio.sh" "${CMAKE_SOURCE_DIR}/tests/bench/side_by_side.sh"
+  "${CMAKE_SOURCE_DIR}/scripts/fresh-machine-check.sh" "${CMAKE_SOURCE_DIR}/.ci/run" "${_lint}")
 add_test(NAME lint_clang_format_config COMMAND bash "${_lint}" clang-format-config "${CMAKE_SOURCE_DIR}")
 # Every C++ source follows .clang-format (tables that read better one row per line opt out with
 # "// clang-format off").

@@ -195,12 +195,28 @@ BatchSummary verify_batch(std::istream& in, const std::function<void(std::string
         // The writer waits only for the head of the ring; waking it for another slot is wasted.
         if (&slot == &ring[written % window]) writer_wake.notify_one();
     };
+    // A failure that process() cannot turn into a result line (out of memory while rendering one)
+    // ends the batch with that exception, as a write failure does, instead of terminating the process.
+    const auto fail = [&](std::exception_ptr e) {
+        {
+            const std::lock_guard lock(mutex);
+            if (!failure) failure = std::move(e);
+            stop = true;
+        }
+        work_ready.notify_all();
+        writer_wake.notify_all();
+        space.notify_all();
+    };
     const auto worker = [&] {
-        std::unique_lock lock(mutex);
-        while (true) {
-            work_ready.wait(lock, [&] { return claimed < read || input_done || stop; });
-            if (stop || claimed == read) return;
-            verify_next(lock);
+        try {
+            std::unique_lock lock(mutex);
+            while (true) {
+                work_ready.wait(lock, [&] { return claimed < read || input_done || stop; });
+                if (stop || claimed == read) return;
+                verify_next(lock);
+            }
+        } catch (...) {
+            fail(std::current_exception());
         }
     };
     // Writes results in input order as they finish, and verifies lines itself rather than sleep:
@@ -247,9 +263,8 @@ BatchSummary verify_batch(std::istream& in, const std::function<void(std::string
             }
             if (wrote && caught_up) caught_up();
         } catch (...) {
-            const std::lock_guard lock(mutex);
-            failure = std::current_exception();
-            stop = true;
+            fail(std::current_exception());
+            return;
         }
         work_ready.notify_all();
         space.notify_all();

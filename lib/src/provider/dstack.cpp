@@ -119,12 +119,19 @@ GeneratedQuote from_dstack(const QuoteRequest& request, const std::string& endpo
     const std::string where = fmt::format("dstack {}{}", is_url(endpoint) ? "" : "unix:", endpoint);
     const auto reply =
         post_get_quote(endpoint, json{{"report_data", to_hex(request.report_data)}}.dump(), request.timeout);
-    const auto doc = tdxkit::detail::parse_json(reply.body, fmt::format("{}: HTTP {} response", where, reply.status));
     if (reply.status != 200) {
-        const auto it = doc.is_object() ? doc.find("error") : doc.end();
-        throw Error(Errc::io, fmt::format("{}: GetQuote failed with HTTP {}: {:.200}", where, reply.status,
-                                          it != doc.end() && it->is_string() ? it->get<std::string>() : reply.body));
+        // A failed request is io whatever its body: the agent's {"error": ...} message when it sent one,
+        // else the body's start (a proxy's page is not JSON, and is not a malformed quote either).
+        std::string message = reply.body;
+        try {
+            const auto doc = tdxkit::detail::parse_json(reply.body, "error response");
+            const auto it = doc.is_object() ? doc.find("error") : doc.end();
+            if (it != doc.end() && it->is_string()) message = it->get<std::string>();
+        } catch (const Error&) {
+        }
+        throw Error(Errc::io, fmt::format("{}: GetQuote failed with HTTP {}: {:.200}", where, reply.status, message));
     }
+    const auto doc = tdxkit::detail::parse_json(reply.body, fmt::format("{}: HTTP 200 response", where));
     if (!doc.is_object()) throw Error(Errc::malformed, fmt::format("{}: the response is not a JSON object", where));
     GeneratedQuote out;
     out.provider = QuoteProvider::dstack;

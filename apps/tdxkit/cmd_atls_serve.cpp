@@ -4,7 +4,6 @@
 
 #include <atomic>
 #include <cstdio>
-#include <map>
 #include <mutex>
 
 #include <fmt/format.h>
@@ -14,6 +13,7 @@
 #include "collateral_options.hpp"
 #include "ratls_options.hpp"
 #include "tdxkit/atls.hpp"
+#include "tdxkit/collateral_store.hpp"
 #include "tdxkit/pcs.hpp"
 #include "tdxkit/policy.hpp"
 #include "tdxkit/provider.hpp"
@@ -171,26 +171,11 @@ atls::PeerAppraisalOptions client_appraisal(const ServeOptions& o, bool quiet) {
                          "is admitted as a client; pin td.* registers or dstack rules with --policy",
                          appraisal.policy.source));
     }
-    // Collateral per platform, kept until its earliest nextUpdate. The lock guards the map only: one
-    // client whose platform needs a slow fetch does not hold up the others.
-    struct Cache {
-        std::mutex mutex;
-        std::map<std::string, std::pair<Collateral, UnixTime>> by_platform;  // collateral, its next update
-    };
-    auto cache = std::make_shared<Cache>();
-    appraisal.collateral = [o, at = appraisal.at, root = appraisal.trust_root, quiet, cache](const Quote& quote) {
-        const auto now = at ? *at : now_utc();
-        const auto request = collateral_request_for(quote);
-        const auto key = collateral_key(request);
-        {
-            const std::lock_guard lock(cache->mutex);
-            const auto found = cache->by_platform.find(key);
-            if (found != cache->by_platform.end() && now < found->second.second) return found->second.first;
-        }
-        auto collateral = resolve_collateral(o.collateral, quote, now, quiet, root);
-        const auto next_update = describe_collateral(collateral).next_update;
-        const std::lock_guard lock(cache->mutex);
-        return (cache->by_platform[key] = {std::move(collateral), next_update}).first;
+    // The service's collateral store: one fetch per platform however many clients arrive at once, kept
+    // until its earliest nextUpdate (or an hour), and a fetch only for a PCK chain signed up to the root.
+    auto store = std::make_shared<CollateralStore>(collateral_sources(o.collateral, quiet), appraisal.trust_root);
+    appraisal.collateral = [store, at = appraisal.at](const Quote& quote) {
+        return *store->get(quote, at ? *at : now_utc());
     };
     return appraisal;
 }

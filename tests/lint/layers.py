@@ -15,6 +15,7 @@ HEADER_MODULE = {
     "quote": "quote", "input": "quote",
     "eventlog": "eventlog",
     "pck": "pcs", "collateral": "pcs", "pcs": "pcs",
+    "collateral_store": "verify",
     "verify": "verify",
     "measure": "measure", "measure_boot": "measure",
     "policy": "policy",

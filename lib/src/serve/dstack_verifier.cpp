@@ -242,7 +242,7 @@ std::shared_ptr<const VmConfigCache::Entry> VmConfigCache::get(const std::string
     return entries_.try_emplace(key, std::move(entry)).first->second;
 }
 
-Response dstack_verify(const Request& request, const Policy& policy, CollateralCache& collateral,
+Response dstack_verify(const Request& request, const Policy& policy, CollateralStore& collateral,
                        VmConfigCache& configs, const AppraisalOptions& options) {
     VerifyRequest parsed;
     try {

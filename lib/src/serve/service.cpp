@@ -132,7 +132,7 @@ json request_json(const Request& request, std::initializer_list<std::string_view
 
 struct Service::Impl {
     Options options;
-    CollateralCache collateral;
+    CollateralStore collateral;
     // Collateral chains, CRLs, signed bodies and QE reports verified once per distinct input and time
     // (as verify --batch does), not once per request: without it a request costs a cold verification,
     // about seven times a warm one. Thread-safe and bounded.
@@ -149,24 +149,8 @@ struct Service::Impl {
     std::map<std::string, std::pair<double, std::uint64_t>> latency_sums;
 
     explicit Impl(Options o)
-        : options(std::move(o)), collateral(with_cache_check(options), options.trust_root, kCollateralRefresh),
+        : options(std::move(o)), collateral(options.collateral, options.trust_root, kCollateralRefresh),
           policies(load_policies(options.policy_dir)) {}
-
-    // A cached entry counts only if it verifies under the service's root at the time of the request
-    // that reads it (a long-running service must not judge it by its start time).
-    static CollateralSources with_cache_check(const Options& o) {
-        auto sources = o.collateral;
-        if (!sources.check_cached) {
-            sources.check_cached = [root = o.trust_root, at = o.at](const Collateral& c) -> std::optional<std::string> {
-                const auto result = check_collateral(c, root, at ? *at : now_utc());
-                if (result.valid) return std::nullopt;
-                const auto failed = std::find_if(result.checks.begin(), result.checks.end(),
-                                                 [](const Check& check) { return !check.passed; });
-                return failed == result.checks.end() ? "a check failed" : failed->id + ": " + failed->detail;
-            };
-        }
-        return sources;
-    }
 
     std::shared_ptr<const PolicySet> policy_set() const {
         const std::lock_guard lock(policies_mutex);

@@ -12,8 +12,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "serve/collateral_cache.hpp"
 #include "tdxkit/appraise.hpp"
+#include "tdxkit/collateral_store.hpp"
 #include "tdxkit/error.hpp"
 #include "tdxkit/measure_boot.hpp"
 #include "tdxkit/policy.hpp"
@@ -57,7 +57,7 @@ private:
 };
 
 // POST /verify, dstack-verifier's request and response (dstack_verifier.cpp).
-[[nodiscard]] Response dstack_verify(const Request& request, const Policy& policy, CollateralCache& collateral,
+[[nodiscard]] Response dstack_verify(const Request& request, const Policy& policy, CollateralStore& collateral,
                                      VmConfigCache& configs, const AppraisalOptions& options);
 
 }  // namespace tdxkit::serve

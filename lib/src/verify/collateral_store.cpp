@@ -1,19 +1,25 @@
-#include "serve/collateral_cache.hpp"
+#include "tdxkit/collateral_store.hpp"
 
 #include <algorithm>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
 
 #include <fmt/format.h>
 #include <openssl/x509.h>
 
 #include "crypto/ossl.hpp"
 #include "pcs/collateral_summary.hpp"
+#include "tdxkit/error.hpp"
 #include "verify/chain.hpp"
 
-namespace tdxkit::serve {
+namespace tdxkit {
 
 namespace {
 
-// Platforms the service keeps collateral for; far above any real fleet's FMSPC count.
+// Platforms a store keeps collateral for; far above any real fleet's FMSPC count.
 constexpr std::size_t kMaxPlatforms = 1024;
 // A failed fetch is the answer for this long, so a PCCS that is down is not asked once per request.
 constexpr std::chrono::seconds kFailureHold{5};
@@ -42,10 +48,58 @@ void require_genuine_pck_chain(const Quote& quote, const TrustRoot& root) {
 
 }  // namespace
 
-std::shared_ptr<const Collateral> CollateralCache::get(const Quote& quote, UnixTime now) {
+struct CollateralStore::Impl {
+    struct Entry {
+        std::shared_ptr<const Collateral> value;
+        std::chrono::steady_clock::time_point fetched_at{};
+        UnixTime next_update = 0;  // the earliest nextUpdate of its items: stale from then on
+        bool fetching = false;
+        std::uint64_t attempts = 0;         // fetches finished, for waiters to tell theirs apart
+        std::optional<Error> last_failure;  // of the last attempt; shared with the requests that waited for it
+        std::chrono::steady_clock::time_point retry_after{};  // after a failure, answered from it until then
+    };
+
+    CollateralSources sources;
+    TrustRoot root;
+    std::chrono::seconds refresh_after;
+    std::mutex mutex;
+    std::condition_variable fetched;
+    std::map<std::string, Entry> entries;
+    Stats stats;
+
+    // A long-running verifier judges a cached entry at the time of the request that reads it, not at
+    // its start.
+    [[nodiscard]] CollateralSources sources_at(UnixTime now) const {
+        auto s = sources;
+        if (!s.check_cached) {
+            s.check_cached = [root = root, now](const Collateral& c) -> std::optional<std::string> {
+                const auto result = check_collateral(c, root, now);
+                if (result.valid) return std::nullopt;
+                const auto failed = std::find_if(result.checks.begin(), result.checks.end(),
+                                                 [](const Check& check) { return !check.passed; });
+                return failed == result.checks.end() ? "a check failed" : failed->id + ": " + failed->detail;
+            };
+        }
+        return s;
+    }
+};
+
+CollateralStore::CollateralStore(CollateralSources sources, TrustRoot root, std::chrono::seconds refresh_after)
+    : impl_(std::make_unique<Impl>()) {
+    impl_->sources = std::move(sources);
+    impl_->root = std::move(root);
+    impl_->refresh_after = refresh_after;
+}
+
+CollateralStore::~CollateralStore() = default;
+
+const CollateralSources& CollateralStore::sources() const noexcept { return impl_->sources; }
+
+std::shared_ptr<const Collateral> CollateralStore::get(const Quote& quote, UnixTime now) {
+    auto& impl = *impl_;
     CollateralRequest request;
     std::string key = "given";
-    if (sources_.path.empty()) {
+    if (impl.sources.path.empty()) {
         request = collateral_request_for(quote);
         key = collateral_key(request);
     }
@@ -53,53 +107,53 @@ std::shared_ptr<const Collateral> CollateralCache::get(const Quote& quote, UnixT
     // its chain claims (verify_quote checks that chain in full), and only a genuine certificate may make
     // the service ask its collateral source about a platform. The check runs unlocked, then the entry is
     // looked up again (another request may have fetched it meanwhile).
-    bool chain_checked = !sources_.path.empty();
+    bool chain_checked = !impl.sources.path.empty();
     for (;;) {
-        std::unique_lock lock(mutex_);
-        if (!entries_.contains(key) && entries_.size() >= kMaxPlatforms) {
+        std::unique_lock lock(impl.mutex);
+        if (!impl.entries.contains(key) && impl.entries.size() >= kMaxPlatforms) {
             // Platforms whose last fetch failed go first; a full map of good entries refuses the newcomer.
-            const auto failed = std::find_if(entries_.begin(), entries_.end(),
+            const auto failed = std::find_if(impl.entries.begin(), impl.entries.end(),
                                              [](const auto& e) { return !e.second.value && !e.second.fetching; });
-            if (failed == entries_.end()) {
+            if (failed == impl.entries.end()) {
                 throw Error(Errc::collateral_unavailable,
                             fmt::format("collateral is held for {} platforms already; not fetching for another",
                                         kMaxPlatforms));
             }
-            entries_.erase(failed);
+            impl.entries.erase(failed);
         }
-        auto& entry = entries_[key];
+        auto& entry = impl.entries[key];
         const auto fresh = [&] {
-            return entry.value && std::chrono::steady_clock::now() - entry.fetched_at < refresh_after_ &&
+            return entry.value && std::chrono::steady_clock::now() - entry.fetched_at < impl.refresh_after &&
                    now < entry.next_update;
         };
         if (entry.fetching) {
             // Another request is fetching this platform's collateral: share its result, success or failure,
             // instead of a second fetch (a PCCS that is down is asked once, not once per waiting request).
-            ++stats_.waits;
+            ++impl.stats.waits;
             const auto attempt = entry.attempts;
-            fetched_.wait(lock, [&] { return !entry.fetching; });
+            impl.fetched.wait(lock, [&] { return !entry.fetching; });
             if (entry.attempts != attempt && entry.last_failure) throw Error(*entry.last_failure);
         }
         if (fresh()) {
-            ++stats_.hits;
+            ++impl.stats.hits;
             return entry.value;
         }
         if (entry.last_failure && std::chrono::steady_clock::now() < entry.retry_after)
             throw Error(*entry.last_failure);
         if (!chain_checked) {
             lock.unlock();
-            require_genuine_pck_chain(quote, root_);
+            require_genuine_pck_chain(quote, impl.root);
             chain_checked = true;
             continue;
         }
         entry.fetching = true;
-        ++stats_.fetches;
+        ++impl.stats.fetches;
         lock.unlock();
         std::shared_ptr<const Collateral> value;
         UnixTime next_update = 0;
         std::optional<Error> failure;
         try {
-            value = std::make_shared<const Collateral>(resolve_collateral(sources_, request, now));
+            value = std::make_shared<const Collateral>(resolve_collateral(impl.sources_at(now), request, now));
             next_update = describe_collateral(*value).next_update;
         } catch (const Error& e) {
             // Whatever went wrong between the service and its collateral source (unreachable, a bad answer,
@@ -117,18 +171,18 @@ std::shared_ptr<const Collateral> CollateralCache::get(const Quote& quote, UnixT
             entry.fetched_at = std::chrono::steady_clock::now();
             entry.next_update = next_update;
         } else {
-            ++stats_.failures;
+            ++impl.stats.failures;
             entry.retry_after = std::chrono::steady_clock::now() + kFailureHold;
         }
-        fetched_.notify_all();
+        impl.fetched.notify_all();
         if (failure) throw Error(*failure);
         return value;
     }
 }
 
-CollateralCache::Stats CollateralCache::stats() const {
-    const std::lock_guard lock(mutex_);
-    return stats_;
+CollateralStore::Stats CollateralStore::stats() const {
+    const std::lock_guard lock(impl_->mutex);
+    return impl_->stats;
 }
 
-}  // namespace tdxkit::serve
+}  // namespace tdxkit

@@ -157,8 +157,7 @@ std::optional<ratls::Evidence> evidence_of(const VerifyRequest& request, Respons
 // Step 2: MRTD and RTMR0-2 predicted from the vm_config's lite measurement document, the RTMR0 ACPI
 // digests taken from the log by position (bound only by RTMR0's comparison: acpi_tables_verified stays
 // false, as in dstack's lite path). Returns the failure, or nullopt when every register is equal.
-std::optional<std::string> os_image_failure(const VmConfigCache::Entry& derived, const EventLog& log,
-                                            const TdReportBody& td) {
+std::optional<std::string> os_image_failure(const VmConfigEntry& derived, const EventLog& log, const TdReportBody& td) {
     if (!derived.digests) return derived.failure;
     auto digests = *derived.digests;
     digests.acpi = acpi_digests_from_event_log(log, digests.variant);
@@ -212,16 +211,8 @@ AppIdentity app_identity(const EventLog& log) {
     return id;
 }
 
-}  // namespace
-
-std::shared_ptr<const VmConfigCache::Entry> VmConfigCache::get(const std::string& config_text) {
-    // Keyed by the hash of the text: the entry depends on nothing else.
-    const auto key = sha256(as_bytes(config_text));
-    {
-        const std::lock_guard lock(mutex_);
-        if (const auto found = entries_.find(key); found != entries_.end()) return found->second;
-    }
-    auto entry = std::make_shared<Entry>();
+std::shared_ptr<const VmConfigEntry> derive_vm_config(std::string_view config_text) {
+    auto entry = std::make_shared<VmConfigEntry>();
     try {
         entry->config = parse_vm_config(config_text);
         if (!entry->config->measurement_document) {
@@ -235,15 +226,24 @@ std::shared_ptr<const VmConfigCache::Entry> VmConfigCache::get(const std::string
     } catch (const Error& e) {
         entry->failure = e.what();
     }
-    // A handful of images is normal; a flood of distinct configs only refills the map.
-    constexpr std::size_t kMaxConfigs = 256;
-    const std::lock_guard lock(mutex_);
-    if (entries_.size() >= kMaxConfigs) entries_.clear();
-    return entries_.try_emplace(key, std::move(entry)).first->second;
+    return entry;
 }
 
-Response dstack_verify(const Request& request, const Policy& policy, CollateralStore& collateral,
-                       VmConfigCache& configs, const AppraisalOptions& options) {
+// SHA-256 of the PPID of the quote's PCK leaf, or empty without a PCK chain. Read only after the quote
+// verified, so the leaf is the one verify_quote checked.
+Bytes device_id_of(const Quote& quote) {
+    const auto chain = detail::quote_pck_chain(quote);
+    if (chain.empty() || !chain.front().sgx_extension) return {};
+    // One digest, then its bytes: iterators into two separate temporaries would copy whatever memory
+    // lies between them.
+    const auto digest = sha256(chain.front().sgx_extension->ppid);
+    return {digest.begin(), digest.end()};
+}
+
+}  // namespace
+
+Response dstack_verify(const Request& request, const Policy& policy, CollateralStore& collateral, VerifyMemos& memos,
+                       const AppraisalOptions& options) {
     VerifyRequest parsed;
     try {
         parsed = parse_request(request);
@@ -293,7 +293,8 @@ Response dstack_verify(const Request& request, const Policy& policy, CollateralS
 
     // Step 2: the OS image. The vm_config is the attestation's (for a quote request, the request's).
     const auto& config_text = evidence->attestation->config;
-    const auto derived = configs.get(config_text.empty() ? "{}" : config_text);
+    const std::string_view text = config_text.empty() ? std::string_view("{}") : std::string_view(config_text);
+    const auto derived = memos.configs.get(text, [&] { return derive_vm_config(text); });
     std::optional<std::string> image_failure;
     try {
         image_failure = os_image_failure(*derived, *evidence->event_log, *td);
@@ -309,14 +310,14 @@ Response dstack_verify(const Request& request, const Policy& policy, CollateralS
 
     // Step 3: the application, from the log the quote's RTMR3 vouches for (step 1).
     const auto id = app_identity(*evidence->event_log);
-    const auto chain = detail::quote_pck_chain(quote);
-    // One digest, then its bytes: iterators into two separate temporaries would copy whatever memory
-    // lies between them.
-    Bytes device_id;
-    if (!chain.empty() && chain.front().sgx_extension) {
-        const auto digest = sha256(chain.front().sgx_extension->ppid);
-        device_id.assign(digest.begin(), digest.end());
-    }
+    // Memoized by the exact PCK chain text; only a chain can name a device.
+    const auto& certification = quote.signature_data.certification;
+    const auto device_id =
+        certification.type == static_cast<std::uint16_t>(CertDataType::pck_cert_chain)
+            ? memos.device_ids.get(
+                  std::string_view(reinterpret_cast<const char*>(certification.data.data()), certification.data.size()),
+                  [&] { return device_id_of(quote); })
+            : Bytes{};
     const auto mr_key_provider = id.key_provider_info.empty() ? Octets<32>{} : sha256(id.key_provider_info);
     const auto system = mr_system(td->mr_td, {td->rtmr[0], td->rtmr[1], td->rtmr[2]}, mr_key_provider);
     const auto aggregated = mr_aggregated(*td);

@@ -140,7 +140,7 @@ struct Service::Impl {
     mutable std::mutex policies_mutex;
     std::shared_ptr<const PolicySet> policies;
     std::atomic<std::size_t> inflight{0};
-    VmConfigCache configs;
+    VerifyMemos verify_memos;
 
     mutable std::mutex metrics_mutex;
     std::map<std::pair<std::string, int>, std::uint64_t> requests;  // (endpoint, status)
@@ -285,7 +285,7 @@ Response Service::handle(const Request& request) {
             const auto& options = impl_->options;
             const Policy policy =
                 options.verify_policy.empty() ? dstack_verifier_policy() : set->at(options.verify_policy);
-            return dstack_verify(request, policy, impl_->collateral, impl_->configs,
+            return dstack_verify(request, policy, impl_->collateral, impl_->verify_memos,
                                  impl_->appraisal_options(impl_->now()));
         }
         return error_response(404, "not_found",

@@ -3,15 +3,14 @@
 // Private to the serve module: what the endpoints share.
 
 #include <initializer_list>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include <nlohmann/json.hpp>
 
+#include "core/shared_cache.hpp"
 #include "tdxkit/appraise.hpp"
 #include "tdxkit/collateral_store.hpp"
 #include "tdxkit/error.hpp"
@@ -39,25 +38,24 @@ namespace tdxkit::serve {
 // but Revoked, no debug TD, MRSIGNERSEAM zero); source "<dstack-verifier>".
 [[nodiscard]] Policy dstack_verifier_policy();
 
-// What /verify derives from a vm_config alone (its parse, and the boot digests of its measurement
-// document, or why there are none), kept per config text: dstack-verifier caches its prediction per
-// vm_config the same way. Bounded; thread-safe.
-class VmConfigCache {
-public:
-    struct Entry {
-        std::optional<VmConfig> config;
-        std::optional<BootDigests> digests;  // without the ACPI digests, which come from each TD's log
-        std::string failure;                 // why config or digests are missing
-    };
-    [[nodiscard]] std::shared_ptr<const Entry> get(const std::string& config_text);
+// What /verify derives from a vm_config alone: its parse, and the boot digests of its measurement
+// document, or why there are none.
+struct VmConfigEntry {
+    std::optional<VmConfig> config;
+    std::optional<BootDigests> digests;  // without the ACPI digests, which come from each TD's log
+    std::string failure;                 // why config or digests are missing
+};
 
-private:
-    std::mutex mutex_;
-    std::map<Octets<32>, std::shared_ptr<const Entry>> entries_;
+// What /verify derives from one input alone, kept per exact input: the vm_config's entry
+// (dstack-verifier caches its prediction per vm_config the same way), and the device_id of a PCK chain
+// (decoding the chain was a fifth of a /verify request). Bounded; thread-safe.
+struct VerifyMemos {
+    detail::SharedCache<std::shared_ptr<const VmConfigEntry>> configs{256};
+    detail::SharedCache<Bytes> device_ids{1024};
 };
 
 // POST /verify, dstack-verifier's request and response (dstack_verifier.cpp).
 [[nodiscard]] Response dstack_verify(const Request& request, const Policy& policy, CollateralStore& collateral,
-                                     VmConfigCache& configs, const AppraisalOptions& options);
+                                     VerifyMemos& memos, const AppraisalOptions& options);
 
 }  // namespace tdxkit::serve

@@ -61,7 +61,7 @@ struct CollateralStore::Impl {
 
     CollateralSources sources;
     TrustRoot root;
-    std::chrono::seconds refresh_after;
+    std::chrono::seconds refresh_after{};
     std::mutex mutex;
     std::condition_variable fetched;
     std::map<std::string, Entry> entries;

@@ -83,12 +83,10 @@ TrustRoot trust_root_option(const std::string& path) {
 std::function<std::optional<std::string>(const Collateral&)> cached_collateral_check(const TrustRoot& root,
                                                                                      UnixTime now, bool quiet) {
     return [root, now, quiet](const Collateral& cached) -> std::optional<std::string> {
-        const auto result = check_collateral(cached, root, now);
-        if (result.valid) return std::nullopt;
-        const auto failed =
-            std::find_if(result.checks.begin(), result.checks.end(), [](const Check& c) { return !c.passed; });
-        auto why = failed == result.checks.end() ? "a check failed" : fmt::format("{}: {}", failed->id, failed->detail);
-        if (!quiet) warn(fmt::format("cached collateral {} does not verify ({}); it is ignored", cached.source, why));
+        auto why = check_collateral(cached, root, now).failure();
+        if (why && !quiet) {
+            warn(fmt::format("cached collateral {} does not verify ({}); it is ignored", cached.source, *why));
+        }
         return why;
     };
 }

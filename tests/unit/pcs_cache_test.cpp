@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -96,7 +97,14 @@ TEST_CASE("check_collateral: every check, and a negative case for each") {
     const auto number = c.tcb_info.find("\"tcbEvaluationDataNumber\":17");
     REQUIRE(number != std::string::npos);
     c.tcb_info[number + 26] = '2';
-    CHECK(failed_checks(check_collateral(c, root, now)) == std::vector<std::string>{"tcb_info_signature"});
+    const auto forged = check_collateral(c, root, now);
+    CHECK(failed_checks(forged) == std::vector<std::string>{"tcb_info_signature"});
+    // failure(): the first failed check, as caches report why they ignore an entry.
+    CHECK_FALSE(good.failure());
+    const auto first_failed =
+        std::find_if(forged.checks.begin(), forged.checks.end(), [](const Check& k) { return !k.passed; });
+    REQUIRE(first_failed != forged.checks.end());
+    CHECK(forged.failure() == "tcb_info_signature: " + first_failed->detail);
 
     c = out.collateral;
     c.qe_identity_signature[5] ^= 1;

@@ -161,6 +161,9 @@ struct CollateralCheckResult {
     std::vector<Check> checks;  // ids: root_ca_crl, pck_crl_chain, pck_crl, tcb_info_chain,
                                 // tcb_info_signature, tcb_info_validity, qe_identity_chain,
                                 // qe_identity_signature, qe_identity_validity
+
+    // Why the collateral is not valid, as "id: detail" of the first failed check; nullopt when valid.
+    [[nodiscard]] TDXKIT_EXPORT std::optional<std::string> failure() const;
 };
 // The collateral-only part of verify_quote: every signature, chain, CRL and validity window against
 // the trust root at `now`. Runs every check (unlike verify_quote, it does not stop at the first).

@@ -176,6 +176,12 @@ private:
 
 }  // namespace
 
+std::optional<std::string> CollateralCheckResult::failure() const {
+    if (valid) return std::nullopt;
+    const auto failed = std::find_if(checks.begin(), checks.end(), [](const Check& c) { return !c.passed; });
+    return failed == checks.end() ? "a check failed" : fmt::format("{}: {}", failed->id, failed->detail);
+}
+
 CollateralCheckResult check_collateral(const Collateral& collateral, const TrustRoot& root, UnixTime now) {
     return CollateralChecker{collateral, root, now}.run();
 }

@@ -72,12 +72,8 @@ struct CollateralStore::Impl {
     [[nodiscard]] CollateralSources sources_at(UnixTime now) const {
         auto s = sources;
         if (!s.check_cached) {
-            s.check_cached = [root = root, now](const Collateral& c) -> std::optional<std::string> {
-                const auto result = check_collateral(c, root, now);
-                if (result.valid) return std::nullopt;
-                const auto failed = std::find_if(result.checks.begin(), result.checks.end(),
-                                                 [](const Check& check) { return !check.passed; });
-                return failed == result.checks.end() ? "a check failed" : failed->id + ": " + failed->detail;
+            s.check_cached = [root = root, now](const Collateral& c) {
+                return check_collateral(c, root, now).failure();
             };
         }
         return s;

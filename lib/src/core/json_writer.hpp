@@ -8,7 +8,7 @@
 // gives for the same document, on two conditions the caller keeps:
 // - members are written in nlohmann's order, which is std::map's: keys sorted bytewise;
 // - keys are plain ASCII that needs no escaping (they are the schema's names).
-// tests/unit/json_writer_test.cpp checks the writer against dump(); render tests check whole documents.
+// tests/unit/report_test.cpp checks the writer and whole rendered documents against dump().
 
 #include <concepts>
 #include <cstddef>
@@ -20,8 +20,8 @@
 namespace tdxkit::detail {
 
 // Appends `text` as a JSON string as nlohmann's dump writes it (ensure_ascii off, invalid UTF-8
-// replaced by U+FFFD). Printable ASCII, which hex and names are, is copied; anything else goes through
-// nlohmann's own escaping so that both always agree.
+// replaced by U+FFFD). Text that needs no escape and is well-formed UTF-8 (hex, names, most details)
+// is copied; anything else goes through nlohmann's own escaping so that both always agree.
 void append_json_string(std::string& out, std::string_view text);
 
 class JsonWriter {
@@ -54,7 +54,7 @@ public:
         element();
         out_ += std::to_string(value);
     }
-    // Already valid JSON (a scalar the caller produced with nlohmann): inserted as it is.
+    // Already valid JSON (a scalar the caller produced): inserted as it is.
     void raw(std::string_view json) {
         element();
         out_ += json;

@@ -21,6 +21,7 @@ using nlohmann::json;
 std::string opt_status(const std::optional<TcbStatus>& s) { return s ? tcb_status_name(*s) : ""; }
 
 constexpr std::array<std::string_view, 4> kRtmrNames{"rtmr0", "rtmr1", "rtmr2", "rtmr3"};
+const std::vector<std::string> kNoStrings;
 
 void write_status(detail::JsonWriter& w, const std::optional<TcbStatus>& s) {
     if (s) {
@@ -298,12 +299,7 @@ void write_verify_document(detail::JsonWriter& w, const VerificationOutcome& o, 
         w.string(format_rfc3339(report->verified_at));
     }
     w.key("warnings");
-    if (o.appraisal) {
-        w.strings(o.appraisal->warnings);
-    } else {
-        w.begin_array();
-        w.end_array();
-    }
+    w.strings(o.appraisal ? o.appraisal->warnings : kNoStrings);
     w.end_object();
 }
 
@@ -417,12 +413,7 @@ std::string render_verify_summary(const VerificationOutcome& outcome, std::strin
     w.key("accepted");
     w.boolean(outcome.result() == "ok");
     w.key("advisory_ids");
-    if (report != nullptr) {
-        w.strings(report->advisory_ids);
-    } else {
-        w.begin_array();
-        w.end_array();
-    }
+    w.strings(report != nullptr ? report->advisory_ids : kNoStrings);
     if (outcome.error) {
         w.key("error");
         w.string(errc_name(outcome.error->code()));

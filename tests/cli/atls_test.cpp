@@ -152,6 +152,19 @@ std::string http_post(const std::string& port, const std::string& path, const st
     return response;
 }
 
+// An accepted session's --json: the quote's REPORTDATA is the expected binding, the log replays to
+// the quote's RTMRs, and the request reached the application behind the server.
+void check_bound_and_served(const json& doc, const Fixture& f) {
+    CHECK(doc["binding"]["report_data_bound"] == true);
+    CHECK(doc["binding"]["report_data"] == doc["binding"]["expected_report_data"]);
+    for (int i = 0; i < 4; ++i) {
+        CHECK(doc["event_log"]["replayed_rtmrs"][i] == doc["quote"]["rtmr" + std::to_string(i)]);
+    }
+    CHECK(doc["http"]["status"] == 200);
+    CHECK(doc["http"]["body"] == "hello from upstream\n");
+    CHECK(f.application_reached());
+}
+
 std::string sha512_hex(const tdxkit::Bytes& data) {
     unsigned char md[SHA512_DIGEST_LENGTH];
     SHA512(data.data(), data.size(), md);
@@ -175,16 +188,9 @@ TEST_CASE("end to end: simulated TD, quote bound to the session, RTMRs replayed,
     CHECK(doc["server"]["certificate_validated"] == true);
     CHECK(doc["server"]["certificate_sha256"] == fingerprint(f.cert.cert));
     CHECK(doc["binding"]["bound_certificate_sha256"] == fingerprint(f.cert.cert));
-    CHECK(doc["binding"]["report_data_bound"] == true);
-    CHECK(doc["binding"]["report_data"] == doc["binding"]["expected_report_data"]);
+    check_bound_and_served(doc, f);
     CHECK(doc["verification"]["tcb_status"] == "UpToDate");
     CHECK(doc["policy"]["satisfied"] == true);
-    for (int i = 0; i < 4; ++i) {
-        CHECK(doc["event_log"]["replayed_rtmrs"][i] == doc["quote"]["rtmr" + std::to_string(i)]);
-    }
-    CHECK(doc["http"]["status"] == 200);
-    CHECK(doc["http"]["body"] == "hello from upstream\n");
-    CHECK(f.application_reached());
     for (const auto* t : {"connect", "handshake", "quote_fetch", "verify"})
         CHECK(doc["timings_ms"][t].get<double>() > 0);
 
@@ -587,14 +593,7 @@ TEST_CASE("RA-TLS end to end: atls-serve --ra-tls makes its key and certificate,
     CHECK(doc["ra_tls"]["source"].get<std::string>().find("1.3.6.1.4.1.62397.1.8") != std::string::npos);
     CHECK(doc["ra_tls"]["attestation"]["wire"] == "SCALE (V0)");
     CHECK(doc["binding"]["nonce"].is_null());
-    CHECK(doc["binding"]["report_data"] == doc["binding"]["expected_report_data"]);
-    CHECK(doc["binding"]["report_data_bound"] == true);
-    for (int i = 0; i < 4; ++i) {
-        CHECK(doc["event_log"]["replayed_rtmrs"][i] == doc["quote"]["rtmr" + std::to_string(i)]);
-    }
-    CHECK(doc["http"]["status"] == 200);
-    CHECK(doc["http"]["body"] == "hello from upstream\n");
-    CHECK(f.application_reached());
+    check_bound_and_served(doc, f);
 
     const auto text = run_tdxkit(ra_connect_args(server.address()));
     CHECK(text.exit_code == 0);

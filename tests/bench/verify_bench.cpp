@@ -1,11 +1,14 @@
 // Verification throughput on real data: the dcap-qvl TDX sample quote with its Intel collateral.
 // Run: build/release/tests/tdxkit_bench  (reads testdata/real).
 
+#include <unistd.h>
+
 #include <benchmark/benchmark.h>
 
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <string>
 
 #include "tdxkit/collateral.hpp"
 #include "tdxkit/eventlog.hpp"
@@ -103,7 +106,7 @@ BENCHMARK(BM_ComposeHashNormalized)->Unit(benchmark::kMicrosecond);
 // parse, evidence decoding, collateral from memory, appraisal, tdxkit.verify/v1 rendering). Held
 // against BM_VerifyQuoteWarmCollateral it shows what a request costs beyond the verification.
 void BM_ServeAppraiseRequest(benchmark::State& state) {
-    const auto policies = fs::temp_directory_path() / "tdxkit-bench-policies";
+    const auto policies = fs::temp_directory_path() / ("tdxkit-bench-policies-" + std::to_string(::getpid()));
     fs::create_directories(policies);
     std::ofstream(policies / "strict.json") << R"({"version": 1})";
     tdxkit::serve::Options options;

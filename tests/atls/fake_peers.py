@@ -60,7 +60,17 @@ def simulated_quote(args, report_data_hex, bind_cert=None):
 
 # ---- configfs-tsm -------------------------------------------------------------------------------
 
+def write_atomically(path, data):
+    with open(path + ".tmp", "wb") as f:
+        f.write(data)
+    os.rename(path + ".tmp", path)
+
+
 def run_tsm(args):
+    # The reader waits for `generation` to change and then reads `outblob`, and in configfs both are
+    # settled by then (the report is made as outblob is read). So every attribute appears whole
+    # (written aside, then renamed), `provider` last when the entry is made, and the generation moves
+    # only once the report is in place.
     root = args.root
     answered = set()
     ready(args, "ready")
@@ -69,12 +79,10 @@ def run_tsm(args):
             entry = os.path.join(root, name)
             if not os.path.isdir(entry) or name in answered:
                 continue
-            if not os.path.exists(os.path.join(entry, "generation")):
-                # configfs creates the attributes with the directory; emulate that quickly.
+            if not os.path.exists(os.path.join(entry, "provider")):
                 for attr, value in (("inblob", b""), ("outblob", b""), ("generation", b"0\n"),
                                     ("provider", b"sev_guest\n" if args.mode == "sev" else b"tdx_guest\n")):
-                    with open(os.path.join(entry, attr), "wb") as f:
-                        f.write(value)
+                    write_atomically(os.path.join(entry, attr), value)
                 log(args, f"entry {name}")
                 continue
             with open(os.path.join(entry, "inblob"), "rb") as f:
@@ -83,16 +91,10 @@ def run_tsm(args):
                 continue
             answered.add(name)
             quote = simulated_quote(args, inblob.hex())["quote"]
-            # The generation is final before the report appears, as in configfs (it counts inblob
-            # writes): written after outblob, a reader could see the report with the old generation.
+            write_atomically(os.path.join(entry, "outblob"), bytes.fromhex(quote))
             # A racing writer bumps the generation once more.
             generation = 2 if args.mode == "race" else 1
-            with open(os.path.join(entry, "generation.tmp"), "w") as f:
-                f.write(f"{generation}\n")
-            os.rename(os.path.join(entry, "generation.tmp"), os.path.join(entry, "generation"))
-            with open(os.path.join(entry, "outblob.tmp"), "wb") as f:
-                f.write(bytes.fromhex(quote))
-            os.rename(os.path.join(entry, "outblob.tmp"), os.path.join(entry, "outblob"))
+            write_atomically(os.path.join(entry, "generation"), f"{generation}\n".encode())
             log(args, f"answered {name} generation {generation}")
         time.sleep(0.005)
 
